@@ -1,0 +1,37 @@
+# The two commands: `make demo` and `make test`. Every target bootstraps what it needs:
+# uv (installed with pip into .tools/ when it is not on PATH), then `uv sync --locked`.
+SHELL := /bin/bash
+PYTHON ?= python3
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+RUN := $(UV) run --locked --no-sync
+
+.PHONY: demo test bench lint format venv clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv==0.13.9"
+
+venv: $(UV)
+	$(UV) sync --locked --all-packages --quiet
+
+demo: venv
+	$(RUN) python examples/demo.py
+
+test: venv
+	$(RUN) ruff check .
+	$(RUN) pytest -q
+
+bench: venv
+	$(RUN) python bench/server.py
+
+lint: venv
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+format: venv
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+clean:
+	rm -rf .venv .tools out

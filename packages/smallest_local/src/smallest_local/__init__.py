@@ -1,0 +1,4 @@
+"""A local Smallest-compatible TTS server."""
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]
