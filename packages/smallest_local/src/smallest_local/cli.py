@@ -1,0 +1,98 @@
+"""``smallest-local serve``: run the local Smallest-compatible server from a shell.
+
+Prints its URLs, then serves until SIGINT/SIGTERM and shuts down cleanly (open sockets
+closed, SQLite flushed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .config import DEFAULT_API_KEY, LatencyModel, ServerConfig, _keys_from_env
+from .server import Server
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smallest-local",
+        description="A local Smallest AI Waves-compatible TTS server (offline, with faults).",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve HTTP, SSE and WebSocket TTS on one port")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    serve.add_argument("--engine", choices=("espeak", "tone"), default="espeak")
+    serve.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        metavar="KEY",
+        help=f"accepted Bearer key (repeatable; default $SMALLEST_LOCAL_API_KEYS or "
+        f"{DEFAULT_API_KEY})",
+    )
+    serve.add_argument("--connect-ms", type=float, default=0.0, help="WS handshake delay")
+    serve.add_argument("--first-chunk-ms", type=float, default=0.0, help="delay to first chunk")
+    serve.add_argument("--chunk-ms", type=int, default=100, help="audio per chunk")
+    serve.add_argument("--realtime-factor", type=float, default=0.0,
+                       help="0 = as fast as possible, 1 = real time")  # fmt: skip
+    serve.add_argument("--concurrency", type=int, default=100, help="syntheses per key")
+    serve.add_argument("--idle-timeout", type=float, default=60.0, help="WS idle seconds")
+    serve.add_argument("--db", default="smallest-local.sqlite3",
+                       help="SQLite file for clones and dictionaries (':memory:' for none)")  # fmt: skip
+    serve.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``smallest-local`` command."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        api_keys=tuple(args.api_keys) if args.api_keys else _keys_from_env(),
+        engine=args.engine,
+        latency=LatencyModel(
+            connect_ms=args.connect_ms,
+            first_chunk_ms=args.first_chunk_ms,
+            chunk_ms=args.chunk_ms,
+            realtime_factor=args.realtime_factor,
+        ),
+        concurrency_limit=args.concurrency,
+        idle_timeout_s=args.idle_timeout,
+        db_path=args.db,
+    )
+    server = Server(config)
+
+    def announce(srv: Server) -> None:
+        print(f"smallest-local {__version__} serving (engine={config.engine})", flush=True)
+        print(f"  REST/SSE  {srv.http_url}/waves/v1/tts", flush=True)
+        print(f"  WebSocket {srv.ws_url}/waves/v1/tts/live", flush=True)
+        print("  key       set with --api-key or SMALLEST_LOCAL_API_KEYS", flush=True)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, server.request_stop)
+        await server.serve_forever(on_ready=announce)
+        print("smallest-local stopped", flush=True)
+
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        print(f"smallest-local: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""``POST /waves/v1/tts`` (sync, PROTOCOL.md §3) and ``POST /waves/v1/tts/live`` (SSE, §4).
+
+Both validate the body, take a concurrency unit (429 beyond the limit), render the text
+and stream the result through the latency model; the scripted HTTP faults of
+:mod:`smallest_local.faults` (abort, early close, stall) act between chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from . import audio
+from .faults import SYNTHESIS_KINDS, Fault, FaultKind
+from .state import STATE, ServerState
+from .synth import Pacer, render, split_chunks
+from .wire import RequestError, TTSRequest, parse_request
+
+__all__ = ["add_routes", "check_references"]
+
+TTS_PATH = "/waves/v1/tts"
+LIVE_PATH = "/waves/v1/tts/live"
+# §6: deprecated but still working aliases of the same handlers.
+LEGACY_SYNC = "/waves/v1/lightning-v3.1/get_speech"
+LEGACY_SSE = "/waves/v1/lightning-v3.1/stream"
+
+
+def check_references(state: ServerState, req: TTSRequest) -> None:
+    """Reject unknown voices and dictionaries (§8 best reading: 400 InvalidRequest)."""
+    if not state.is_known_voice(req.voice_id):
+        raise RequestError(
+            f"Unknown 'voice_id': {req.voice_id!r}. "
+            "List voices with GET /waves/v1/lightning-v3.1/get_voices."
+        )
+    if state.store is not None:
+        for dict_id in req.pronunciation_dicts:
+            if not state.store.dict_exists(dict_id):
+                raise RequestError(
+                    f"Invalid 'pronunciation_dicts': unknown dictionary id {dict_id!r}."
+                )
+
+
+async def _read_request(request: web.Request) -> TTSRequest:
+    state = request.app[STATE]
+    try:
+        body: Any = await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RequestError("Request body must be valid JSON.") from None
+    req = parse_request(body, max_text_chars=state.config.max_text_chars)
+    check_references(state, req)
+    return req
+
+
+def _headers(request: web.Request, req: TTSRequest) -> dict[str, str]:
+    headers = {
+        "X-Session-Id": str(uuid.uuid4()),
+        "X-Request-Id": str(uuid.uuid4()),
+        "X-External-Session-Id": req.session_id or "",
+        "X-External-Request-Id": req.request_id or "",
+    }
+    if request.headers.get("x-expire-content", "").lower() == "true":
+        headers["x-content-expiry"] = "not-entitled"  # §1: not rejected, just reported
+    return headers
+
+
+class _Abort(Exception):
+    """The scripted fault ended the response."""
+
+
+async def _apply_faults(request: web.Request, faults: list[Fault], sent: int) -> None:
+    for fault in faults:
+        if fault.after_chunks != sent:
+            continue
+        if fault.kind is FaultKind.ABORT_AFTER_CHUNKS:
+            if request.transport is not None:
+                request.transport.abort()
+            raise _Abort
+        if fault.kind is FaultKind.CLOSE_AFTER_CHUNKS:
+            if request.transport is not None:
+                request.transport.close()
+            raise _Abort
+        if fault.kind is FaultKind.STALL:
+            if fault.seconds is None:
+                await asyncio.Event().wait()  # until the client goes away (handler cancelled)
+            await asyncio.sleep(fault.seconds)
+
+
+async def _handle(request: web.Request, *, sse: bool) -> web.StreamResponse:
+    from .app import API_KEY, json_error
+
+    state = request.app[STATE]
+    try:
+        req = await _read_request(request)
+    except RequestError as exc:
+        return json_error(exc.status, exc.error, exc.message)
+    key = request[API_KEY]
+    if not state.limiter.try_acquire(key):
+        return json_error(
+            429,
+            "TooManyRequests",
+            f"Concurrency limit exceeded: {state.limiter.limit} concurrent requests allowed.",
+            headers={"Retry-After": "1"},
+        )
+    response: web.StreamResponse | None = None
+    try:
+        state.stats.syntheses_started += 1
+        state.stats.request_ids.append(req.request_id or "")
+        faults = state.faults.take(
+            SYNTHESIS_KINDS, route="http", request_id=req.request_id, where=request.path
+        )
+        tag = req.request_id or str(uuid.uuid4())
+        synthesis = await render(state, req.text, req, tag)
+        pcm_chunks = split_chunks(synthesis.pcm, req.sample_rate, state.latency.chunk_ms)
+        response = web.StreamResponse(headers=_headers(request, req))
+        if sse:
+            response.content_type = "text/event-stream"
+            response.headers["Cache-Control"] = "no-cache"
+            await response.prepare(request)
+            await _stream_sse(request, response, req, pcm_chunks, faults)
+        else:
+            response.content_type = audio.content_type(req.output_format)
+            await response.prepare(request)
+            await _stream_sync(request, response, req, synthesis.pcm, pcm_chunks, faults)
+        await response.write_eof()
+        state.stats.syntheses_completed += 1
+        return response
+    except _Abort:
+        # The socket is gone; hand aiohttp back the prepared response it expects.
+        return response if response is not None else web.Response(status=499)
+    finally:
+        state.limiter.release(key)
+
+
+async def _stream_sync(
+    request: web.Request,
+    response: web.StreamResponse,
+    req: TTSRequest,
+    pcm: bytes,
+    pcm_chunks: list[bytes],
+    faults: list[Fault],
+) -> None:
+    # The whole file is known up front, so WAV gets exact sizes; its bytes are then cut
+    # into as many pieces as there are audio chunks and paced like them.
+    body = audio.encode(pcm, req.sample_rate, req.output_format)
+    n = max(1, len(pcm_chunks))
+    step = -(-len(body) // n) or 1
+    pacer = Pacer(request.app[STATE].latency)
+    for i, start in enumerate(range(0, len(body), step)):
+        await _apply_faults(request, faults, i)
+        seconds = len(pcm_chunks[i]) / 2 / req.sample_rate if i < len(pcm_chunks) else 0.0
+        await pacer.wait(seconds)
+        await response.write(body[start : start + step])
+    await _apply_faults(request, faults, n)
+
+
+async def _stream_sse(
+    request: web.Request,
+    response: web.StreamResponse,
+    req: TTSRequest,
+    pcm_chunks: list[bytes],
+    faults: list[Fault],
+) -> None:
+    encoder = audio.StreamEncoder(req.output_format, req.sample_rate)
+    pacer = Pacer(request.app[STATE].latency)
+    for i, chunk in enumerate(pcm_chunks):
+        await _apply_faults(request, faults, i)
+        await pacer.wait(len(chunk) / 2 / req.sample_rate)
+        payload = encoder.encode(chunk)
+        if i == len(pcm_chunks) - 1:
+            payload += encoder.finish()
+        if payload:
+            await response.write(_sse_event(payload))
+    await _apply_faults(request, faults, len(pcm_chunks))
+    if not pcm_chunks:
+        tail = encoder.finish()
+        if tail:
+            await response.write(_sse_event(tail))
+    # §4: the terminator has no `event:` line.
+    await response.write(b'data: {"status": "200", "done": true}\n\n')
+
+
+def _sse_event(payload: bytes) -> bytes:
+    data = json.dumps({"audio": base64.b64encode(payload).decode("ascii"), "done": False,
+                       "status": "206"})  # fmt: skip
+    return f"event: audio\ndata: {data}\n\n".encode()
+
+
+async def sync_tts(request: web.Request) -> web.StreamResponse:
+    """§3: the audio in ``output_format`` as the response body."""
+    return await _handle(request, sse=False)
+
+
+async def sse_tts(request: web.Request) -> web.StreamResponse:
+    """§4: base64 chunks as ``event: audio`` SSE events, then a ``done: true`` terminator."""
+    return await _handle(request, sse=True)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the sync and SSE TTS routes (and their deprecated v3.1 aliases)."""
+    app.router.add_post(TTS_PATH, sync_tts)
+    app.router.add_post(LIVE_PATH, sse_tts)
+    app.router.add_post(LEGACY_SYNC, sync_tts)
+    app.router.add_post(LEGACY_SSE, sse_tts)

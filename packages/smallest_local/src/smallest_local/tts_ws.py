@@ -1,0 +1,546 @@
+"""The WebSocket ``/waves/v1/tts/live`` (PROTOCOL.md §5 and the continuations of §12).
+
+One :class:`Session` per socket. Its receive loop validates each JSON frame and hands it
+to one of two request models:
+
+* **flush mode** (no ``context_id``, §5.2): text is buffered per ``request_id`` and
+  released at sentence ends, on ``flush``, after ``max_buffer_flush_ms`` or on the final
+  frame (``continue: false``). Released jobs are synthesized *in order* by one worker
+  per socket; ``complete`` follows ``complete_backoff_ms`` of quiet after the last chunk,
+  so a burst of back-to-back requests gets a single ``complete`` carrying the latest
+  request's ids (§5.4, §9.2).
+* **continuations** (``context_id``, §12): each context buffers and releases on its own
+  task, concurrently with other contexts; one ``complete`` per context after its closing
+  fragment and all of its audio; ``cancel_request`` stops that context's frames at once.
+
+Every frame of a request carries ``session_id``, the server ``request_id`` and the
+client's ids echoed as ``external_*`` / ``context_id``. Idle sockets get the documented
+timeout error frame and are closed (§5.1). Scripted faults act between chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .faults import CONNECTION_KINDS, SYNTHESIS_KINDS, Fault, FaultKind
+from .state import STATE, ServerState
+from .synth import Pacer, render, split_chunks
+from .tts_http import LIVE_PATH, check_references
+from .wire import (
+    RequestError,
+    TTSRequest,
+    audio_frame,
+    complete_frame,
+    error_frame,
+    ids,
+    parse_request,
+    word_frame,
+)
+
+__all__ = ["Session", "add_routes"]
+
+logger = logging.getLogger("smallest_local")
+
+# A sentence may be released once its end is followed by whitespace (so "3." + "14"
+# arriving in two fragments is not cut).
+_SENTENCE_END = re.compile(r"[.!?…。！？।]+[\"')\]]*\s+")
+
+
+def _release_point(text: str) -> int:
+    """Index just after the last complete sentence in ``text`` (0: none)."""
+    end = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end()
+    return end
+
+
+class _SessionOver(Exception):
+    """The socket closed, aborted or was closed by a fault: stop everything."""
+
+
+class _RequestFailed(Exception):
+    """A fault ended this request with an error frame."""
+
+
+@dataclass(eq=False)
+class _Request:
+    """One client request (flush mode) or context (continuations) as it progresses."""
+
+    req: TTSRequest
+    server_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    buffer: str = ""
+    first_buffered_at: float | None = None
+    flush_requested: bool = False
+    closed: bool = False
+    had_audio: bool = False
+    failed: bool = False
+    words_sent: int = 0
+    audio_seconds: float = 0.0
+    chunks_sent: int = 0
+    faults: list[Fault] | None = None
+    faults_done: set[int] = field(default_factory=set)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    def add_text(self, text: str, now: float) -> None:
+        if text and self.first_buffered_at is None:
+            self.first_buffered_at = now
+        self.buffer += text
+
+    def take(self, upto: int | None = None) -> str:
+        """Remove and return the first ``upto`` characters of the buffer (all if None)."""
+        upto = len(self.buffer) if upto is None else upto
+        out, self.buffer = self.buffer[:upto], self.buffer[upto:]
+        self.first_buffered_at = None if not self.buffer else self.first_buffered_at
+        return out
+
+
+@dataclass(eq=False)
+class _Job:
+    """Flush mode: one released piece of text of a request, synthesized in order."""
+
+    request: _Request
+    text: str
+    ends_request: bool
+
+
+class Session:
+    """One WebSocket connection: receive loop, request models, serialised sends."""
+
+    def __init__(
+        self,
+        state: ServerState,
+        ws: web.WebSocketResponse,
+        request: web.Request,
+        key: str,
+        *,
+        idle_timeout: float,
+        close_after_complete: bool,
+    ) -> None:
+        self.state = state
+        self.ws = ws
+        self.http_request = request
+        self.key = key
+        self.idle_timeout = idle_timeout
+        self.close_after_complete = close_after_complete
+        self.session_id = f"ws_{uuid.uuid4()}"
+        self._send_lock = asyncio.Lock()
+        self._over = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        # flush mode
+        self._buffers: dict[str | None, _Request] = {}
+        self._jobs: asyncio.Queue[_Job] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._timers: dict[str | None, asyncio.TimerHandle] = {}
+        # continuations
+        self._contexts: dict[str, _Request] = {}
+        self._closer: asyncio.Task[Any] | None = None
+
+    # -- sending ----------------------------------------------------------------------
+    async def send(self, frame: str) -> None:
+        """Send one text frame; raise :class:`_SessionOver` once the socket is gone."""
+        if self._over.is_set() or self.ws.closed:
+            raise _SessionOver
+        async with self._send_lock:
+            try:
+                await self.ws.send_str(frame)
+            except (ConnectionError, RuntimeError) as exc:
+                self._over.set()
+                raise _SessionOver from exc
+        self.state.stats.frames_sent += 1
+
+    async def _close(self, code: int, message: bytes) -> None:
+        """Close the socket from a worker task; the receive loop then winds down."""
+        self._over.set()
+        self._closer = asyncio.current_task()
+        await self.ws.close(code=code, message=message)
+        raise _SessionOver
+
+    async def _send_error(self, message: str, code: str, req: TTSRequest | None,
+                          server_request_id: str | None = None) -> None:  # fmt: skip
+        head = ids(self.session_id, server_request_id, req)
+        try:
+            await self.send(error_frame(head, message, code))
+        except _SessionOver:
+            pass
+
+    # -- receive loop -----------------------------------------------------------------
+    async def run(self) -> None:
+        """Serve the socket until the client leaves, a fault closes it or it idles out."""
+        try:
+            while not self._over.is_set():
+                try:
+                    msg = await self.ws.receive(timeout=self.idle_timeout)
+                except TimeoutError:
+                    await self._idle_timeout()
+                    break
+                if msg.type is WSMsgType.TEXT:
+                    self.state.stats.frames_received += 1
+                    await self._on_text(msg.data)
+                elif msg.type is WSMsgType.BINARY:
+                    self.state.stats.frames_received += 1
+                    await self._send_error(
+                        "Binary frames are not supported; send JSON text frames.",
+                        "INVALID_FRAME",
+                        None,
+                    )
+                else:  # CLOSE / CLOSING / CLOSED / ERROR (e.g. a frame over the size limit)
+                    break
+        except _SessionOver:
+            pass
+        finally:
+            await self._shutdown()
+
+    async def _idle_timeout(self) -> None:
+        seconds = self.idle_timeout
+        shown = int(seconds) if float(seconds).is_integer() else seconds
+        # §5.1: the documented text, with the configured number.
+        message = f"Connection timed out after {shown} seconds of inactivity"
+        await self._send_error(message, "IDLE_TIMEOUT", None)
+        await self.ws.close(code=1000, message=b"idle timeout")
+
+    async def _shutdown(self) -> None:
+        self._over.set()
+        tasks = [r.task for r in self._contexts.values() if r.task is not None]
+        if self._worker is not None:
+            tasks.append(self._worker)
+        for task in tasks:
+            if task is not self._closer:  # let a fault's close handshake finish
+                task.cancel()
+        for timer in self._timers.values():
+            timer.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if not self.ws.closed:
+            await self.ws.close()
+
+    async def _on_text(self, data: str) -> None:
+        try:
+            body: Any = json.loads(data)
+        except json.JSONDecodeError as exc:
+            await self._send_error(f"Invalid JSON: {exc.msg}.", "INVALID_JSON", None)
+            return
+        try:
+            req = parse_request(body, max_text_chars=self.state.config.max_text_chars,
+                                websocket=True)  # fmt: skip
+            check_references(self.state, req)
+        except RequestError as exc:
+            await self._send_error(exc.message, exc.code, _echo_ids(body))
+            return
+        if req.context_id is not None:
+            await self._on_context_frame(req)
+        else:
+            self._on_flush_frame(req)
+
+    # -- continuations (§12) ----------------------------------------------------------
+    async def _on_context_frame(self, req: TTSRequest) -> None:
+        assert req.context_id is not None  # noqa: S101 - routed here only with one
+        ctx = self._contexts.get(req.context_id)
+        if req.cancel_request:
+            if ctx is not None:
+                # Stop its frames at once: nothing of this context is sent after this.
+                del self._contexts[req.context_id]
+                if ctx.task is not None:
+                    ctx.task.cancel()
+                self.state.stats.syntheses_cancelled += 1
+            return
+        if ctx is not None and ctx.closed:
+            await self._send_error(
+                f"Context {req.context_id!r} is closed; use a new context_id.",
+                "CONTEXT_CLOSED",
+                req,
+                ctx.server_request_id,
+            )
+            return
+        if ctx is None:
+            ctx = _Request(req)
+            self._contexts[req.context_id] = ctx
+            ctx.task = asyncio.create_task(self._run_context(ctx))
+        ctx.req = req
+        ctx.add_text(req.text, self._loop.time())
+        if req.flush:
+            ctx.flush_requested = True
+        if not req.continue_:
+            ctx.closed = True
+        ctx.wake.set()
+
+    async def _run_context(self, ctx: _Request) -> None:
+        try:
+            while True:
+                text = self._context_release(ctx)
+                if text is None:
+                    if ctx.closed and not ctx.buffer:
+                        break
+                    await self._wait_for_text(ctx)
+                    continue
+                if text.strip():
+                    await self._synthesize(ctx, text)
+            if ctx.had_audio:
+                await self._complete_after_backoff(ctx)
+        except (_SessionOver, _RequestFailed):
+            pass
+        finally:
+            if self._contexts.get(ctx.req.context_id or "") is ctx:
+                del self._contexts[ctx.req.context_id or ""]
+
+    def _context_release(self, ctx: _Request) -> str | None:
+        """What the context may synthesize now, or None to keep waiting."""
+        if not ctx.buffer:
+            ctx.flush_requested = False
+            return None
+        if ctx.closed or ctx.flush_requested:
+            ctx.flush_requested = False
+            return ctx.take()
+        if ctx.first_buffered_at is not None:
+            waited_ms = (self._loop.time() - ctx.first_buffered_at) * 1000
+            if waited_ms >= ctx.req.max_buffer_delay_ms:
+                return ctx.take()
+        point = _release_point(ctx.buffer)
+        return ctx.take(point) if point else None
+
+    async def _wait_for_text(self, ctx: _Request) -> None:
+        ctx.wake.clear()
+        timeout = None
+        if ctx.buffer and ctx.first_buffered_at is not None:
+            deadline = ctx.first_buffered_at + ctx.req.max_buffer_delay_ms / 1000
+            timeout = max(0.0, deadline - self._loop.time())
+        try:
+            await asyncio.wait_for(ctx.wake.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    # -- flush mode (§5.2, §5.4) ------------------------------------------------------
+    def _on_flush_frame(self, req: TTSRequest) -> None:
+        key = req.request_id
+        request = self._buffers.get(key)
+        if request is None:
+            request = _Request(req)
+            self._buffers[key] = request
+        request.req = req
+        request.add_text(req.text, self._loop.time())
+        if not req.continue_:
+            del self._buffers[key]
+            self._cancel_timer(key)
+            self._enqueue(request, request.take(), ends_request=True)
+        elif req.flush:
+            self._cancel_timer(key)
+            self._enqueue(request, request.take(), ends_request=False)
+        else:
+            point = _release_point(request.buffer)
+            if point:
+                self._enqueue(request, request.take(point), ends_request=False)
+            if request.buffer and req.max_buffer_flush_ms > 0 and key not in self._timers:
+                self._timers[key] = self._loop.call_later(
+                    req.max_buffer_flush_ms / 1000, self._flush_timer, key
+                )
+
+    def _flush_timer(self, key: str | None) -> None:
+        self._timers.pop(key, None)
+        request = self._buffers.get(key)
+        if request is not None and request.buffer:
+            self._enqueue(request, request.take(), ends_request=False)
+
+    def _cancel_timer(self, key: str | None) -> None:
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _enqueue(self, request: _Request, text: str, *, ends_request: bool) -> None:
+        self._jobs.put_nowait(_Job(request, text, ends_request))
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._run_jobs())
+
+    async def _run_jobs(self) -> None:
+        pending_complete: _Request | None = None
+        try:
+            while True:
+                if pending_complete is not None and self._jobs.empty():
+                    backoff = pending_complete.req.complete_backoff_ms / 1000
+                    try:
+                        job = await asyncio.wait_for(self._jobs.get(), backoff)
+                    except TimeoutError:
+                        await self._send_complete(pending_complete)
+                        pending_complete = None
+                        continue
+                else:
+                    job = await self._jobs.get()
+                request = job.request
+                if request.failed:
+                    continue
+                if job.text.strip():
+                    try:
+                        await self._synthesize(request, job.text)
+                    except _RequestFailed:
+                        continue
+                if job.ends_request and request.had_audio:
+                    # §5.4: a later request inside the backoff window postpones this
+                    # complete; the burst then ends with one complete (latest ids).
+                    pending_complete = request
+        except _SessionOver:
+            pass
+
+    # -- synthesis and completion -----------------------------------------------------
+    async def _synthesize(self, request: _Request, text: str) -> None:
+        """Render ``text`` and stream it as chunk (+ word) frames of ``request``."""
+        state = self.state
+        req = request.req
+        if request.faults is None:  # first synthesis of this request
+            request.faults = state.faults.take(
+                SYNTHESIS_KINDS, route="ws", request_id=req.client_id, where="ws"
+            )
+            state.stats.syntheses_started += 1
+            state.stats.request_ids.append(req.client_id or request.server_request_id)
+        if not state.limiter.try_acquire(self.key):
+            request.failed = True
+            await self._send_error(
+                f"Concurrency limit exceeded: at most {state.limiter.limit} concurrent "
+                "syntheses for this API key.",
+                "CONCURRENCY_LIMIT",
+                req,
+                request.server_request_id,
+            )
+            raise _RequestFailed
+        try:
+            pacer = Pacer(state.latency)
+            tag = req.client_id or request.server_request_id
+            synthesis = await render(state, text, req, tag)
+            head = ids(self.session_id, request.server_request_id, req)
+            chunks = split_chunks(synthesis.pcm, req.sample_rate, state.latency.chunk_ms)
+            words = list(synthesis.words) if req.word_timestamps else []
+            offset = request.audio_seconds
+            chunk_end = offset
+            for chunk in chunks:
+                await self._faults_at(request)
+                seconds = len(chunk) / 2 / req.sample_rate
+                await pacer.wait(seconds)
+                await self.send(audio_frame(head, chunk))
+                request.chunks_sent += 1
+                request.had_audio = True
+                chunk_end += seconds
+                # §5.3: a word's event may follow the chunk that contains its start.
+                while words and offset + words[0].start < chunk_end - 1e-9:
+                    await self._send_word(request, head, words.pop(0), offset)
+            for word in words:
+                await self._send_word(request, head, word, offset)
+            request.audio_seconds = offset + synthesis.duration
+            await self._faults_at(request)
+        finally:
+            state.limiter.release(self.key)
+
+    async def _send_word(self, request: _Request, head: dict[str, Any], word: Any,
+                         offset: float) -> None:  # fmt: skip
+        await self.send(word_frame(head, request.words_sent, word.word,
+                                   offset + word.start, offset + word.end))  # fmt: skip
+        request.words_sent += 1
+
+    async def _complete_after_backoff(self, request: _Request) -> None:
+        await asyncio.sleep(request.req.complete_backoff_ms / 1000)
+        await self._send_complete(request)
+
+    async def _send_complete(self, request: _Request) -> None:
+        await self.send(complete_frame(ids(self.session_id, request.server_request_id,
+                                           request.req)))  # fmt: skip
+        self.state.stats.syntheses_completed += 1
+        if self.close_after_complete:
+            await self._close(1000, b"complete")
+
+    async def _faults_at(self, request: _Request) -> None:
+        """Act on the request's faults due at its current chunk count."""
+        for fault in request.faults or ():
+            if fault.after_chunks != request.chunks_sent or id(fault) in request.faults_done:
+                continue
+            request.faults_done.add(id(fault))
+            kind = fault.kind
+            if kind is FaultKind.ERROR_FRAME:
+                request.failed = True
+                await self._send_error(fault.message or "Synthesis failed",
+                                       str(fault.code or "INTERNAL_ERROR"), request.req,
+                                       request.server_request_id)  # fmt: skip
+                raise _RequestFailed
+            if kind is FaultKind.CLOSE_AFTER_CHUNKS:
+                await self._close(int(fault.code or 1011), b"injected close")
+            if kind is FaultKind.ABORT_AFTER_CHUNKS:
+                self._over.set()
+                if self.http_request.transport is not None:
+                    self.http_request.transport.abort()
+                raise _SessionOver
+            if kind is FaultKind.MALFORMED_FRAME:
+                await self.send('{"status": "chunk", "data": {"audio": ')  # cut-off JSON
+            elif kind is FaultKind.BINARY_FRAME:
+                async with self._send_lock:
+                    await self.ws.send_bytes(b"\x00\x01 undocumented binary frame")
+            elif kind is FaultKind.STALL:
+                if fault.seconds is None:
+                    await self._over.wait()
+                    raise _SessionOver
+                await asyncio.sleep(fault.seconds)
+
+
+def _echo_ids(body: Any) -> TTSRequest | None:
+    """Best-effort ids of a rejected frame, so the client can route the error."""
+    if not isinstance(body, dict):
+        return None
+    safe = {}
+    for name in ("request_id", "session_id", "context_id"):
+        value = body.get(name)
+        if isinstance(value, str) and re.fullmatch(r"[a-zA-Z0-9_\-.]{1,128}", value):
+            safe[name] = value
+    if not safe:
+        return None
+    return TTSRequest(text="", voice_id="", **safe)
+
+
+async def tts_live(request: web.Request) -> web.StreamResponse:
+    """Upgrade to the streaming WebSocket (POST on the same path is SSE, §4)."""
+    from .app import API_KEY, fault_response, json_error
+
+    state = request.app[STATE]
+    key = request[API_KEY]
+    conn_faults = state.faults.take(CONNECTION_KINDS, route="ws", where="ws-connect")
+    for fault in conn_faults:
+        if fault.kind is FaultKind.REFUSE_UPGRADE:
+            state.stats.rejected_upgrades += 1
+            return fault_response(fault.status or 503, fault.retry_after, fault.message)
+    idle: float = state.config.idle_timeout_s
+    raw_timeout = request.query.get("timeout")
+    if raw_timeout is not None:
+        if not raw_timeout.isdigit() or int(raw_timeout) <= 0:
+            return json_error(400, "InvalidRequest",
+                              f"Invalid 'timeout': {raw_timeout!r}. Must be a positive integer "
+                              "number of seconds.")  # fmt: skip
+        idle = int(raw_timeout)
+    for fault in conn_faults:
+        if fault.kind is FaultKind.IDLE_CLOSE and fault.seconds is not None:
+            idle = fault.seconds
+    if state.latency.connect_ms > 0:
+        await asyncio.sleep(state.latency.connect_ms / 1000)
+    ws = web.WebSocketResponse(max_msg_size=state.config.max_frame_bytes, autoping=True)
+    await ws.prepare(request)
+    state.stats.ws_connections_total += 1
+    state.stats.ws_connections_active += 1
+    session = Session(
+        state,
+        ws,
+        request,
+        key,
+        idle_timeout=idle,
+        close_after_complete=any(f.kind is FaultKind.CLOSE_AFTER_COMPLETE for f in conn_faults),
+    )
+    try:
+        await session.run()
+    finally:
+        state.stats.ws_connections_active -= 1
+    return ws
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the WebSocket route (GET upgrade on the SSE path)."""
+    app.router.add_get(LIVE_PATH, tts_live)

@@ -1,0 +1,204 @@
+"""The server's reading of the TTS request body and its response frames.
+
+Validation follows PROTOCOL.md §2/§5.2/§12 field by field; every error names the field
+and what is allowed, as ``{"error": "InvalidRequest", "message": ...}`` (HTTP 400) or an
+error frame (WebSocket). Unknown fields are accepted and ignored (§5.2 best reading).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .catalog import LANGUAGES, MODELS, OUTPUT_FORMATS, SAMPLE_RATES
+
+__all__ = ["RequestError", "TTSRequest", "audio_frame", "error_frame", "parse_request"]
+
+_ID_RE = re.compile(r"^[a-zA-Z0-9_\-.]+$")
+
+
+class RequestError(Exception):
+    """A request the server rejects: HTTP ``status`` with ``{error, message}``."""
+
+    def __init__(self, message: str, *, status: int = 400, error: str = "InvalidRequest",
+                 code: str = "INVALID_REQUEST") -> None:  # fmt: skip
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.error = error
+        self.code = code
+
+
+@dataclass(slots=True)
+class TTSRequest:
+    """A validated TTS request (one HTTP body or one WebSocket frame)."""
+
+    text: str
+    voice_id: str
+    model: str = "lightning_v3.1"
+    sample_rate: int = 44100
+    speed: float = 1.0
+    language: str | None = None
+    output_format: str = "pcm"
+    word_timestamps: bool = False
+    pronunciation_dicts: tuple[str, ...] = ()
+    request_id: str | None = None
+    session_id: str | None = None
+    # WebSocket flush mode (§5.2)
+    continue_: bool = False
+    flush: bool = False
+    max_buffer_flush_ms: int = 0
+    complete_backoff_ms: float = 4000.0
+    # continuations (§12)
+    context_id: str | None = None
+    max_buffer_delay_ms: int = 3000
+    cancel_request: bool = False
+
+    @property
+    def client_id(self) -> str | None:
+        """The id a client correlates on: its request id, else its context id."""
+        return self.request_id or self.context_id
+
+
+def _allowed(values: tuple[Any, ...]) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _bool(body: dict[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise RequestError(f"Invalid '{name}': {value!r}. Must be true or false.")
+    return value
+
+
+def _int_range(body: dict[str, Any], name: str, default: float, lo: int, hi: int) -> float:
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if not _is_number(value) or not lo <= value <= hi:
+        raise RequestError(f"Invalid '{name}': {value!r}. Must be a number between {lo} and {hi}.")
+    return value
+
+
+def _ident(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > 128 or not _ID_RE.match(value):
+        raise RequestError(
+            f"Invalid '{name}': {str(value)[:40]!r}. Use 1-128 characters from "
+            "letters, digits, '_', '-' and '.'."
+        )
+    return value
+
+
+def _enum(body: dict[str, Any], name: str, allowed: tuple[Any, ...], default: Any) -> Any:
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if value not in allowed or isinstance(value, bool):
+        raise RequestError(f"Invalid '{name}': {value!r}. Allowed values: {_allowed(allowed)}.")
+    return value
+
+
+def parse_request(body: Any, *, max_text_chars: int, websocket: bool = False) -> TTSRequest:
+    """Validate a TTS body; raise :class:`RequestError` naming the first bad field."""
+    if not isinstance(body, dict):
+        raise RequestError("Request body must be a JSON object.")
+    for name in ("text", "voice_id"):
+        if name not in body or body[name] is None:
+            raise RequestError(f"The '{name}' field is required.")
+        if not isinstance(body[name], str):
+            raise RequestError(f"The '{name}' field must be a string.")
+    text: str = body["text"]
+    voice_id: str = body["voice_id"]
+    if not voice_id.strip():
+        raise RequestError("The 'voice_id' field must not be empty.")
+    if len(text) > max_text_chars:
+        raise RequestError(
+            f"The 'text' field is too long: {len(text)} characters (maximum {max_text_chars})."
+        )
+    model = _enum(body, "model", MODELS, "lightning_v3.1")
+    sample_rate = _enum(body, "sample_rate", SAMPLE_RATES, 44100)
+    speed = body.get("speed", 1.0)
+    if speed is None:
+        speed = 1.0
+    if not _is_number(speed) or not 0.5 <= speed <= 2.0:
+        raise RequestError(f"Invalid 'speed': {speed!r}. Must be a number between 0.5 and 2.0.")
+    language = _enum(body, "language", LANGUAGES, None)
+    _enum(body, "number_pronunciation_language", LANGUAGES, None)
+    _bool(body, "math_notation", False)
+    # §9.7: WS chunks are always PCM; output_format is an HTTP/SSE field, ignored on WS.
+    output_format = "pcm" if websocket else _enum(body, "output_format", OUTPUT_FORMATS, "pcm")
+    dicts = body.get("pronunciation_dicts") or []
+    if not isinstance(dicts, list) or not all(isinstance(d, str) and d for d in dicts):
+        raise RequestError("Invalid 'pronunciation_dicts': must be a list of dictionary ids.")
+    return TTSRequest(
+        text=text,
+        voice_id=voice_id,
+        model=model,
+        sample_rate=sample_rate,
+        speed=float(speed),
+        language=language,
+        output_format=output_format,
+        word_timestamps=_bool(body, "word_timestamps", False),
+        pronunciation_dicts=tuple(dicts),
+        request_id=_ident(body, "request_id"),
+        session_id=_ident(body, "session_id"),
+        continue_=_bool(body, "continue", False),
+        flush=_bool(body, "flush", False),
+        max_buffer_flush_ms=int(_int_range(body, "max_buffer_flush_ms", 0, 0, 1000)),
+        complete_backoff_ms=float(_int_range(body, "complete_backoff_ms", 4000, 0, 10000)),
+        context_id=_ident(body, "context_id"),
+        max_buffer_delay_ms=int(_int_range(body, "max_buffer_delay_ms", 3000, 0, 5000)),
+        cancel_request=_bool(body, "cancel_request", False),
+    )
+
+
+# -- server → client frames (§5.3) ---------------------------------------------------------
+def ids(session_id: str, server_request_id: str | None, req: TTSRequest | None) -> dict[str, Any]:
+    """The correlation fields every frame of a request carries (§5.3, §12)."""
+    out: dict[str, Any] = {"session_id": session_id}
+    if server_request_id is not None:
+        out["request_id"] = server_request_id
+    if req is not None:
+        if req.session_id:
+            out["external_session_id"] = req.session_id
+        if req.request_id:
+            out["external_request_id"] = req.request_id
+        if req.context_id:
+            out["context_id"] = req.context_id
+    return out
+
+
+def audio_frame(head: dict[str, Any], pcm: bytes) -> str:
+    """A ``chunk`` frame: base64 PCM s16le mono in ``data.audio``."""
+    return json.dumps({**head, "status": "chunk",
+                       "data": {"audio": base64.b64encode(pcm).decode("ascii")}})  # fmt: skip
+
+
+def word_frame(head: dict[str, Any], index: int, word: str, start: float, end: float) -> str:
+    """A ``word_timestamp`` frame (§5.3)."""
+    data = {"id": index, "word": word, "start": round(start, 3), "end": round(end, 3)}
+    return json.dumps({**head, "status": "word_timestamp", "data": data})
+
+
+def complete_frame(head: dict[str, Any]) -> str:
+    """The terminal ``complete`` frame: no data, message or done (§5.3)."""
+    return json.dumps({**head, "status": "complete"})
+
+
+def error_frame(head: dict[str, Any], message: str, code: str) -> str:
+    """Both documented error shapes at once (§5.3 best reading)."""
+    return json.dumps(
+        {**head, "status": "error", "message": message, "error": {"code": code, "message": message}}
+    )

@@ -1,0 +1,45 @@
+"""Key redaction: the one place that knows what a secret looks like.
+
+Every repr, log line and error message that may contain a server body, a header or a
+URL goes through :func:`redact` first. Keys never appear in URLs in this package, but
+a server may echo one back, and a user may paste one into text.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["REDACTED", "mask_key", "redact", "register_secret"]
+
+REDACTED = "[secure]"
+
+# API keys look like ``sk_…`` (PROTOCOL.md §1); Bearer tokens may be anything.
+_PATTERNS = (
+    re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"),
+    re.compile(r"\bsk_[A-Za-z0-9_\-]{4,}"),
+)
+_known: set[str] = set()
+
+
+def register_secret(secret: str) -> None:
+    """Remember a secret so :func:`redact` hides it even when it has no known shape."""
+    if secret and len(secret) >= 4:
+        _known.add(secret)
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with API keys and Bearer tokens replaced by ``[secure]``."""
+    if not text:
+        return text
+    for secret in _known:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    text = _PATTERNS[0].sub(lambda m: m.group(1) + REDACTED, text)
+    return _PATTERNS[1].sub(REDACTED, text)
+
+
+def mask_key(key: str | None) -> str:
+    """A printable stand-in for a key: its kind and length, never its characters."""
+    if not key:
+        return "<no key>"
+    return f"{REDACTED}({len(key)} chars)"
