@@ -26,7 +26,8 @@ TIMEOUT = 10.0
 
 
 def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+    """The Bearer header; none at all for an empty key."""
+    return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 async def connect(server: Server, *, query: str = "", key: str | None = None) -> ClientConnection:

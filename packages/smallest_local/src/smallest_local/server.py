@@ -105,7 +105,9 @@ class Server:
     async def astart(self) -> Server:
         """Bind and serve on the running loop."""
         app = create_app(self.state)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, handler_cancellation=True
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
         await site.start()

@@ -107,6 +107,7 @@ async def _handle(request: web.Request, *, sse: bool) -> web.StreamResponse:
             headers={"Retry-After": "1"},
         )
     response: web.StreamResponse | None = None
+    released = False
     try:
         state.stats.syntheses_started += 1
         state.stats.request_ids.append(req.request_id or "")
@@ -126,14 +127,18 @@ async def _handle(request: web.Request, *, sse: bool) -> web.StreamResponse:
             response.content_type = audio.content_type(req.output_format)
             await response.prepare(request)
             await _stream_sync(request, response, req, synthesis.pcm, pcm_chunks, faults)
-        await response.write_eof()
+        # Free the unit before the body ends, so a client that saw the end can go again.
+        state.limiter.release(key)
+        released = True
         state.stats.syntheses_completed += 1
+        await response.write_eof()
         return response
     except _Abort:
         # The socket is gone; hand aiohttp back the prepared response it expects.
         return response if response is not None else web.Response(status=499)
     finally:
-        state.limiter.release(key)
+        if not released:
+            state.limiter.release(key)
 
 
 async def _stream_sync(
