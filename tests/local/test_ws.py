@@ -237,13 +237,15 @@ class TestContinuations:
         self, smallest_server: Server
     ):
         async with await connect(smallest_server) as ws:
-            await ws.send(frame("Hi there. Then", context_id="c", **{"continue": True}))
+            await ws.send(frame("Hi there. Then", context_id="c", request_id="c",
+                                **{"continue": True}))  # fmt: skip
             first = await recv(ws)
             assert first["status"] == "chunk" and first["context_id"] == "c"
-            await ws.send(frame(" more", context_id="c", complete_backoff_ms=0,
+            await ws.send(frame(" more", context_id="c", request_id="c", complete_backoff_ms=0,
                                 **{"continue": False}))  # fmt: skip
             frames = [first, *await until_complete(ws, key="context_id", value="c")]
-        assert len(audio(frames)) == 4 * WORD_BYTES
+        # two releases, one contiguous run of the request's audio
+        assert describe(audio(frames)) == {tag_value("c"): [(0, pairs(4))]}
 
     async def test_max_buffer_delay_releases_text_without_a_boundary(
         self, smallest_server: Server

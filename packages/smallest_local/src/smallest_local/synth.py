@@ -11,7 +11,7 @@ import asyncio
 import re
 
 from .config import LatencyModel
-from .engines import Synthesis
+from .engines import Synthesis, ToneEngine
 from .state import ServerState
 from .wire import TTSRequest
 
@@ -27,8 +27,14 @@ def apply_dictionaries(state: ServerState, text: str, dict_ids: tuple[str, ...])
     return text
 
 
-async def render(state: ServerState, text: str, req: TTSRequest, tag: str) -> Synthesis:
-    """Synthesize ``text`` with the request's voice, rate, speed and language."""
+async def render(
+    state: ServerState, text: str, req: TTSRequest, tag: str, *, samples_before: int = 0
+) -> Synthesis:
+    """Synthesize ``text`` with the request's voice, rate, speed and language.
+
+    ``samples_before``: audio this request already produced (earlier releases), so the
+    tone engine's counter continues across releases.
+    """
     spoken = apply_dictionaries(state, text, req.pronunciation_dicts)
     kwargs = {
         "voice_id": req.voice_id,
@@ -37,8 +43,8 @@ async def render(state: ServerState, text: str, req: TTSRequest, tag: str) -> Sy
         "language": req.language,
         "tag": tag,
     }
-    if state.engine.name == "tone":  # microseconds: a thread hop would cost more
-        return state.engine.synthesize(spoken, **kwargs)  # type: ignore[arg-type]
+    if isinstance(state.engine, ToneEngine):  # microseconds: a thread hop would cost more
+        return state.engine.synthesize(spoken, first_pair=samples_before // 2, **kwargs)  # type: ignore[arg-type]
     return await asyncio.to_thread(state.engine.synthesize, spoken, **kwargs)  # type: ignore[arg-type]
 
 

@@ -85,6 +85,7 @@ class _Request:
     words_sent: int = 0
     audio_seconds: float = 0.0
     chunks_sent: int = 0
+    samples_sent: int = 0
     faults: list[Fault] | None = None
     faults_done: set[int] = field(default_factory=set)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -411,7 +412,8 @@ class Session:
         try:
             pacer = Pacer(state.latency)
             tag = req.client_id or request.server_request_id
-            synthesis = await render(state, text, req, tag)
+            synthesis = await render(state, text, req, tag,
+                                     samples_before=request.samples_sent)  # fmt: skip
             head = ids(self.session_id, request.server_request_id, req)
             chunks = split_chunks(synthesis.pcm, req.sample_rate, state.latency.chunk_ms)
             words = list(synthesis.words) if req.word_timestamps else []
@@ -423,6 +425,7 @@ class Session:
                 await pacer.wait(seconds)
                 await self.send(audio_frame(head, chunk))
                 request.chunks_sent += 1
+                request.samples_sent += len(chunk) // 2
                 request.had_audio = True
                 chunk_end += seconds
                 # §5.3: a word's event may follow the chunk that contains its start.

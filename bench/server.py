@@ -1,0 +1,175 @@
+"""The local server's own figures, so later benchmarks know it is not the bottleneck.
+
+Prints:
+1. time to first chunk at zero configured delay (tone engine), client-measured over a
+   real WebSocket to a server in its own process: p50 / p99;
+2. espeak synthesis speed in x real time (engine alone);
+3. how many concurrent real-time WebSocket utterances one server process sustains on
+   this machine (realtime_factor 1.0, espeak): the largest N for which every utterance
+   completes and p99 chunk lateness stays under the threshold.
+
+Run: ``make bench`` (or ``uv run python bench/server.py [--quick]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import websockets
+
+KEY = "sk_bench_key_0001"
+WS_PATH = "/waves/v1/tts/live"
+SENTENCE = "The quick brown fox jumps over the lazy dog while the band plays on."
+LATENESS_LIMIT_MS = 50.0
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+@contextmanager
+def server_process(*args: str) -> Iterator[str]:
+    """Start ``smallest-local serve`` in its own process; yield its ws:// base URL."""
+    env = {**os.environ, "SMALLEST_LOCAL_API_KEYS": KEY}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smallest_local.cli", "serve", "--port", "0", "--db", ":memory:",
+         "--log-level", "WARNING", *args],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            match = re.search(r"(ws://\S+?)/waves", line)
+            if match:
+                yield match.group(1)
+                break
+        else:
+            raise RuntimeError("server did not start")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def frame(text: str, rid: str, **extra: object) -> str:
+    return json.dumps({"voice_id": "meher", "model": "lightning_v3.1_pro", "sample_rate": 24000,
+                       "text": text, "request_id": rid, "complete_backoff_ms": 0, **extra})  # fmt: skip
+
+
+async def first_chunk_latency(base: str, n: int) -> list[float]:
+    """ms from sending a one-shot request to receiving its first chunk (one socket)."""
+    out = []
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with websockets.connect(base + WS_PATH, additional_headers=headers) as ws:
+        for i in range(n):
+            t0 = time.perf_counter()
+            await ws.send(frame("hello there", f"t{i}"))
+            first = None
+            while True:
+                msg = json.loads(await ws.recv())
+                if first is None and msg["status"] == "chunk":
+                    first = (time.perf_counter() - t0) * 1000
+                if msg["status"] == "complete":
+                    break
+            assert first is not None
+            out.append(first)
+    return out
+
+
+def espeak_speed() -> tuple[float, float]:
+    """(x real time, ms per sentence) for the espeak engine at 24 kHz."""
+    from smallest_local.engines import EspeakEngine
+
+    engine = EspeakEngine()
+    engine.synthesize("warm up", voice_id="meher", sample_rate=24000)
+    audio = 0.0
+    t0 = time.perf_counter()
+    runs = 30
+    for _ in range(runs):
+        audio += engine.synthesize(SENTENCE, voice_id="meher", sample_rate=24000).duration
+    wall = time.perf_counter() - t0
+    return audio / wall, wall / runs * 1000
+
+
+async def one_realtime_utterance(base: str, rid: str, lateness: list[float]) -> bool:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with websockets.connect(base + WS_PATH, additional_headers=headers) as ws:
+        await ws.send(frame(SENTENCE, rid))
+        start = None
+        audio_s = 0.0
+        while True:
+            msg = json.loads(await ws.recv())
+            now = time.perf_counter()
+            if msg["status"] == "chunk":
+                if start is None:
+                    start = now
+                else:
+                    lateness.append((now - (start + audio_s)) * 1000)
+                audio_s += len(base64.b64decode(msg["data"]["audio"])) / 2 / 24000
+            elif msg["status"] == "complete":
+                return True
+            elif msg["status"] == "error":
+                return False
+
+
+async def concurrent_realtime(base: str, n: int) -> tuple[bool, float, float]:
+    """Run ``n`` real-time utterances at once: (all completed, p50 and p99 lateness ms)."""
+    lateness: list[float] = []
+    results = await asyncio.gather(
+        *(one_realtime_utterance(base, f"c{n}-{i}", lateness) for i in range(n)),
+        return_exceptions=True,
+    )
+    ok = all(r is True for r in results)
+    return ok, pct(lateness, 50), pct(lateness, 99)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples")
+    args = parser.parse_args()
+    n_ttfc = 50 if args.quick else 300
+
+    print("smallest-local server benchmark")
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+
+    with server_process("--engine", "tone") as base:
+        ttfc = asyncio.run(first_chunk_latency(base, n_ttfc))
+    print(f"\n1. first chunk at zero configured delay (tone engine, {n_ttfc} requests, "
+          "one socket, server in its own process)")  # fmt: skip
+    print(f"   p50 {statistics.median(ttfc):.2f} ms   p99 {pct(ttfc, 99):.2f} ms   "
+          f"max {max(ttfc):.2f} ms   (target p50 <= 5 ms)")  # fmt: skip
+
+    speed, ms = espeak_speed()
+    print("\n2. espeak engine speed (24 kHz, one 13-word sentence)")
+    print(f"   {speed:.0f}x real time, {ms:.1f} ms per sentence")
+
+    print("\n3. concurrent real-time WebSocket utterances (espeak, realtime_factor 1.0, "
+          f"one server process; sustained = all complete, p99 lateness <= {LATENESS_LIMIT_MS:.0f} ms)")  # fmt: skip
+    levels = [25, 50, 100] if args.quick else [25, 50, 100, 150, 200]
+    sustained = 0
+    with server_process("--engine", "espeak", "--realtime-factor", "1.0",
+                        "--concurrency", "1000") as base:  # fmt: skip
+        for n in levels:
+            ok, p50, p99 = asyncio.run(concurrent_realtime(base, n))
+            good = ok and p99 <= LATENESS_LIMIT_MS
+            print(f"   N={n:4d}  completed={'all' if ok else 'NOT all'}  lateness p50 "
+                  f"{p50:6.1f} ms  p99 {p99:6.1f} ms  {'ok' if good else 'over'}")  # fmt: skip
+            if not good:
+                break
+            sustained = n
+    print(f"   sustained: >= {sustained} concurrent real-time utterances (target >= 50)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Offline speech check for tests: pocketsphinx transcripts and a WER that ignores case.
+
+Set up exactly as measured in /work/shared/guides/speech-stack.md §3: audio resampled to
+16 kHz with soxr, seeded Gaussian dither (σ=100 on int16) because espeak's digital-zero
+silence breaks pocketsphinx's noise and CMN estimation, the bundled en-us model, and one
+cached ``Decoder`` (0.23 s to load). Same input and seed → same transcript.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+
+import jiwer
+import numpy as np
+import soxr
+from pocketsphinx import Decoder
+
+__all__ = ["transcribe", "wer"]
+
+_ASR_RATE = 16000
+_DITHER_SIGMA = 100.0
+_lock = threading.Lock()  # a Decoder holds one utterance at a time
+
+_TRANSFORM = jiwer.Compose(
+    [
+        jiwer.ToLowerCase(),
+        jiwer.RemovePunctuation(),
+        jiwer.RemoveMultipleSpaces(),
+        jiwer.Strip(),
+        jiwer.ReduceToListOfListOfWords(),
+    ]
+)
+
+
+@cache
+def _decoder() -> Decoder:
+    return Decoder(samprate=_ASR_RATE, loglevel="FATAL")
+
+
+def transcribe(pcm: bytes, sample_rate: int, seed: int = 0) -> str:
+    """Transcribe PCM s16le mono with pocketsphinx; "" when nothing was recognised."""
+    samples = np.frombuffer(pcm, dtype="<i2")
+    if samples.size == 0:
+        return ""
+    if sample_rate != _ASR_RATE:
+        samples = soxr.resample(samples, sample_rate, _ASR_RATE)
+    noise = np.random.default_rng(seed).normal(0.0, _DITHER_SIGMA, len(samples))
+    dithered = np.clip(samples.astype(np.float32) + noise, -32768, 32767).astype("<i2")
+    with _lock:
+        decoder = _decoder()
+        decoder.start_utt()
+        decoder.process_raw(dithered.tobytes(), full_utt=True)
+        decoder.end_utt()
+        hyp = decoder.hyp()
+    return hyp.hypstr if hyp is not None else ""
+
+
+def wer(reference: str | list[str], hypothesis: str | list[str]) -> float:
+    """Word error rate over lower-cased, punctuation-free words (pooled over lists)."""
+    return float(
+        jiwer.wer(
+            reference,
+            hypothesis,
+            reference_transform=_TRANSFORM,
+            hypothesis_transform=_TRANSFORM,
+        )
+    )
