@@ -1,0 +1,63 @@
+"""``smallest-local serve``: prints its URLs, serves, and stops cleanly on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from .wsclient import TTS_PATH, auth, body
+
+KEY = "sk_cli_test_key_01"
+
+
+def start(*args: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smallest_local.cli", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "SMALLEST_LOCAL_API_KEYS": KEY},
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:  # blocks until the server announces itself (or exits)
+        match = re.search(r"(http://\S+?)/waves/v1/tts", line)
+        if match:
+            return proc, match.group(1)
+    proc.wait(timeout=10)
+    raise AssertionError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_prints_urls_serves_and_stops_cleanly(tmp_path, sig):
+    proc, base = start("--engine", "tone", "--db", str(tmp_path / "db.sqlite3"))
+    try:
+        r = httpx.post(base + TTS_PATH, json=body("hello there"), headers=auth(KEY), timeout=10)
+        assert r.status_code == 200 and len(r.content) == 2 * 2 * 4800
+        assert httpx.post(base + TTS_PATH, json=body("x"), timeout=10).status_code == 401
+    finally:
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+
+
+def test_port_in_use_is_a_clear_error():
+    proc, base = start("--engine", "tone", "--db", ":memory:")
+    try:
+        port = base.rsplit(":", 1)[1]
+        second = subprocess.run(
+            [sys.executable, "-m", "smallest_local.cli", "serve", "--port", port,
+             "--db", ":memory:"],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert second.returncode == 1
+        assert "cannot serve" in second.stderr
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)
