@@ -23,8 +23,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import websockets
 
@@ -36,7 +36,7 @@ LATENESS_LIMIT_MS = 50.0
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 @contextmanager
@@ -44,10 +44,23 @@ def server_process(*args: str) -> Iterator[str]:
     """Start ``smallest-local serve`` in its own process; yield its ws:// base URL."""
     env = {**os.environ, "SMALLEST_LOCAL_API_KEYS": KEY}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "smallest_local.cli", "serve", "--port", "0", "--db", ":memory:",
-         "--log-level", "WARNING", *args],
-        stdout=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "smallest_local.cli",
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            ":memory:",
+            "--log-level",
+            "WARNING",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -63,8 +76,17 @@ def server_process(*args: str) -> Iterator[str]:
 
 
 def frame(text: str, rid: str, **extra: object) -> str:
-    return json.dumps({"voice_id": "meher", "model": "lightning_v3.1_pro", "sample_rate": 24000,
-                       "text": text, "request_id": rid, "complete_backoff_ms": 0, **extra})  # fmt: skip
+    return json.dumps(
+        {
+            "voice_id": "meher",
+            "model": "lightning_v3.1_pro",
+            "sample_rate": 24000,
+            "text": text,
+            "request_id": rid,
+            "complete_backoff_ms": 0,
+            **extra,
+        }
+    )
 
 
 async def first_chunk_latency(base: str, n: int) -> list[float]:
@@ -152,33 +174,44 @@ def main() -> None:
 
     with server_process("--engine", "tone") as base:
         ttfc = asyncio.run(first_chunk_latency(base, n_ttfc))
-    print(f"\n1. first chunk at zero configured delay (tone engine, {n_ttfc} requests, "
-          "one socket, server in its own process)")  # fmt: skip
-    print(f"   p50 {statistics.median(ttfc):.2f} ms   p99 {pct(ttfc, 99):.2f} ms   "
-          f"max {max(ttfc):.2f} ms   (target p50 <= 5 ms)")  # fmt: skip
+    print(
+        f"\n1. first chunk at zero configured delay (tone engine, {n_ttfc} requests, "
+        "one socket, server in its own process)"
+    )
+    print(
+        f"   p50 {statistics.median(ttfc):.2f} ms   p99 {pct(ttfc, 99):.2f} ms   "
+        f"max {max(ttfc):.2f} ms   (target p50 <= 5 ms)"
+    )
 
     speed, ms = espeak_speed()
     print("\n2. espeak engine speed (24 kHz, one 13-word sentence)")
     print(f"   {speed:.0f}x real time, {ms:.1f} ms per sentence")
 
-    print("\n3. concurrent real-time WebSocket utterances (espeak, realtime_factor 1.0, "
-          f"one server process; sustained = all complete, p99 lateness <= {LATENESS_LIMIT_MS:.0f} ms)")  # fmt: skip
+    print(
+        "\n3. concurrent real-time WebSocket utterances (espeak, realtime_factor 1.0, "
+        f"one server process; sustained = all complete, p99 lateness <= {LATENESS_LIMIT_MS:.0f} ms)"
+    )
     levels = [25, 50, 100] if args.quick else [25, 50, 100, 150, 200]
     sustained = 0
-    with server_process("--engine", "espeak", "--realtime-factor", "1.0",
-                        "--concurrency", "1000") as base:  # fmt: skip
+    with server_process(
+        "--engine", "espeak", "--realtime-factor", "1.0", "--concurrency", "1000"
+    ) as base:
         for n in levels:
             ok, p50, p99, first = asyncio.run(concurrent_realtime(base, n))
             good = ok and p99 <= LATENESS_LIMIT_MS
-            print(f"   N={n:4d}  completed={'all' if ok else 'NOT all'}  chunk lateness p50 "
-                  f"{p50:6.1f} ms  p99 {p99:6.1f} ms  first chunk p99 {first:6.1f} ms  "
-                  f"{'ok' if good else 'over'}")  # fmt: skip
+            print(
+                f"   N={n:4d}  completed={'all' if ok else 'NOT all'}  chunk lateness p50 "
+                f"{p50:6.1f} ms  p99 {p99:6.1f} ms  first chunk p99 {first:6.1f} ms  "
+                f"{'ok' if good else 'over'}"
+            )
             if not good:
                 break
             sustained = n
     print(f"   sustained: >= {sustained} concurrent real-time utterances (target >= 50)")
-    print("   (lateness is measured from playback starting at each utterance's first chunk;"
-          " negative = ahead of the listener)")
+    print(
+        "   (lateness is measured from playback starting at each utterance's first chunk;"
+        " negative = ahead of the listener)"
+    )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,14 @@ RATE = 24000
 async def speak(ws_base: str, key: str) -> tuple[bytes, float]:
     """Stream SENTENCE word by word (flush mode) and return (pcm, seconds to first audio)."""
     headers = {"Authorization": f"Bearer {key}"}
-    base = {"voice_id": "meher", "model": "lightning_v3.1_pro", "sample_rate": RATE,
-            "language": "en", "request_id": "demo-1", "complete_backoff_ms": 0}  # fmt: skip
+    base = {
+        "voice_id": "meher",
+        "model": "lightning_v3.1_pro",
+        "sample_rate": RATE,
+        "language": "en",
+        "request_id": "demo-1",
+        "complete_backoff_ms": 0,
+    }
     pcm = bytearray()
     async with websockets.connect(f"{ws_base}/waves/v1/tts/live", additional_headers=headers) as ws:
         t0 = time.perf_counter()

@@ -8,6 +8,7 @@ import wave
 
 import numpy as np
 import pytest
+
 from smallest_local.audio import (
     FORMATS,
     StreamEncoder,

@@ -52,10 +52,20 @@ def test_port_in_use_is_a_clear_error():
     try:
         port = base.rsplit(":", 1)[1]
         second = subprocess.run(
-            [sys.executable, "-m", "smallest_local.cli", "serve", "--port", port,
-             "--db", ":memory:"],
-            capture_output=True, text=True, timeout=30,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "smallest_local.cli",
+                "serve",
+                "--port",
+                port,
+                "--db",
+                ":memory:",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert second.returncode == 1
         assert "cannot serve" in second.stderr
     finally:

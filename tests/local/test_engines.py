@@ -8,6 +8,7 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+
 from smallest_local.engines import (
     ENGINE_NAMES,
     EspeakEngine,

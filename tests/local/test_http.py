@@ -21,8 +21,15 @@ from .wsclient import TTS_PATH, WS_PATH, auth, body
 LIVE = WS_PATH  # same URL: POST gets SSE (§4)
 
 
-def post(server: Server, path: str, payload: object, *, key: str | None = None,
-         headers: dict[str, str] | None = None, timeout: float = 10) -> httpx.Response:  # fmt: skip
+def post(
+    server: Server,
+    path: str,
+    payload: object,
+    *,
+    key: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
+) -> httpx.Response:
     return httpx.post(
         server.http_url + path,
         json=payload,
@@ -123,8 +130,10 @@ class TestSSE:
         assert last == (None, {"status": "200", "done": True})
         assert r.content.endswith(b'data: {"status": "200", "done": true}\n\n')
         assert chunks and all(name == "audio" for name, _ in chunks)
-        assert all(set(d) == {"audio", "done", "status"} and d["done"] is False
-                   and d["status"] == "206" for _, d in chunks)  # fmt: skip
+        assert all(
+            set(d) == {"audio", "done", "status"} and d["done"] is False and d["status"] == "206"
+            for _, d in chunks
+        )
         pcm = b"".join(base64.b64decode(d["audio"]) for _, d in chunks)
         assert describe(pcm) == {tag_value("s"): [(0, samples(0.6, 24000) // 2)]}
 
@@ -177,9 +186,11 @@ class TestBadInput:
 
     @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe"])
     def test_malformed_body(self, smallest_server: Server, raw: bytes):
-        r = httpx.post(smallest_server.http_url + TTS_PATH, content=raw,
-                       headers={**auth(smallest_server.api_key),
-                                "Content-Type": "application/json"})  # fmt: skip
+        r = httpx.post(
+            smallest_server.http_url + TTS_PATH,
+            content=raw,
+            headers={**auth(smallest_server.api_key), "Content-Type": "application/json"},
+        )
         assert r.status_code == 400 and r.json()["error"] == "InvalidRequest"
 
 
@@ -191,18 +202,28 @@ class TestAuthAndLimits:
     def test_401(self, smallest_server: Server, path: str, key: str):
         r = post(smallest_server, path, body("x"), key=key)
         assert r.status_code == 401
-        assert r.json() == {"error": "Unauthorized", "message": "Bearer token is missing or invalid."}
+        assert r.json() == {
+            "error": "Unauthorized",
+            "message": "Bearer token is missing or invalid.",
+        }
 
     @pytest.mark.smallest_server(forbidden_keys=("sk_forbidden_0001",))
     def test_403(self, smallest_server: Server):
-        assert post(smallest_server, TTS_PATH, body("x"), key="sk_forbidden_0001").status_code == 403
+        assert (
+            post(smallest_server, TTS_PATH, body("x"), key="sk_forbidden_0001").status_code == 403
+        )
 
     @pytest.mark.smallest_server(concurrency_limit=1, realtime_factor=1.0, chunk_ms=50)
     def test_429_over_the_concurrency_limit(self, smallest_server: Server):
-        with httpx.Client(timeout=10) as client, client.stream(
-            "POST", smallest_server.http_url + LIVE, json=body("w " * 10),
-            headers=auth(smallest_server.api_key),
-        ) as busy:  # fmt: skip
+        with (
+            httpx.Client(timeout=10) as client,
+            client.stream(
+                "POST",
+                smallest_server.http_url + LIVE,
+                json=body("w " * 10),
+                headers=auth(smallest_server.api_key),
+            ) as busy,
+        ):
             chunks = busy.iter_bytes()
             next(chunks)  # the unit is held while this streams
             r = post(smallest_server, TTS_PATH, body("x"))

@@ -9,6 +9,7 @@ wrong-reference control scores 1.12 against the 0.6 bound, so the check discrimi
 from __future__ import annotations
 
 import pytest
+
 from smallest_local.engines import EspeakEngine
 
 from .asr import transcribe, wer

@@ -38,8 +38,9 @@ class TestOneShot:
 
     async def test_chunks_then_complete_with_correlation_ids(self, smallest_server: Server):
         async with await connect(smallest_server) as ws:
-            await ws.send(frame("one two three", request_id="r-1", session_id="s.1",
-                                complete_backoff_ms=0))  # fmt: skip
+            await ws.send(
+                frame("one two three", request_id="r-1", session_id="s.1", complete_backoff_ms=0)
+            )
             frames = await until_complete(ws)
         assert statuses(frames)[-1] == "complete"
         assert set(statuses(frames[:-1])) == {"chunk"}
@@ -52,8 +53,13 @@ class TestOneShot:
             assert f["external_request_id"] == "r-1"
             assert f["external_session_id"] == "s.1"
         # §5.3: complete carries no data, message or done
-        assert set(frames[-1]) == {"session_id", "request_id", "external_request_id",
-                                   "external_session_id", "status"}  # fmt: skip
+        assert set(frames[-1]) == {
+            "session_id",
+            "request_id",
+            "external_request_id",
+            "external_session_id",
+            "status",
+        }
         pcm = audio(frames)
         assert len(pcm) == 3 * WORD_BYTES
         assert describe(pcm) == {tag_value("r-1"): [(0, pairs(3))]}
@@ -62,8 +68,9 @@ class TestOneShot:
         async with await connect(smallest_server) as ws:
             await ws.send(frame("hello", complete_backoff_ms=0))
             frames = await until_complete(ws)
-        assert all("external_request_id" not in f and "external_session_id" not in f
-                   for f in frames)  # fmt: skip
+        assert all(
+            "external_request_id" not in f and "external_session_id" not in f for f in frames
+        )
         assert len(audio(frames)) == WORD_BYTES
 
     async def test_several_requests_on_one_socket_each_get_their_own_audio(
@@ -79,8 +86,9 @@ class TestOneShot:
     @pytest.mark.parametrize("rate", [8000, 16000, 24000, 44100])
     async def test_sample_rates(self, smallest_server: Server, rate: int):
         async with await connect(smallest_server) as ws:
-            await ws.send(json.dumps({**body("x y"), "sample_rate": rate,
-                                      "complete_backoff_ms": 0}))  # fmt: skip
+            await ws.send(
+                json.dumps({**body("x y"), "sample_rate": rate, "complete_backoff_ms": 0})
+            )
             frames = await until_complete(ws)
         assert len(audio(frames)) == 2 * (rate // 5) * 2
 
@@ -105,8 +113,9 @@ class TestFlushMode:
         async with await connect(smallest_server) as ws:
             for word in ("Hello, ", "how ", "are ", "you"):
                 await ws.send(frame(word, request_id="f", **{"continue": True}))
-            await ws.send(frame("", request_id="f", flush=True, complete_backoff_ms=0,
-                                **{"continue": False}))  # fmt: skip
+            await ws.send(
+                frame("", request_id="f", flush=True, complete_backoff_ms=0, **{"continue": False})
+            )
             frames = await until_complete(ws)
         assert describe(audio(frames)) == {tag_value("f"): [(0, pairs(4))]}
 
@@ -116,26 +125,24 @@ class TestFlushMode:
             await ws.send(frame("", request_id="f", flush=True, **{"continue": True}))
             first = await recv(ws)
             assert first["status"] == "chunk"
-            await ws.send(frame("", request_id="f", complete_backoff_ms=0,
-                                **{"continue": False}))  # fmt: skip
+            await ws.send(frame("", request_id="f", complete_backoff_ms=0, **{"continue": False}))
             frames = [first, *await until_complete(ws)]
         assert len(audio(frames)) == 3 * WORD_BYTES
 
     async def test_sentence_end_releases_without_flush(self, smallest_server: Server):
         async with await connect(smallest_server) as ws:
-            await ws.send(frame("First sentence. And more", request_id="f",
-                                **{"continue": True}))  # fmt: skip
+            await ws.send(frame("First sentence. And more", request_id="f", **{"continue": True}))
             first = await recv(ws)
             assert first["status"] == "chunk"
-            await ws.send(frame("", request_id="f", complete_backoff_ms=0,
-                                **{"continue": False}))  # fmt: skip
+            await ws.send(frame("", request_id="f", complete_backoff_ms=0, **{"continue": False}))
             frames = [first, *await until_complete(ws)]
         assert len(audio(frames)) == 4 * WORD_BYTES
 
     async def test_max_buffer_flush_ms_releases_buffered_text(self, smallest_server: Server):
         async with await connect(smallest_server) as ws:
-            await ws.send(frame("no end yet", request_id="f", max_buffer_flush_ms=50,
-                                **{"continue": True}))  # fmt: skip
+            await ws.send(
+                frame("no end yet", request_id="f", max_buffer_flush_ms=50, **{"continue": True})
+            )
             first = await recv(ws)  # arrives with no further client message
         assert first["status"] == "chunk"
 
@@ -149,8 +156,10 @@ class TestFlushMode:
             frames = await until_complete(ws)
         completes = [f for f in frames if f["status"] == "complete"]
         assert len(completes) == 1 and completes[0]["external_request_id"] == "b2"
-        assert describe(audio(frames)) == {tag_value("b1"): [(0, pairs(1))],
-                                           tag_value("b2"): [(0, pairs(1))]}  # fmt: skip
+        assert describe(audio(frames)) == {
+            tag_value("b1"): [(0, pairs(1))],
+            tag_value("b2"): [(0, pairs(1))],
+        }
 
     async def test_empty_final_frame_produces_no_frames(self, smallest_server: Server):
         """§5.4: a final frame with nothing buffered produces nothing; the next one works."""
@@ -178,8 +187,14 @@ class TestWordTimestamps:
 
     async def test_words_are_verbatim_indexed_and_timed(self, smallest_server: Server):
         async with await connect(smallest_server) as ws:
-            await ws.send(frame("Pay $100 on the 25th", word_timestamps=True, request_id="w",
-                                complete_backoff_ms=0))  # fmt: skip
+            await ws.send(
+                frame(
+                    "Pay $100 on the 25th",
+                    word_timestamps=True,
+                    request_id="w",
+                    complete_backoff_ms=0,
+                )
+            )
             frames = await until_complete(ws)
         words = [f["data"] for f in frames if f["status"] == "word_timestamp"]
         assert [w["word"] for w in words] == ["Pay", "$100", "on", "the", "25th"]
@@ -198,8 +213,9 @@ class TestWordTimestamps:
     async def test_times_restart_for_each_request(self, smallest_server: Server):
         async with await connect(smallest_server) as ws:
             for rid in ("t1", "t2"):
-                await ws.send(frame("a b", word_timestamps=True, request_id=rid,
-                                    complete_backoff_ms=0))  # fmt: skip
+                await ws.send(
+                    frame("a b", word_timestamps=True, request_id=rid, complete_backoff_ms=0)
+                )
                 frames = await until_complete(ws, value=rid)
                 starts = [f["data"]["start"] for f in frames if f["status"] == "word_timestamp"]
                 assert starts == pytest.approx([0.0, 0.2])
@@ -214,11 +230,17 @@ class TestContinuations:
         async with await connect(smallest_server) as ws:
             for word in ("one ", "two ", "three"):
                 for ctx in ("c1", "c2"):
-                    await ws.send(frame(word, context_id=ctx, request_id=ctx,
-                                        **{"continue": True}))  # fmt: skip
+                    await ws.send(frame(word, context_id=ctx, request_id=ctx, **{"continue": True}))
             for ctx in ("c1", "c2"):
-                await ws.send(frame("", context_id=ctx, request_id=ctx, complete_backoff_ms=0,
-                                    **{"continue": False}))  # fmt: skip
+                await ws.send(
+                    frame(
+                        "",
+                        context_id=ctx,
+                        request_id=ctx,
+                        complete_backoff_ms=0,
+                        **{"continue": False},
+                    )
+                )
             frames: list[dict] = []
             done: set[str] = set()
             while done != {"c1", "c2"}:
@@ -237,22 +259,29 @@ class TestContinuations:
         self, smallest_server: Server
     ):
         async with await connect(smallest_server) as ws:
-            await ws.send(frame("Hi there. Then", context_id="c", request_id="c",
-                                **{"continue": True}))  # fmt: skip
+            await ws.send(
+                frame("Hi there. Then", context_id="c", request_id="c", **{"continue": True})
+            )
             first = await recv(ws)
             assert first["status"] == "chunk" and first["context_id"] == "c"
-            await ws.send(frame(" more", context_id="c", request_id="c", complete_backoff_ms=0,
-                                **{"continue": False}))  # fmt: skip
+            await ws.send(
+                frame(
+                    " more",
+                    context_id="c",
+                    request_id="c",
+                    complete_backoff_ms=0,
+                    **{"continue": False},
+                )
+            )
             frames = [first, *await until_complete(ws, key="context_id", value="c")]
         # two releases, one contiguous run of the request's audio
         assert describe(audio(frames)) == {tag_value("c"): [(0, pairs(4))]}
 
-    async def test_max_buffer_delay_releases_text_without_a_boundary(
-        self, smallest_server: Server
-    ):
+    async def test_max_buffer_delay_releases_text_without_a_boundary(self, smallest_server: Server):
         async with await connect(smallest_server) as ws:
-            await ws.send(frame("no boundary", context_id="c", max_buffer_delay_ms=50,
-                                **{"continue": True}))  # fmt: skip
+            await ws.send(
+                frame("no boundary", context_id="c", max_buffer_delay_ms=50, **{"continue": True})
+            )
             first = await recv(ws)
         assert first["status"] == "chunk"
 
@@ -261,13 +290,21 @@ class TestContinuations:
         self, smallest_server: Server
     ):
         async with await connect(smallest_server) as ws:
-            await ws.send(frame("w " * 40, context_id="gone", request_id="gone",
-                                **{"continue": False}))  # fmt: skip  8 s of audio at real time
+            await ws.send(
+                frame("w " * 40, context_id="gone", request_id="gone", **{"continue": False})
+            )  # 8 s of audio at real time
             first = await recv(ws)
             assert first["external_request_id"] == "gone"
             await ws.send(frame("", context_id="gone", request_id="gone", cancel_request=True))
-            await ws.send(frame("next", context_id="next", request_id="next",
-                                complete_backoff_ms=0, **{"continue": False}))  # fmt: skip
+            await ws.send(
+                frame(
+                    "next",
+                    context_id="next",
+                    request_id="next",
+                    complete_backoff_ms=0,
+                    **{"continue": False},
+                )
+            )
             frames = await until_complete(ws, value="next")
         gone = [f for f in frames if f.get("context_id") == "gone"]
         # At most the chunks already in flight when the cancel was read; never a complete.
@@ -278,8 +315,9 @@ class TestContinuations:
 
     async def test_text_for_a_closed_context_is_an_error(self, smallest_server: Server):
         async with await connect(smallest_server) as ws:
-            await ws.send(frame("a", context_id="c", complete_backoff_ms=500,
-                                **{"continue": False}))  # fmt: skip
+            await ws.send(
+                frame("a", context_id="c", complete_backoff_ms=500, **{"continue": False})
+            )
             await ws.send(frame("b", context_id="c", **{"continue": False}))
             seen = []
             while True:
@@ -524,7 +562,7 @@ class TestFaults:
 
     async def test_close_after_every_complete(self, smallest_server: Server):
         smallest_server.faults.close_after_complete(times=None)
-        for i in range(2):
+        for _ in range(2):
             async with await connect(smallest_server) as ws:
                 await ws.send(frame("a", complete_backoff_ms=0))
                 assert statuses(await until_complete(ws))[-1] == "complete"

@@ -56,9 +56,12 @@ async def recv(ws: ClientConnection, timeout: float = TIMEOUT) -> dict[str, Any]
 
 
 async def until_complete(
-    ws: ClientConnection, *, key: str = "external_request_id", value: str | None = None,
+    ws: ClientConnection,
+    *,
+    key: str = "external_request_id",
+    value: str | None = None,
     timeout: float = TIMEOUT,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """Collect frames up to and including a ``complete`` (for ``value`` if given)."""
     frames: list[dict[str, Any]] = []
     async with asyncio.timeout(timeout):

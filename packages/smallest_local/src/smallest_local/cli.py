@@ -42,12 +42,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--connect-ms", type=float, default=0.0, help="WS handshake delay")
     serve.add_argument("--first-chunk-ms", type=float, default=0.0, help="delay to first chunk")
     serve.add_argument("--chunk-ms", type=int, default=100, help="audio per chunk")
-    serve.add_argument("--realtime-factor", type=float, default=0.0,
-                       help="0 = as fast as possible, 1 = real time")  # fmt: skip
+    serve.add_argument(
+        "--realtime-factor", type=float, default=0.0, help="0 = as fast as possible, 1 = real time"
+    )
     serve.add_argument("--concurrency", type=int, default=100, help="syntheses per key")
     serve.add_argument("--idle-timeout", type=float, default=60.0, help="WS idle seconds")
-    serve.add_argument("--db", default="smallest-local.sqlite3",
-                       help="SQLite file for clones and dictionaries (':memory:' for none)")  # fmt: skip
+    serve.add_argument(
+        "--db",
+        default="smallest-local.sqlite3",
+        help="SQLite file for clones and dictionaries (':memory:' for none)",
+    )
     serve.add_argument("--log-level", default="INFO")
     return parser
 

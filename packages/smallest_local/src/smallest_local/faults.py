@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["Fault", "FaultKind", "FaultPlan"]
 
 
-class FaultKind(str, Enum):
+class FaultKind(StrEnum):
     """What goes wrong (see the module table)."""
 
     REFUSE_UPGRADE = "refuse_upgrade"
@@ -124,57 +124,145 @@ class FaultPlan:
         with self._lock:
             return list(self._faults)
 
-    def refuse_upgrade(self, status: int = 503, *, times: int | None = 1,
-                       retry_after: float | None = None) -> Fault:  # fmt: skip
+    def refuse_upgrade(
+        self, status: int = 503, *, times: int | None = 1, retry_after: float | None = None
+    ) -> Fault:
         """Answer the next WS upgrade(s) with HTTP ``status`` instead of switching protocols."""
-        return self.add(Fault(FaultKind.REFUSE_UPGRADE, times=times, status=status,
-                              retry_after=retry_after))  # fmt: skip
+        return self.add(
+            Fault(FaultKind.REFUSE_UPGRADE, times=times, status=status, retry_after=retry_after)
+        )
 
-    def http_error(self, status: int, *, retry_after: float | None = None,
-                   times: int | None = 1, path: str | None = None,
-                   message: str | None = None) -> Fault:  # fmt: skip
+    def http_error(
+        self,
+        status: int,
+        *,
+        retry_after: float | None = None,
+        times: int | None = 1,
+        path: str | None = None,
+        message: str | None = None,
+    ) -> Fault:
         """Answer the next HTTP request(s) with ``status`` (401/403/429/500/503...)."""
-        return self.add(Fault(FaultKind.HTTP_STATUS, times=times, status=status,
-                              retry_after=retry_after, path=path, message=message))  # fmt: skip
+        return self.add(
+            Fault(
+                FaultKind.HTTP_STATUS,
+                times=times,
+                status=status,
+                retry_after=retry_after,
+                path=path,
+                message=message,
+            )
+        )
 
-    def close_after(self, chunks: int, *, code: int = 1011, times: int | None = 1,
-                    request_id: str | None = None, route: str | None = None) -> Fault:  # fmt: skip
+    def close_after(
+        self,
+        chunks: int,
+        *,
+        code: int = 1011,
+        times: int | None = 1,
+        request_id: str | None = None,
+        route: str | None = None,
+    ) -> Fault:
         """Close the WS (code of choice) or end the HTTP body after ``chunks`` chunks."""
-        return self.add(Fault(FaultKind.CLOSE_AFTER_CHUNKS, times=times, after_chunks=chunks,
-                              code=code, request_id=request_id, route=route))  # fmt: skip
+        return self.add(
+            Fault(
+                FaultKind.CLOSE_AFTER_CHUNKS,
+                times=times,
+                after_chunks=chunks,
+                code=code,
+                request_id=request_id,
+                route=route,
+            )
+        )
 
-    def abort_after(self, chunks: int, *, times: int | None = 1,
-                    request_id: str | None = None, route: str | None = None) -> Fault:  # fmt: skip
+    def abort_after(
+        self,
+        chunks: int,
+        *,
+        times: int | None = 1,
+        request_id: str | None = None,
+        route: str | None = None,
+    ) -> Fault:
         """Drop the TCP connection without a close frame after ``chunks`` chunks."""
-        return self.add(Fault(FaultKind.ABORT_AFTER_CHUNKS, times=times, after_chunks=chunks,
-                              request_id=request_id, route=route))  # fmt: skip
+        return self.add(
+            Fault(
+                FaultKind.ABORT_AFTER_CHUNKS,
+                times=times,
+                after_chunks=chunks,
+                request_id=request_id,
+                route=route,
+            )
+        )
 
-    def error_frame(self, message: str = "Synthesis failed", *, code: str = "INTERNAL_ERROR",
-                    after_chunks: int = 0, times: int | None = 1,
-                    request_id: str | None = None) -> Fault:  # fmt: skip
+    def error_frame(
+        self,
+        message: str = "Synthesis failed",
+        *,
+        code: str = "INTERNAL_ERROR",
+        after_chunks: int = 0,
+        times: int | None = 1,
+        request_id: str | None = None,
+    ) -> Fault:
         """Send an error frame for the synthesis instead of (the rest of) its audio."""
-        return self.add(Fault(FaultKind.ERROR_FRAME, times=times, after_chunks=after_chunks,
-                              code=code, message=message, request_id=request_id,
-                              route="ws"))  # fmt: skip
+        return self.add(
+            Fault(
+                FaultKind.ERROR_FRAME,
+                times=times,
+                after_chunks=after_chunks,
+                code=code,
+                message=message,
+                request_id=request_id,
+                route="ws",
+            )
+        )
 
-    def malformed_frame(self, *, after_chunks: int = 0, times: int | None = 1,
-                        request_id: str | None = None) -> Fault:  # fmt: skip
+    def malformed_frame(
+        self, *, after_chunks: int = 0, times: int | None = 1, request_id: str | None = None
+    ) -> Fault:
         """Send a text frame that is not JSON, then carry on."""
-        return self.add(Fault(FaultKind.MALFORMED_FRAME, times=times, after_chunks=after_chunks,
-                              request_id=request_id, route="ws"))  # fmt: skip
+        return self.add(
+            Fault(
+                FaultKind.MALFORMED_FRAME,
+                times=times,
+                after_chunks=after_chunks,
+                request_id=request_id,
+                route="ws",
+            )
+        )
 
-    def binary_frame(self, *, after_chunks: int = 0, times: int | None = 1,
-                     request_id: str | None = None) -> Fault:  # fmt: skip
+    def binary_frame(
+        self, *, after_chunks: int = 0, times: int | None = 1, request_id: str | None = None
+    ) -> Fault:
         """Send an (undocumented) binary frame, then carry on."""
-        return self.add(Fault(FaultKind.BINARY_FRAME, times=times, after_chunks=after_chunks,
-                              request_id=request_id, route="ws"))  # fmt: skip
+        return self.add(
+            Fault(
+                FaultKind.BINARY_FRAME,
+                times=times,
+                after_chunks=after_chunks,
+                request_id=request_id,
+                route="ws",
+            )
+        )
 
-    def stall(self, *, after_chunks: int = 0, seconds: float | None = None,
-              times: int | None = 1, request_id: str | None = None,
-              route: str | None = None) -> Fault:  # fmt: skip
+    def stall(
+        self,
+        *,
+        after_chunks: int = 0,
+        seconds: float | None = None,
+        times: int | None = 1,
+        request_id: str | None = None,
+        route: str | None = None,
+    ) -> Fault:
         """Stop sending for ``seconds`` (``None``: until the client goes away)."""
-        return self.add(Fault(FaultKind.STALL, times=times, after_chunks=after_chunks,
-                              seconds=seconds, request_id=request_id, route=route))  # fmt: skip
+        return self.add(
+            Fault(
+                FaultKind.STALL,
+                times=times,
+                after_chunks=after_chunks,
+                seconds=seconds,
+                request_id=request_id,
+                route=route,
+            )
+        )
 
     def close_after_complete(self, *, times: int | None = None) -> Fault:
         """Make the next connection(s) close (1000) after every ``complete`` (§9.1 reading)."""

@@ -112,7 +112,7 @@ class Server:
         site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
         await site.start()
         server = site._server
-        assert server is not None and server.sockets  # noqa: S101 - bound above
+        assert server is not None and server.sockets
         self._port = server.sockets[0].getsockname()[1]
         logger.info("smallest-local listening on %s (engine=%s)", self.http_url, self.config.engine)
         return self

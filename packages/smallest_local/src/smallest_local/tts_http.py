@@ -190,8 +190,9 @@ async def _stream_sse(
 
 
 def _sse_event(payload: bytes) -> bytes:
-    data = json.dumps({"audio": base64.b64encode(payload).decode("ascii"), "done": False,
-                       "status": "206"})  # fmt: skip
+    data = json.dumps(
+        {"audio": base64.b64encode(payload).decode("ascii"), "done": False, "status": "206"}
+    )
     return f"event: audio\ndata: {data}\n\n".encode()
 
 

@@ -21,6 +21,7 @@ timeout error frame and are closed (§5.1). Scripted faults act between chunks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -165,13 +166,12 @@ class Session:
         await self.ws.close(code=code, message=message)
         raise _SessionOver
 
-    async def _send_error(self, message: str, code: str, req: TTSRequest | None,
-                          server_request_id: str | None = None) -> None:  # fmt: skip
+    async def _send_error(
+        self, message: str, code: str, req: TTSRequest | None, server_request_id: str | None = None
+    ) -> None:
         head = ids(self.session_id, server_request_id, req)
-        try:
+        with contextlib.suppress(_SessionOver):  # the client is gone: nobody to tell
             await self.send(error_frame(head, message, code))
-        except _SessionOver:
-            pass
 
     # -- receive loop -----------------------------------------------------------------
     async def run(self) -> None:
@@ -230,8 +230,9 @@ class Session:
             await self._send_error(f"Invalid JSON: {exc.msg}.", "INVALID_JSON", None)
             return
         try:
-            req = parse_request(body, max_text_chars=self.state.config.max_text_chars,
-                                websocket=True)  # fmt: skip
+            req = parse_request(
+                body, max_text_chars=self.state.config.max_text_chars, websocket=True
+            )
             check_references(self.state, req)
         except RequestError as exc:
             await self._send_error(exc.message, exc.code, _echo_ids(body))
@@ -243,7 +244,7 @@ class Session:
 
     # -- continuations (§12) ----------------------------------------------------------
     async def _on_context_frame(self, req: TTSRequest) -> None:
-        assert req.context_id is not None  # noqa: S101 - routed here only with one
+        assert req.context_id is not None
         ctx = self._contexts.get(req.context_id)
         if req.cancel_request:
             if ctx is not None:
@@ -313,10 +314,8 @@ class Session:
         if ctx.buffer and ctx.first_buffered_at is not None:
             deadline = ctx.first_buffered_at + ctx.req.max_buffer_delay_ms / 1000
             timeout = max(0.0, deadline - self._loop.time())
-        try:
+        with contextlib.suppress(TimeoutError):  # the delay expired: release anyway
             await asyncio.wait_for(ctx.wake.wait(), timeout)
-        except TimeoutError:
-            pass
 
     # -- flush mode (§5.2, §5.4) ------------------------------------------------------
     def _on_flush_frame(self, req: TTSRequest) -> None:
@@ -412,8 +411,7 @@ class Session:
         try:
             pacer = Pacer(state.latency)
             tag = req.client_id or request.server_request_id
-            synthesis = await render(state, text, req, tag,
-                                     samples_before=request.samples_sent)  # fmt: skip
+            synthesis = await render(state, text, req, tag, samples_before=request.samples_sent)
             head = ids(self.session_id, request.server_request_id, req)
             chunks = split_chunks(synthesis.pcm, req.sample_rate, state.latency.chunk_ms)
             words = list(synthesis.words) if req.word_timestamps else []
@@ -438,10 +436,12 @@ class Session:
         finally:
             state.limiter.release(self.key)
 
-    async def _send_word(self, request: _Request, head: dict[str, Any], word: Any,
-                         offset: float) -> None:  # fmt: skip
-        await self.send(word_frame(head, request.words_sent, word.word,
-                                   offset + word.start, offset + word.end))  # fmt: skip
+    async def _send_word(
+        self, request: _Request, head: dict[str, Any], word: Any, offset: float
+    ) -> None:
+        await self.send(
+            word_frame(head, request.words_sent, word.word, offset + word.start, offset + word.end)
+        )
         request.words_sent += 1
 
     async def _complete_after_backoff(self, request: _Request) -> None:
@@ -449,8 +449,9 @@ class Session:
         await self._send_complete(request)
 
     async def _send_complete(self, request: _Request) -> None:
-        await self.send(complete_frame(ids(self.session_id, request.server_request_id,
-                                           request.req)))  # fmt: skip
+        await self.send(
+            complete_frame(ids(self.session_id, request.server_request_id, request.req))
+        )
         self.state.stats.syntheses_completed += 1
         if self.close_after_complete:
             await self._close(1000, b"complete")
@@ -464,9 +465,12 @@ class Session:
             kind = fault.kind
             if kind is FaultKind.ERROR_FRAME:
                 request.failed = True
-                await self._send_error(fault.message or "Synthesis failed",
-                                       str(fault.code or "INTERNAL_ERROR"), request.req,
-                                       request.server_request_id)  # fmt: skip
+                await self._send_error(
+                    fault.message or "Synthesis failed",
+                    str(fault.code or "INTERNAL_ERROR"),
+                    request.req,
+                    request.server_request_id,
+                )
                 raise _RequestFailed
             if kind is FaultKind.CLOSE_AFTER_CHUNKS:
                 await self._close(int(fault.code or 1011), b"injected close")
@@ -516,9 +520,12 @@ async def tts_live(request: web.Request) -> web.StreamResponse:
     raw_timeout = request.query.get("timeout")
     if raw_timeout is not None:
         if not raw_timeout.isdigit() or int(raw_timeout) <= 0:
-            return json_error(400, "InvalidRequest",
-                              f"Invalid 'timeout': {raw_timeout!r}. Must be a positive integer "
-                              "number of seconds.")  # fmt: skip
+            return json_error(
+                400,
+                "InvalidRequest",
+                f"Invalid 'timeout': {raw_timeout!r}. Must be a positive integer "
+                "number of seconds.",
+            )
         idle = int(raw_timeout)
     for fault in conn_faults:
         if fault.kind is FaultKind.IDLE_CLOSE and fault.seconds is not None:

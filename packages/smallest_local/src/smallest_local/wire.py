@@ -23,8 +23,14 @@ _ID_RE = re.compile(r"^[a-zA-Z0-9_\-.]+$")
 class RequestError(Exception):
     """A request the server rejects: HTTP ``status`` with ``{error, message}``."""
 
-    def __init__(self, message: str, *, status: int = 400, error: str = "InvalidRequest",
-                 code: str = "INVALID_REQUEST") -> None:  # fmt: skip
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 400,
+        error: str = "InvalidRequest",
+        code: str = "INVALID_REQUEST",
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
@@ -182,8 +188,9 @@ def ids(session_id: str, server_request_id: str | None, req: TTSRequest | None) 
 
 def audio_frame(head: dict[str, Any], pcm: bytes) -> str:
     """A ``chunk`` frame: base64 PCM s16le mono in ``data.audio``."""
-    return json.dumps({**head, "status": "chunk",
-                       "data": {"audio": base64.b64encode(pcm).decode("ascii")}})  # fmt: skip
+    return json.dumps(
+        {**head, "status": "chunk", "data": {"audio": base64.b64encode(pcm).decode("ascii")}}
+    )
 
 
 def word_frame(head: dict[str, Any], index: int, word: str, start: float, end: float) -> str:
