@@ -173,7 +173,7 @@ class Store:
             self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             if path != ":memory:":
                 # Readers never block the writer and vice versa; survives crashes.
-                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._enable_wal(self._conn)
                 self._conn.execute("PRAGMA synchronous = NORMAL")
         # executescript() commits implicitly, so create tables statement by statement
         # inside one IMMEDIATE transaction instead (safe when stores start together).
@@ -183,6 +183,24 @@ class Store:
                     conn.execute(statement)
 
     # -- plumbing -------------------------------------------------------------------------
+    @staticmethod
+    def _enable_wal(conn: sqlite3.Connection) -> None:
+        """Switch a file database to WAL, tolerating a racing process doing the same.
+
+        Changing the journal mode needs an exclusive lock and SQLite answers "database
+        is locked" at once (no busy handler) while another process opens the same new
+        file; the switch is idempotent, so retry briefly.
+        """
+        deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)  # back off from the other process's exclusive lock
+
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise RuntimeError("store is closed")
