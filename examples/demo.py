@@ -17,7 +17,7 @@ from pathlib import Path
 
 import websockets
 
-SENTENCE = "Hello from Smallest. This sentence was streamed over a WebSocket."
+SENTENCE = "Hello. Thank you for calling. Your appointment is on Monday at three o'clock."
 OUT = Path("out/hello.wav")
 RATE = 24000
 
