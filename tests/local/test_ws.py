@@ -605,3 +605,31 @@ class TestLatencyModel:
         # Lower bounds only (timing upper bounds belong in bench/): the server did wait.
         assert t_first >= 0.1
         assert t_done >= 0.1 + 0.3
+
+
+class TestOptionalFields:
+    """§1 content expiry on the upgrade, §2 optional fields, §7/§9.8 pronunciation dicts."""
+
+    async def test_expire_content_header_on_upgrade_is_accepted(self, smallest_server: Server):
+        async with websockets.connect(
+            f"{smallest_server.ws_url}/waves/v1/tts/live",
+            additional_headers={"Authorization": f"Bearer {smallest_server.api_key}",
+                                "x-expire-content": "true", "X-Source": "tests"},
+        ) as ws:  # fmt: skip
+            await ws.send(frame("x", complete_backoff_ms=0))
+            assert statuses(await until_complete(ws))[-1] == "complete"
+
+    async def test_number_language_and_math_notation_are_accepted(self, smallest_server: Server):
+        async with await connect(smallest_server) as ws:
+            await ws.send(frame("5 x 3", number_pronunciation_language="hi", math_notation=True,
+                                language="auto", complete_backoff_ms=0))  # fmt: skip
+            assert statuses(await until_complete(ws))[-1] == "complete"
+
+    async def test_pronunciation_dicts_are_honoured_on_ws(self, smallest_server: Server):
+        assert smallest_server.state.store is not None
+        d = smallest_server.state.store.create_dict([("AI", "artificial intelligence")])
+        async with await connect(smallest_server) as ws:
+            await ws.send(frame("AI rocks", pronunciation_dicts=[d["id"]], request_id="d",
+                                complete_backoff_ms=0))  # fmt: skip
+            frames = await until_complete(ws)
+        assert len(audio(frames)) == 3 * WORD_BYTES  # "artificial intelligence rocks"
