@@ -41,6 +41,9 @@ class ServerStats:
     peak_concurrency: int = 0
     #: client ids (request_id / context_id) in the order their synthesis started
     request_ids: list[str] = field(default_factory=list)
+    #: benchmarks: (client id, samples of the request sent before this chunk,
+    #: ``time.perf_counter_ns()`` just before the chunk frame is written); None = off
+    chunk_log: list[tuple[str, int, int]] | None = None
 
 
 class ConcurrencyLimiter:

@@ -25,6 +25,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -421,7 +422,12 @@ class Session:
                 await self._faults_at(request)
                 seconds = len(chunk) / 2 / req.sample_rate
                 await pacer.wait(seconds)
-                await self.send(audio_frame(head, chunk))
+                frame = audio_frame(head, chunk)
+                if state.stats.chunk_log is not None:
+                    state.stats.chunk_log.append(
+                        (tag, request.samples_sent, time.perf_counter_ns())
+                    )
+                await self.send(frame)
                 request.chunks_sent += 1
                 request.samples_sent += len(chunk) // 2
                 request.had_audio = True
