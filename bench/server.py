@@ -18,61 +18,16 @@ import asyncio
 import base64
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import websockets
+from common import KEY, pct, server_process
 
-KEY = "sk_bench_key_0001"
 WS_PATH = "/waves/v1/tts/live"
 SENTENCE = "The quick brown fox jumps over the lazy dog while the band plays on."
 LATENESS_LIMIT_MS = 50.0
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-@contextmanager
-def server_process(*args: str) -> Iterator[str]:
-    """Start ``smallest-local serve`` in its own process; yield its ws:// base URL."""
-    env = {**os.environ, "SMALLEST_LOCAL_API_KEYS": KEY}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "smallest_local.cli",
-            "serve",
-            "--port",
-            "0",
-            "--db",
-            ":memory:",
-            "--log-level",
-            "WARNING",
-            *args,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            match = re.search(r"(ws://\S+?)/waves", line)
-            if match:
-                yield match.group(1)
-                break
-        else:
-            raise RuntimeError("server did not start")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def frame(text: str, rid: str, **extra: object) -> str:
@@ -172,7 +127,7 @@ def main() -> None:
     print("smallest-local server benchmark")
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
 
-    with server_process("--engine", "tone") as base:
+    with server_process("--engine", "tone") as (base, _):
         ttfc = asyncio.run(first_chunk_latency(base, n_ttfc))
     print(
         f"\n1. first chunk at zero configured delay (tone engine, {n_ttfc} requests, "
@@ -195,7 +150,7 @@ def main() -> None:
     sustained = 0
     with server_process(
         "--engine", "espeak", "--realtime-factor", "1.0", "--concurrency", "1000"
-    ) as base:
+    ) as (base, _):
         for n in levels:
             ok, p50, p99, first = asyncio.run(concurrent_realtime(base, n))
             good = ok and p99 <= LATENESS_LIMIT_MS

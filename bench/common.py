@@ -1,0 +1,42 @@
+"""Shared bits of the benchmarks: a server in its own process, percentiles."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+KEY = "sk_bench_key_0001"
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of ``values``."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+@contextmanager
+def server_process(*args: str) -> Iterator[tuple[str, str]]:
+    """Run ``smallest-local serve`` in its own process; yield its (ws, http) base URLs."""
+    env = {**os.environ, "SMALLEST_LOCAL_API_KEYS": KEY}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smallest_local.cli", "serve", "--port", "0", "--db", ":memory:",
+         "--log-level", "WARNING", *args],
+        stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            match = re.search(r"(ws://\S+?)/waves", line)
+            if match:
+                ws = match.group(1)
+                yield ws, "http://" + ws[len("ws://") :]
+                break
+        else:
+            raise RuntimeError("server did not start")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
