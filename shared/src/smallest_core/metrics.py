@@ -1,0 +1,110 @@
+"""Timing metrics for one utterance: time to first audio, audio duration, real-time factor.
+
+Lives here: :class:`UtteranceMetrics`, a plain record that the transport (or an adapter,
+or the benchmark) updates as text goes out and audio comes back. No I/O and no logging:
+the clock is injected so tests step it by hand instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+__all__ = ["UtteranceMetrics"]
+
+
+@dataclass(kw_only=True, slots=True)
+class UtteranceMetrics:
+    """What one utterance cost: characters in, audio out, and when.
+
+    Call :meth:`on_text` as text is sent, :meth:`on_audio` as audio arrives and
+    :meth:`on_end` when the utterance completes. Times are readings of ``clock``
+    (seconds, arbitrary origin; ``time.perf_counter`` by default).
+
+    Attributes:
+        request_id: The utterance's request id, to correlate with logs.
+        sample_rate: Rate of the audio counted in ``audio_bytes``.
+        sample_width: Bytes per sample: 2 for PCM s16le, 1 for G.711.
+        characters: Characters of text sent so far.
+        started_at: When the first text was sent (set by the first :meth:`on_text`
+            unless given), so time to first audio measures the service, not how long
+            the caller waited for an LLM before speaking.
+        first_audio_at: When the first audio bytes arrived.
+        ended_at: When the utterance completed.
+        audio_bytes: Audio bytes received so far.
+        clock: Returns the current time in seconds.
+    """
+
+    request_id: str
+    sample_rate: int
+    sample_width: int = 2
+    characters: int = 0
+    started_at: float | None = None
+    first_audio_at: float | None = None
+    ended_at: float | None = None
+    audio_bytes: int = 0
+    clock: Callable[[], float] = field(default=time.perf_counter, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {self.sample_rate}")
+        if self.sample_width <= 0:
+            raise ValueError(f"sample_width must be positive, got {self.sample_width}")
+
+    def on_text(self, n_chars: int) -> None:
+        """Count text sent; the first call starts the clock."""
+        if n_chars < 0:
+            raise ValueError(f"n_chars must not be negative, got {n_chars}")
+        if self.started_at is None:
+            self.started_at = self.clock()
+        self.characters += n_chars
+
+    def on_audio(self, n_bytes: int) -> None:
+        """Count audio received; the first non-empty chunk marks time to first audio."""
+        if n_bytes < 0:
+            raise ValueError(f"n_bytes must not be negative, got {n_bytes}")
+        if n_bytes and self.first_audio_at is None:
+            self.first_audio_at = self.clock()
+        self.audio_bytes += n_bytes
+
+    def on_end(self) -> None:
+        """Mark the utterance complete; later calls keep the first end time."""
+        if self.ended_at is None:
+            self.ended_at = self.clock()
+
+    @property
+    def ttfa(self) -> float | None:
+        """Seconds from the first text to the first audio, or None if either is missing."""
+        if self.started_at is None or self.first_audio_at is None:
+            return None
+        return self.first_audio_at - self.started_at
+
+    @property
+    def audio_duration(self) -> float:
+        """Seconds of audio received (whole samples only)."""
+        return self.audio_bytes // self.sample_width / self.sample_rate
+
+    @property
+    def real_time_factor(self) -> float | None:
+        """Wall time from first text to end, divided by audio duration.
+
+        Below 1 means audio came faster than it plays. None until the utterance has
+        started, ended and produced audio.
+        """
+        audio = self.audio_duration
+        if self.started_at is None or self.ended_at is None or audio == 0:
+            return None
+        return (self.ended_at - self.started_at) / audio
+
+    def as_dict(self) -> dict[str, str | int | float | None]:
+        """The counters and derived figures, for a log line or a benchmark row."""
+        return {
+            "request_id": self.request_id,
+            "characters": self.characters,
+            "audio_bytes": self.audio_bytes,
+            "sample_rate": self.sample_rate,
+            "audio_duration": self.audio_duration,
+            "ttfa": self.ttfa,
+            "real_time_factor": self.real_time_factor,
+        }
