@@ -23,10 +23,23 @@ def server_process(*args: str) -> Iterator[tuple[str, str]]:
     """Run ``smallest-local serve`` in its own process; yield its (ws, http) base URLs."""
     env = {**os.environ, "SMALLEST_LOCAL_API_KEYS": KEY}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "smallest_local.cli", "serve", "--port", "0", "--db", ":memory:",
-         "--log-level", "WARNING", *args],
-        stdout=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "smallest_local.cli",
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            ":memory:",
+            "--log-level",
+            "WARNING",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         for line in proc.stdout:

@@ -175,7 +175,18 @@ def test_stream_encoder_mp3_is_incremental_and_complete() -> None:
     assert any(pieces), "LAME produced nothing before finish()"
     streamed = b"".join(pieces) + tail
     assert _mp3_sample_rate(streamed) == 24000
-    assert streamed == encode(pcm, 24000, "mp3")
+    whole = encode(pcm, 24000, "mp3")
+    # the one-shot body is the same frames behind a LAME "Info" frame (gapless length)
+    assert whole.endswith(streamed) and whole[: len(whole) - len(streamed)].find(b"Info") > 0
+
+
+def test_one_shot_mp3_declares_its_exact_length() -> None:
+    """The LAME tag's delay/padding make the file decode to exactly the input length."""
+    from smallest_core.audio import mp3_info
+
+    for rate in (8000, 16000, 24000, 44100):
+        n = rate * 3 // 4
+        assert mp3_info(encode(_tone_pcm(rate, seconds=0.75), rate, "mp3")) == (n, rate)
 
 
 def test_stream_encoder_misuse() -> None:

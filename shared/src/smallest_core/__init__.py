@@ -1,4 +1,118 @@
-"""Shared streaming client core for the Smallest AI Waves TTS API."""
+"""Shared streaming client core for the Smallest AI Waves TTS API.
+
+Three layers, each usable alone:
+
+* protocol (sans-I/O): :class:`TTSOptions`, the events (:class:`AudioChunk`,
+  :class:`WordTimestamp`, :class:`Complete`, :class:`ErrorEvent`), :class:`Protocol`
+  and the error taxonomy rooted at :class:`SmallestError`;
+* transport (asyncio): :class:`StreamConnection` + :class:`Utterance` over one
+  WebSocket, :class:`ConnectionPool`, :class:`RetryPolicy`, and the REST clients
+  :class:`AsyncRestClient` / :class:`RestClient`;
+* helpers: :class:`SentenceSegmenter`, audio conversions, :class:`UtteranceMetrics`,
+  :func:`redact`.
+
+Adapters import from here only; the modules behind it are implementation detail.
+"""
+
+from .audio import (
+    Rechunker,
+    alaw_decode,
+    alaw_encode,
+    decode_to_pcm,
+    mp3_info,
+    pcm_duration,
+    pcm_to_wav,
+    ulaw_decode,
+    ulaw_encode,
+    wav_header,
+    wav_to_pcm,
+)
+from .audio import duration as audio_duration
+from .codec import DEFAULT_HTTP_BASE, DEFAULT_WS_BASE
+from .errors import (
+    AuthenticationError,
+    ConnectionLostError,
+    InvalidOptionError,
+    InvalidRequestError,
+    InvalidState,
+    ModelDeprecatedError,
+    PermissionDeniedError,
+    PlanNotEntitledError,
+    ProtocolError,
+    RateLimitError,
+    ServerError,
+    SmallestError,
+    TimeoutError,
+    error_from_close,
+    error_from_frame,
+    error_from_status,
+)
+from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
+from .metrics import UtteranceMetrics
+from .options import TTSOptions
+from .pool import ConnectionPool
+from .protocol import Protocol
+from .redact import redact
+from .rest import AsyncRestClient, ClonedVoice, PronunciationDictionary, RestClient, Voice
+from .retry import RetryPolicy
+from .segment import MAX_CHUNK_CHARS, SentenceSegmenter, split_text
+from .state import UtteranceState
+from .stream import StreamConnection, Utterance
 
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+
+__all__ = [
+    "DEFAULT_HTTP_BASE",
+    "DEFAULT_WS_BASE",
+    "MAX_CHUNK_CHARS",
+    "AsyncRestClient",
+    "AudioChunk",
+    "AuthenticationError",
+    "ClonedVoice",
+    "Complete",
+    "ConnectionLostError",
+    "ConnectionPool",
+    "ErrorEvent",
+    "Event",
+    "InvalidOptionError",
+    "InvalidRequestError",
+    "InvalidState",
+    "ModelDeprecatedError",
+    "PermissionDeniedError",
+    "PlanNotEntitledError",
+    "PronunciationDictionary",
+    "Protocol",
+    "ProtocolError",
+    "RateLimitError",
+    "Rechunker",
+    "RestClient",
+    "RetryPolicy",
+    "SentenceSegmenter",
+    "ServerError",
+    "SmallestError",
+    "StreamConnection",
+    "TTSOptions",
+    "TimeoutError",
+    "Utterance",
+    "UtteranceMetrics",
+    "UtteranceState",
+    "Voice",
+    "WordTimestamp",
+    "__version__",
+    "alaw_decode",
+    "alaw_encode",
+    "audio_duration",
+    "decode_to_pcm",
+    "error_from_close",
+    "error_from_frame",
+    "error_from_status",
+    "mp3_info",
+    "pcm_duration",
+    "pcm_to_wav",
+    "redact",
+    "split_text",
+    "ulaw_decode",
+    "ulaw_encode",
+    "wav_header",
+    "wav_to_pcm",
+]

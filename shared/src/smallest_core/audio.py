@@ -305,14 +305,28 @@ def _mp3_frame(data: bytes, pos: int) -> tuple[int, int, int, int] | None:
     return length, samples, sample_rate, version
 
 
-def _is_info_frame(data: bytes, pos: int, version: int) -> bool:
-    """Whether the frame at pos carries a Xing/Info or VBRI tag instead of audio."""
+def _info_frame(data: bytes, pos: int, version: int) -> tuple[int, int] | None:
+    """If the frame at pos is a Xing/Info or VBRI tag: ``(encoder delay, padding)``.
+
+    The delay and padding come from a LAME extension when there is one (0, 0 without);
+    None means the frame is audio.
+    """
     mono = data[pos + 3] >> 6 == 0x03
     crc = 0 if data[pos + 1] & 0x01 else 2
     # side information: MPEG-1 17 (mono) or 32 bytes, MPEG-2/2.5 9 or 17 bytes
     side_info = (17 if mono else 32) if version == 3 else (9 if mono else 17)
     xing = pos + 4 + crc + side_info
-    return data[xing : xing + 4] in (b"Xing", b"Info") or data[pos + 36 : pos + 40] == b"VBRI"
+    if data[pos + 36 : pos + 40] == b"VBRI":
+        return 0, 0
+    if data[xing : xing + 4] not in (b"Xing", b"Info"):
+        return None
+    flags = int.from_bytes(data[xing + 4 : xing + 8], "big")
+    # optional fields in flag order: frames (4), bytes (4), TOC (100), quality (4)
+    ext = xing + 8 + sum(size for bit, size in ((1, 4), (2, 4), (4, 100), (8, 4)) if flags & bit)
+    if data[ext : ext + 4] not in (b"LAME", b"Lavf", b"Lavc") or ext + 24 > len(data):
+        return 0, 0
+    packed = int.from_bytes(data[ext + 21 : ext + 24], "big")
+    return packed >> 12, packed & 0xFFF
 
 
 def _skip_id3v2(data: bytes) -> int:
@@ -335,8 +349,9 @@ def mp3_info(data: bytes) -> tuple[int, int]:
     not such a frame are skipped to the next one (trailing ID3v1/APE tags included).
     A last frame cut short by the end of the data is not counted. A leading Xing/Info
     or VBRI frame is skipped, as decoders that understand it do: it carries the tag,
-    not audio. Encoder delay and padding (LAME tag) are *not* subtracted, so a decoder
-    may return up to about two frames fewer samples than counted here.
+    not audio. When that tag has a LAME extension, its encoder delay and padding are
+    subtracted (gapless length, what ffmpeg decodes); without one, a decoder may return
+    up to about two frames fewer samples than counted here.
 
     Raises:
         ValueError: no Layer III frame found.
@@ -347,7 +362,7 @@ def mp3_info(data: bytes) -> tuple[int, int]:
     if first is None:
         raise ValueError("no MPEG audio Layer III frame found")
     pos, (_, _, sample_rate, version) = first
-    num_samples, is_first = 0, True
+    num_samples, is_first, trim = 0, True, 0
     while pos + 4 <= len(data):
         frame = _mp3_frame(data, pos)
         if frame is None or frame[2] != sample_rate or frame[3] != version:
@@ -358,11 +373,14 @@ def mp3_info(data: bytes) -> tuple[int, int]:
         length, samples = frame[0], frame[1]
         if pos + length > len(data):
             break
-        if not (is_first and _is_info_frame(data, pos, version)):
+        tag = _info_frame(data, pos, version) if is_first else None
+        if tag is None:
             num_samples += samples
+        else:
+            trim = sum(tag)
         is_first = False
         pos += length
-    return num_samples, sample_rate
+    return max(0, num_samples - trim), sample_rate
 
 
 def _find_first_frame(data: bytes, pos: int) -> tuple[int, tuple[int, int, int, int]] | None:

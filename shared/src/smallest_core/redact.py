@@ -15,7 +15,8 @@ REDACTED = "[secure]"
 
 # API keys look like ``sk_…`` (PROTOCOL.md §1); Bearer tokens may be anything.
 _PATTERNS = (
-    re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"),
+    # a token, not prose: "Bearer token is missing" stays readable
+    re.compile(r"(?i)(bearer\s+)(?=[^\s\"',;]{16}|[^\s\"',;]*[0-9_\-])[^\s\"',;]{6,}"),
     re.compile(r"\bsk_[A-Za-z0-9_\-]{4,}"),
 )
 _known: set[str] = set()

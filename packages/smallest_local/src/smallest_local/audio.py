@@ -174,8 +174,66 @@ def encode(pcm: bytes, sample_rate: int, fmt: str) -> bytes:
         return wav_header(sample_rate, len(pcm)) + pcm
     if fmt == "mp3":
         encoder = _mp3_encoder(sample_rate)
-        return bytes(encoder.encode(pcm)) + bytes(encoder.flush())
+        frames = bytes(encoder.encode(pcm)) + bytes(encoder.flush())
+        return _info_frame(frames, len(pcm) // 2) + frames
     return _g711(pcm, fmt)
+
+
+# -- gapless MP3: a LAME "Info" frame in front of a complete file -------------------------
+_LAME_DELAY = 576  # samples LAME puts before the audio (its documented encoder delay)
+_KBPS_V1 = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+_KBPS_V2 = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
+_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _crc16(data: bytes) -> int:
+    """CRC-16/ARC, the checksum of the LAME tag."""
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def _info_frame(frames: bytes, num_samples: int) -> bytes:
+    """A Xing "Info" frame with a LAME extension saying how long the audio really is.
+
+    A complete MP3 body carries the encoder delay and the padding of its last frame;
+    decoders that read the LAME tag (ffmpeg, browsers, our core's ``mp3_info``) trim
+    them, so the file decodes to exactly ``num_samples`` (gapless). Empty input → b"".
+    """
+    if len(frames) < 4 or frames[0] != 0xFF:
+        return b""
+    b1, b2, b3 = frames[1], frames[2], frames[3]
+    version = (b1 >> 3) & 0x03
+    rate = _RATES[version][(b2 >> 2) & 0x03]
+    spf, kbps_table, side = (1152, _KBPS_V1, 17) if version == 3 else (576, _KBPS_V2, 9)
+    # count the audio frames (all the same size class; walk the headers)
+    count, pos = 0, 0
+    while pos + 4 <= len(frames) and frames[pos] == 0xFF:
+        kbps = kbps_table[frames[pos + 2] >> 4]
+        pos += spf // 8 * kbps * 1000 // rate + ((frames[pos + 2] >> 1) & 1)
+        count += 1
+    padding = max(0, count * spf - num_samples - _LAME_DELAY)
+    index = next(i for i in range(1, 15) if spf // 8 * kbps_table[i] * 1000 // rate >= 192)
+    length = spf // 8 * kbps_table[index] * 1000 // rate
+    frame = bytearray(length)
+    frame[0:4] = bytes((0xFF, b1 | 0x01, (index << 4) | (b2 & 0x0C), b3))  # no CRC, no pad
+    tag = 4 + side
+    frame[tag : tag + 4] = b"Info"
+    frame[tag + 4 : tag + 8] = (0x0F).to_bytes(4, "big")  # frames, bytes, TOC, quality
+    frame[tag + 8 : tag + 12] = count.to_bytes(4, "big")
+    frame[tag + 12 : tag + 16] = (len(frames) + length).to_bytes(4, "big")
+    frame[tag + 16 : tag + 116] = bytes(i * 256 // 100 for i in range(100))  # CBR: linear
+    frame[tag + 116 : tag + 120] = (50).to_bytes(4, "big")
+    lame = tag + 120
+    frame[lame : lame + 9] = b"LAME3.100"
+    delay_padding = (_LAME_DELAY << 12) | min(padding, 0xFFF)
+    frame[lame + 21 : lame + 24] = delay_padding.to_bytes(3, "big")
+    frame[lame + 28 : lame + 32] = (len(frames) + length).to_bytes(4, "big")
+    frame[lame + 34 : lame + 36] = _crc16(bytes(frame[:190])).to_bytes(2, "big")
+    return bytes(frame)
 
 
 class StreamEncoder:

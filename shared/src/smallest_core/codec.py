@@ -1,0 +1,533 @@
+"""Frames ↔ events: every wire literal of the Waves TTS API, the request builders and the parsers.
+
+What lives here: paths, default hosts, header names, JSON field names and status values
+(each defined once — a grep for ``"status"`` elsewhere in the core should find nothing),
+the builders for the sync/SSE body and every WebSocket frame (flush mode §5.2,
+continuations §12), :func:`parse_frame` for server frames (§5.3) and :class:`SSEDecoder`
+for the SSE stream (§4). What must not: state (which utterance is open, what was
+cancelled — that is :mod:`smallest_core.protocol`), sockets, clocks, or error
+classification (that is :mod:`smallest_core.errors`).
+
+Parsing never crashes: anything unexpected becomes a :class:`ProtocolError` whose message
+quotes the frame shortened to 200 characters and redacted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+from enum import StrEnum
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .errors import (
+    ConnectionLostError,
+    InvalidOptionError,
+    ProtocolError,
+    SmallestError,
+    error_from_frame,
+    error_from_status,
+)
+from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
+from .options import TTSOptions, validate_request_id
+from .redact import redact
+
+__all__ = [
+    "ALL_VOICES_PATH",
+    "API_PREFIX",
+    "CLONE_PATH",
+    "DEFAULT_HTTP_BASE",
+    "DEFAULT_WS_BASE",
+    "DICTS_PATH",
+    "LIVE_PATH",
+    "SSE_PATH",
+    "TTS_PATH",
+    "VOICES_PATH",
+    "WS_PATH",
+    "Field",
+    "Header",
+    "MediaType",
+    "SSEDecoder",
+    "Status",
+    "authorization",
+    "ctx_cancel",
+    "ctx_flush",
+    "ctx_text",
+    "parse_frame",
+    "sync_body",
+    "voices_path",
+    "ws_flush",
+    "ws_text",
+    "ws_url",
+]
+
+# -- hosts and paths (PROTOCOL.md §1, §3, §4, §5, §7) --------------------------------------
+DEFAULT_HTTP_BASE = "https://api.smallest.ai"
+DEFAULT_WS_BASE = "wss://api.smallest.ai"
+API_PREFIX = "/waves/v1"
+TTS_PATH = f"{API_PREFIX}/tts"
+#: One URL, two protocols: POST gets SSE (§4), a WebSocket upgrade gets §5.
+LIVE_PATH = f"{API_PREFIX}/tts/live"
+SSE_PATH = LIVE_PATH
+WS_PATH = LIVE_PATH
+CLONE_PATH = f"{API_PREFIX}/voice-cloning"
+#: ``model`` in catalog spelling (hyphens, §1): use :func:`voices_path`.
+VOICES_PATH = API_PREFIX + "/{model}/get_voices"
+ALL_VOICES_PATH = f"{API_PREFIX}/voice/get-all-models"
+DICTS_PATH = f"{API_PREFIX}/pronunciation-dicts"
+#: §5.1: idle timeout in seconds, as a query parameter of the WebSocket URL.
+TIMEOUT_QUERY = "timeout"
+
+
+class Header(StrEnum):
+    """HTTP header names we send or read (§1, §8)."""
+
+    AUTHORIZATION = "Authorization"
+    CONTENT_TYPE = "Content-Type"
+    ACCEPT = "Accept"
+    X_SOURCE = "X-Source"
+    X_EXPIRE_CONTENT = "x-expire-content"
+    X_CONTENT_EXPIRY = "x-content-expiry"
+    X_SESSION_ID = "X-Session-Id"
+    X_REQUEST_ID = "X-Request-Id"
+    X_EXTERNAL_SESSION_ID = "X-External-Session-Id"
+    X_EXTERNAL_REQUEST_ID = "X-External-Request-Id"
+    RETRY_AFTER = "Retry-After"
+    RETRY_AFTER_MS = "retry-after-ms"
+
+
+class MediaType(StrEnum):
+    """Media types of §3/§4 requests."""
+
+    JSON = "application/json"
+    WAV = "audio/wav"
+    EVENT_STREAM = "text/event-stream"
+
+
+class Status(StrEnum):
+    """``status`` values of WebSocket server frames (§5.3)."""
+
+    CHUNK = "chunk"
+    WORD_TIMESTAMP = "word_timestamp"
+    COMPLETE = "complete"
+    ERROR = "error"
+
+
+class Field(StrEnum):
+    """JSON field names of requests (§2, §5.2, §12) and responses (§4, §5.3, §8)."""
+
+    # request body (§2)
+    TEXT = "text"
+    VOICE_ID = "voice_id"
+    MODEL = "model"
+    SAMPLE_RATE = "sample_rate"
+    SPEED = "speed"
+    LANGUAGE = "language"
+    NUMBER_PRONUNCIATION_LANGUAGE = "number_pronunciation_language"
+    MATH_NOTATION = "math_notation"
+    OUTPUT_FORMAT = "output_format"
+    PRONUNCIATION_DICTS = "pronunciation_dicts"
+    WORD_TIMESTAMPS = "word_timestamps"
+    SESSION_ID = "session_id"
+    REQUEST_ID = "request_id"
+    # WebSocket flush mode (§5.2)
+    CONTINUE = "continue"
+    FLUSH = "flush"
+    MAX_BUFFER_FLUSH_MS = "max_buffer_flush_ms"
+    COMPLETE_BACKOFF_MS = "complete_backoff_ms"
+    # continuations (§12)
+    CONTEXT_ID = "context_id"
+    MAX_BUFFER_DELAY_MS = "max_buffer_delay_ms"
+    CANCEL_REQUEST = "cancel_request"
+    # server frames (§5.3) and SSE events (§4)
+    STATUS = "status"
+    DATA = "data"
+    AUDIO = "audio"
+    DONE = "done"
+    ID = "id"
+    WORD = "word"
+    START = "start"
+    END = "end"
+    EXTERNAL_REQUEST_ID = "external_request_id"
+    EXTERNAL_SESSION_ID = "external_session_id"
+    # error shapes (§5.3, §8)
+    MESSAGE = "message"
+    ERROR = "error"
+    CODE = "code"
+    ERROR_CODE = "error_code"
+    ERRORS = "errors"
+    DETAILS = "details"
+    DETAIL = "detail"
+
+
+def authorization(api_key: str) -> str:
+    """The ``Authorization`` header value (§1); build it here, once."""
+    return f"Bearer {api_key}"
+
+
+def voices_path(model: str) -> str:
+    """``/waves/v1/{model}/get_voices``; ``model`` in catalog spelling (see ``catalog_model``)."""
+    return VOICES_PATH.format(model=model)
+
+
+def ws_url(base: str = DEFAULT_WS_BASE, timeout_s: int | None = None) -> str:
+    """The WebSocket URL ``…/waves/v1/tts/live[?timeout=N]`` for a base URL.
+
+    ``base`` may be a bare host (``wss://api.smallest.ai``), end in ``/waves/v1``, or
+    already be the full live URL; ``http(s)://`` is turned into ``ws(s)://`` so one base
+    serves REST and streaming. ``timeout_s`` is the server's idle timeout (§5.1: any
+    positive integer, default 60).
+
+    Raises:
+        InvalidOptionError: an unsupported scheme or a non-positive ``timeout_s``.
+    """
+    parts = urlsplit(base)
+    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme, parts.scheme)
+    if scheme not in ("ws", "wss") or not parts.netloc:
+        raise InvalidOptionError("base_url", base, "ws://, wss://, http:// or https:// URLs")
+    path = parts.path.rstrip("/")
+    if not path.endswith(LIVE_PATH):
+        path += LIVE_PATH[len(API_PREFIX) :] if path.endswith(API_PREFIX) else LIVE_PATH
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != TIMEOUT_QUERY]
+    if timeout_s is not None:
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int) or timeout_s < 1:
+            raise InvalidOptionError("timeout", timeout_s, "a positive integer (seconds)")
+        query.append((TIMEOUT_QUERY, str(timeout_s)))
+    return urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
+
+
+# -- request builders ---------------------------------------------------------------------
+def _dumps(payload: dict[str, Any]) -> str:
+    # ensure_ascii: a lone surrogate in user text becomes an escape instead of a frame
+    # that cannot be encoded as UTF-8 at send time.
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def _base(opts: TTSOptions, text: str) -> dict[str, Any]:
+    """Fields of §2 shared by every transport; None-valued options are omitted."""
+    body: dict[str, Any] = {
+        Field.VOICE_ID: opts.voice_id,
+        Field.MODEL: opts.model,
+        Field.TEXT: text,
+        Field.SAMPLE_RATE: opts.sample_rate,
+        Field.SPEED: opts.speed,
+    }
+    optional = (
+        (Field.LANGUAGE, opts.language),
+        (Field.NUMBER_PRONUNCIATION_LANGUAGE, opts.number_pronunciation_language),
+        (Field.MATH_NOTATION, opts.math_notation),
+        (Field.SESSION_ID, opts.session_id),
+    )
+    body.update((name, value) for name, value in optional if value is not None)
+    if opts.pronunciation_dicts:
+        # §9.8: accepted on every transport, though missing from the WS spec.
+        body[Field.PRONUNCIATION_DICTS] = list(opts.pronunciation_dicts)
+    return body
+
+
+def _ws_base(opts: TTSOptions, text: str) -> dict[str, Any]:
+    """The full base payload every WebSocket frame repeats (§5.2: voice_id and text are
+    required on every frame); ``output_format`` is never sent on WS (§9.7)."""
+    body = _base(opts, text)
+    body[Field.WORD_TIMESTAMPS] = opts.word_timestamps
+    # §5.4: without it the server waits 4 s of quiet before ``complete``.
+    body[Field.COMPLETE_BACKOFF_MS] = opts.complete_backoff_ms
+    return body
+
+
+def sync_body(opts: TTSOptions, text: str, *, request_id: str | None = None) -> dict[str, Any]:
+    """The JSON body of ``POST /tts`` (§3) and ``POST /tts/live`` (SSE, §4).
+
+    Includes ``output_format``; never a WebSocket-only field (``continue``, ``flush``,
+    buffering knobs, ``word_timestamps`` — the last is ignored on HTTP anyway).
+
+    Raises:
+        InvalidOptionError: ``request_id`` breaks the §2 pattern.
+    """
+    body = _base(opts, text)
+    body[Field.OUTPUT_FORMAT] = opts.output_format
+    if request_id is not None:
+        body[Field.REQUEST_ID] = validate_request_id(request_id)
+    return body
+
+
+def ws_text(opts: TTSOptions, request_id: str, text: str, *, last: bool) -> str:
+    """A flush-mode text frame (§5.2): ``continue`` unless ``last``; ``flush`` when ``last``.
+
+    The closing frame of an utterance is ``ws_text(..., last=True)`` — with ``text=""``
+    after streamed fragments, or with the full text for a one-shot request.
+    """
+    body = _ws_base(opts, text)
+    body[Field.REQUEST_ID] = validate_request_id(request_id)
+    body[Field.CONTINUE] = not last
+    body[Field.FLUSH] = last
+    if opts.max_buffer_flush_ms is not None:
+        body[Field.MAX_BUFFER_FLUSH_MS] = opts.max_buffer_flush_ms
+    return _dumps(body)
+
+
+def ws_flush(opts: TTSOptions, request_id: str) -> str:
+    """A flush-mode flush frame: speak what is buffered now, more text will follow (§5.2)."""
+    body = _ws_base(opts, "")
+    body[Field.REQUEST_ID] = validate_request_id(request_id)
+    body[Field.CONTINUE] = True
+    body[Field.FLUSH] = True
+    if opts.max_buffer_flush_ms is not None:
+        body[Field.MAX_BUFFER_FLUSH_MS] = opts.max_buffer_flush_ms
+    return _dumps(body)
+
+
+def _ctx_base(opts: TTSOptions, context_id: str, text: str) -> dict[str, Any]:
+    body = _ws_base(opts, text)
+    # §12 best reading: request_id = context_id, so replies route by external_request_id.
+    body[Field.CONTEXT_ID] = validate_request_id(context_id, field="context_id")
+    body[Field.REQUEST_ID] = context_id
+    if opts.max_buffer_delay_ms is not None:
+        body[Field.MAX_BUFFER_DELAY_MS] = opts.max_buffer_delay_ms
+    return body
+
+
+def ctx_text(opts: TTSOptions, context_id: str, text: str, *, last: bool) -> str:
+    """A continuations fragment (§12): ``continue`` unless ``last`` closes the context.
+
+    No ``flush``/``max_buffer_flush_ms``: the official clients do not send them in this mode.
+    """
+    body = _ctx_base(opts, context_id, text)
+    body[Field.CONTINUE] = not last
+    return _dumps(body)
+
+
+def ctx_flush(opts: TTSOptions, context_id: str) -> str:
+    """A continuations flush: speak the context's buffered text now, keep it open (§12).
+
+    Not sent by the official clients (they rely on ``max_buffer_delay_ms``); the local
+    server honours it, and ``flush`` is a documented §5.2 field.
+    """
+    body = _ctx_base(opts, context_id, "")
+    body[Field.CONTINUE] = True
+    body[Field.FLUSH] = True
+    return _dumps(body)
+
+
+def ctx_cancel(opts: TTSOptions, context_id: str) -> str:
+    """Drop what is buffered or being generated for a context (§12 ``cancel_request``)."""
+    body = _ctx_base(opts, context_id, "")
+    body[Field.CANCEL_REQUEST] = True
+    return _dumps(body)
+
+
+# -- parsing ------------------------------------------------------------------------------
+#: The longest excerpt of a bad frame quoted in a ProtocolError.
+MAX_QUOTE_CHARS = 200
+
+
+def _quote(raw: str | bytes) -> str:
+    if isinstance(raw, bytes | bytearray):
+        raw = bytes(raw).decode("utf-8", "replace")
+    text = redact(str(raw))  # redact first: a key cut in half would escape the patterns
+    return text if len(text) <= MAX_QUOTE_CHARS else text[: MAX_QUOTE_CHARS - 1] + "…"
+
+
+def _bad(raw: str | bytes, reason: str) -> ProtocolError:
+    quoted = _quote(raw)
+    return ProtocolError(f"unparseable frame ({reason}): {quoted}", body=quoted)
+
+
+def _our_id(frame: dict[str, Any], raw: str) -> str | None:
+    """§5.3/§12: our id is ``external_request_id``, else ``context_id``, else None."""
+    for name in (Field.EXTERNAL_REQUEST_ID, Field.CONTEXT_ID):
+        value = frame.get(name)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise _bad(raw, f"{name} is not a string")
+        return value
+    return None
+
+
+def _b64(value: Any, raw: str) -> bytes:
+    if not isinstance(value, str):
+        raise _bad(raw, "audio is not a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:  # binascii.Error, and non-ASCII text
+        raise _bad(raw, "audio is not valid base64") from None
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def parse_frame(text: str) -> Event:
+    """Parse one WebSocket server frame (§5.3) into an event.
+
+    The event's ``request_id`` is the frame's ``external_request_id``, else its
+    ``context_id``, else None. ``complete`` is detected by ``status`` alone (it carries
+    no ``data``); error frames are classified by :func:`error_from_frame`.
+
+    Raises:
+        ProtocolError: not JSON, not an object, unknown ``status``, missing or invalid
+            fields, bad base64 — and never anything else.
+    """
+    try:
+        frame = json.loads(text)
+    except (ValueError, TypeError, RecursionError):
+        raise _bad(text, "not JSON") from None
+    if not isinstance(frame, dict):
+        raise _bad(text, "not a JSON object")
+    rid = _our_id(frame, text)
+    server_rid = frame.get(Field.REQUEST_ID)
+    if not isinstance(server_rid, str) or not server_rid:
+        server_rid = None
+    status = frame.get(Field.STATUS)
+    if status == Status.COMPLETE:
+        return Complete(rid)
+    if status == Status.ERROR:
+        return ErrorEvent(rid, error_from_frame(frame))
+    if status not in (Status.CHUNK, Status.WORD_TIMESTAMP):
+        raise _bad(text, f"unknown status {_quote(repr(status))[:40]}")
+    data = frame.get(Field.DATA)
+    if not isinstance(data, dict):
+        raise _bad(text, f"{status} frame without a data object")
+    if status == Status.CHUNK:
+        return AudioChunk(rid, _b64(data.get(Field.AUDIO), text), server_rid)
+    index, word = data.get(Field.ID), data.get(Field.WORD)
+    start, end = data.get(Field.START), data.get(Field.END)
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise _bad(text, "word_timestamp id is not a non-negative integer")
+    if not isinstance(word, str):
+        raise _bad(text, "word_timestamp word is not a string")
+    if not (_finite(start) and _finite(end)):
+        raise _bad(text, "word_timestamp start/end are not finite numbers")
+    return WordTimestamp(rid, index, word, float(start), float(end), server_rid)
+
+
+# -- SSE (§4) -----------------------------------------------------------------------------
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+class SSEDecoder:
+    """Incremental decoder for the ``POST /waves/v1/tts/live`` event stream (§4).
+
+    Feed it the response bytes as they arrive, in pieces of any size; it yields
+    :class:`AudioChunk` for every ``audio`` and one :class:`Complete` on ``done: true``.
+    Keys on ``done`` (§9.12), never on the ``event:`` name; tolerates the older
+    ``{"audio": …}`` / ``{"done": true}`` shapes, CRLF/CR/LF line ends and ``:``
+    comments. A legacy ``{"status": "error", …}`` event (or an HTTP-like status ≥ 400)
+    becomes an :class:`ErrorEvent`. After ``done`` or an error, later input is ignored.
+
+    Args:
+        request_id: the id every event carries (the stream itself carries none).
+        server_request_id: the response's ``X-Request-Id``, copied onto audio chunks.
+    """
+
+    def __init__(self, request_id: str | None = None, *, server_request_id: str | None = None):
+        self.request_id = request_id
+        self.server_request_id = server_request_id
+        self._buf = bytearray()
+        self._data: list[str] = []
+        self._finished = False
+
+    @property
+    def finished(self) -> bool:
+        """True after ``done``, an error event, or :meth:`close`."""
+        return self._finished
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Decode ``data`` (any slice of the stream) into the events it completes."""
+        if self._finished:
+            return []
+        self._buf += data
+        events: list[Event] = []
+        pos = 0
+        while not self._finished:
+            match = _LINE_END.search(self._buf, pos)
+            if match is None:
+                break
+            if match.group() == b"\r" and match.end() == len(self._buf):
+                break  # maybe the first half of a CRLF split across feeds
+            events += self._line(bytes(self._buf[pos : match.start()]))
+            pos = match.end()
+        del self._buf[:pos]
+        return events
+
+    def close(self) -> list[Event]:
+        """End of stream: flush a final unterminated event; report a missing ``done``.
+
+        Returns:
+            Remaining events; an :class:`ErrorEvent` with :class:`ConnectionLostError`
+            when the stream ended before ``done: true``.
+        """
+        if self._finished:
+            return []
+        events: list[Event] = []
+        if self._buf:
+            # EOF ends the last line; a CR that feed() held back pairs with this LF.
+            events += self.feed(b"\n")
+        self._buf.clear()
+        if not self._finished:
+            events += self._dispatch()  # tolerate a missing final blank line
+        if not self._finished:
+            events.append(
+                ErrorEvent(
+                    self.request_id,
+                    ConnectionLostError(
+                        "SSE stream ended before done: true", request_id=self.request_id
+                    ),
+                )
+            )
+        self._finished = True
+        return events
+
+    def _line(self, raw: bytes) -> list[Event]:
+        line = raw.decode("utf-8", "replace")
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return []  # comment
+        name, _, value = line.partition(":")
+        if name == Field.DATA:
+            self._data.append(value[1:] if value.startswith(" ") else value)
+        return []  # ``event:``, ``id:``, ``retry:`` and unknown fields are ignored
+
+    def _fail(self, error: SmallestError) -> list[Event]:
+        self._finished = True
+        if error.request_id is None:
+            error.request_id = self.request_id
+        return [ErrorEvent(self.request_id, error)]
+
+    def _dispatch(self) -> list[Event]:
+        if not self._data:
+            return []
+        payload = "\n".join(self._data)
+        self._data = []
+        try:
+            event = json.loads(payload)
+        except (ValueError, RecursionError):
+            return self._fail(_bad(payload, "SSE data is not JSON"))
+        if not isinstance(event, dict):
+            return self._fail(_bad(payload, "SSE data is not a JSON object"))
+        status = event.get(Field.STATUS)
+        if status == Status.ERROR:
+            return self._fail(error_from_frame(event))
+        if isinstance(status, str) and status.isdigit() and int(status) >= 400:
+            return self._fail(error_from_status(int(status), payload))
+        audio = event.get(Field.AUDIO)
+        nested = event.get(Field.DATA)
+        if audio is None and isinstance(nested, dict):
+            audio = nested.get(Field.AUDIO)  # tolerate a WS-style envelope
+        out: list[Event] = []
+        if audio is not None:
+            try:
+                pcm = _b64(audio, payload)
+            except ProtocolError as exc:
+                return self._fail(exc)
+            out.append(AudioChunk(self.request_id, pcm, self.server_request_id))
+        if event.get(Field.DONE) is True:
+            out.append(Complete(self.request_id))
+            self._finished = True
+        elif audio is None and event.get(Field.ERROR) is not None:
+            return self._fail(error_from_frame(event))
+        return out

@@ -1,0 +1,308 @@
+"""ConnectionPool: warm WebSockets, shared by utterances, replaced before they go stale.
+
+What the pool does, and why:
+
+* **prewarm / warm spare** — the handshake costs a round trip (plus TLS on the real
+  service); the pool opens one socket before the first utterance and keeps one idle
+  spare so the next utterance never waits for a handshake.
+* **refresh before the idle timeout** — the server closes a socket after ``timeout``
+  seconds without a client message (PROTOCOL.md §5.1). The pool asks for a known
+  ``?timeout=`` and replaces idle sockets shortly before it expires, and sockets older
+  than ``max_age``; it never synthesizes junk text to keep a socket alive.
+* **replacement** — a socket the server closed (including a server that closes after
+  every ``complete``, §9.1) is dropped and a new one opened on demand.
+* **bounded concurrency** — at most ``max_connections`` sockets; in continuations mode
+  at most ``max_utterances_per_connection`` utterances share one socket; callers wait
+  for room instead of overrunning the account's limits.
+* **retries** — utterances from the pool are retried on a fresh socket while they
+  have produced no audio (see :class:`~smallest_core.stream.Utterance`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Mapping
+
+from .codec import DEFAULT_WS_BASE
+from .errors import AuthenticationError, InvalidState
+from .options import TTSOptions
+from .redact import mask_key
+from .retry import RetryPolicy
+from .stream import ConnectFn, StreamConnection, Utterance
+
+__all__ = ["ConnectionPool"]
+
+logger = logging.getLogger("smallest_core")
+
+API_KEY_ENV = "SMALLEST_API_KEY"
+
+
+class ConnectionPool:
+    """A pool of :class:`StreamConnection` sockets for one key and base URL.
+
+    Args:
+        api_key: the Bearer key; default ``$SMALLEST_API_KEY``.
+        options: default :class:`TTSOptions` for utterances.
+        base_url: ``wss://api.smallest.ai`` or a local server's ``ws://host:port``.
+        mode: ``"continuations"`` (default, multiplexed) or ``"flush"``.
+        max_connections: the most sockets open at once.
+        max_utterances_per_connection: continuations mode: utterances sharing a socket.
+        idle_timeout: seconds requested with ``?timeout=`` (server default is 60).
+        refresh_margin: replace an idle socket this many seconds before it would expire.
+        max_age: replace sockets older than this (seconds) when they are idle.
+        warm_spare: keep one idle socket ready beyond those in use.
+        retry: the retry policy for utterances that have not produced audio yet.
+        connect: the socket factory (transport seam).
+        headers: extra upgrade headers.
+
+    Raises:
+        AuthenticationError: no key given and ``SMALLEST_API_KEY`` is unset.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        options: TTSOptions | None = None,
+        base_url: str = DEFAULT_WS_BASE,
+        mode: str = "continuations",
+        max_connections: int = 8,
+        max_utterances_per_connection: int = 16,
+        idle_timeout: int = 60,
+        refresh_margin: float = 5.0,
+        max_age: float = 1800.0,
+        warm_spare: bool = True,
+        retry: RetryPolicy | None = None,
+        connect: ConnectFn | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        key = api_key or os.environ.get(API_KEY_ENV)
+        if not key:
+            raise AuthenticationError(
+                f"no API key: pass api_key= or set {API_KEY_ENV}", status_code=None
+            )
+        if max_connections < 1:
+            raise ValueError(f"max_connections={max_connections} must be >= 1")
+        self._api_key = key
+        self.options = options or TTSOptions()
+        self.base_url = base_url
+        self.mode = mode
+        self.max_connections = max_connections
+        self.max_per_connection = max_utterances_per_connection
+        self.idle_timeout = idle_timeout
+        # A margin larger than the timeout itself would refresh continuously.
+        self.refresh_margin = min(refresh_margin, idle_timeout / 2)
+        self.max_age = max_age
+        self.warm_spare = warm_spare
+        self.retry = retry if retry is not None else RetryPolicy()
+        self._connect = connect
+        self._headers = dict(headers or {})
+        self._conns: list[StreamConnection] = []
+        self._opening = 0
+        self._changed = asyncio.Condition()
+        self._background: set[asyncio.Task[None]] = set()
+        self._refresher: asyncio.Task[None] | None = None
+        self._poke = asyncio.Event()
+        self._closed = False
+        self.connections_opened = 0
+
+    # -- public API -------------------------------------------------------------------
+    async def prewarm(self) -> None:
+        """Open a socket now (and the warm spare), so the first utterance does not wait.
+
+        Raises:
+            SmallestError: the socket could not be opened (bad key, server down...).
+        """
+        self._check_open()
+        async with self._changed:
+            if not self._usable():
+                await self._open_locked()
+        self._ensure_spare()
+        self._ensure_refresher()
+
+    async def utterance(
+        self,
+        request_id: str | None = None,
+        *,
+        options: TTSOptions | None = None,
+        finish_timeout: float = 15.0,
+    ) -> Utterance:
+        """Start an utterance on a pooled socket, waiting for room if the pool is full.
+
+        Raises:
+            SmallestError: no socket could be opened (after retries for retryable errors).
+            InvalidState: the pool is closed.
+        """
+        self._check_open()
+        conn = await self._acquire()
+        utt = conn.utterance(
+            request_id,
+            options=options or self.options,
+            retry=self.retry,
+            reacquire=self._replace,
+            finish_timeout=finish_timeout,
+        )
+        self._ensure_spare()
+        self._ensure_refresher()
+        return utt
+
+    @property
+    def connections(self) -> list[StreamConnection]:
+        """The sockets currently in the pool (open or about to be dropped)."""
+        return list(self._conns)
+
+    async def aclose(self) -> None:
+        """Close every socket and stop background work; running utterances end with an error."""
+        self._closed = True
+        tasks = list(self._background)
+        if self._refresher is not None:
+            tasks.append(self._refresher)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        conns, self._conns = self._conns, []
+        await asyncio.gather(*(c.aclose() for c in conns), return_exceptions=True)
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def __aenter__(self) -> ConnectionPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- acquiring --------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InvalidState("the pool is closed")
+
+    def _stale(self, conn: StreamConnection) -> bool:
+        if conn.closed:
+            return True
+        if conn.active:
+            return False
+        expires_in = self.idle_timeout - conn.idle_for()
+        return expires_in <= self.refresh_margin or conn.age() >= self.max_age
+
+    def _prune(self) -> None:
+        for conn in [c for c in self._conns if self._stale(c)]:
+            self._conns.remove(conn)
+            self._spawn(conn.aclose())
+
+    def _usable(self) -> StreamConnection | None:
+        """The open socket with the fewest utterances that can take one more."""
+        self._prune()
+        candidates = [
+            c
+            for c in self._conns
+            if c.can_open() and (self.mode != "continuations" or c.active < self.max_per_connection)
+        ]
+        return min(candidates, key=lambda c: c.active, default=None)
+
+    async def _acquire(self) -> StreamConnection:
+        async with self._changed:
+            while True:
+                self._check_open()
+                conn = self._usable()
+                if conn is not None:
+                    return conn
+                if len(self._conns) + self._opening < self.max_connections:
+                    return await self._open_locked()
+                await self._changed.wait()  # an utterance finished or a socket closed
+
+    async def _open_locked(self) -> StreamConnection:
+        """Open a socket; called with the condition held (released while connecting)."""
+        self._opening += 1
+        self._changed.release()
+        try:
+            conn = StreamConnection(
+                api_key=self._api_key,
+                options=self.options,
+                base_url=self.base_url,
+                mode=self.mode,
+                idle_timeout=self.idle_timeout,
+                connect=self._connect,
+                headers=self._headers,
+            )
+            await conn.connect()
+            conn.on_idle = self._notify_soon
+        finally:
+            await self._changed.acquire()
+            self._opening -= 1
+        self._conns.append(conn)
+        self.connections_opened += 1
+        self._changed.notify_all()
+        return conn
+
+    async def _replace(self, broken: StreamConnection) -> StreamConnection:
+        """A retry wants a fresh socket: drop ``broken`` and hand out another."""
+        async with self._changed:
+            if broken in self._conns:
+                self._conns.remove(broken)
+                self._spawn(broken.aclose())
+        return await self._acquire()
+
+    def _notify_soon(self) -> None:
+        """Wake waiters (an utterance finished on some socket)."""
+
+        async def notify() -> None:
+            async with self._changed:
+                self._changed.notify_all()
+
+        if not self._closed:
+            self._poke.set()  # the refresher re-plans: a socket just became idle
+            self._spawn(notify())
+
+    # -- background upkeep ------------------------------------------------------------
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _ensure_spare(self) -> None:
+        if not self.warm_spare or self._closed:
+            return
+        idle = [c for c in self._conns if not c.closed and c.active == 0]
+        if idle or self._opening or len(self._conns) >= self.max_connections:
+            return
+
+        async def open_spare() -> None:
+            with contextlib.suppress(Exception):  # a spare is best effort
+                async with self._changed:
+                    if len(self._conns) + self._opening < self.max_connections:
+                        await self._open_locked()
+
+        self._spawn(open_spare())
+
+    def _ensure_refresher(self) -> None:
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop())
+
+    async def _refresh_loop(self) -> None:
+        """Replace idle sockets shortly before the server's idle timeout would close them."""
+        while not self._closed:
+            async with self._changed:
+                before = len(self._conns)
+                self._prune()
+                if len(self._conns) < before:
+                    self._changed.notify_all()
+                next_check = self._next_refresh_in()
+            self._ensure_spare()
+            # Wake when the earliest idle socket is due, or when a socket's state changes.
+            self._poke.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), next_check)
+
+    def _next_refresh_in(self) -> float:
+        horizon = self.idle_timeout - self.refresh_margin
+        waits = [max(0.05, horizon - c.idle_for()) for c in self._conns if not c.active]
+        return min(waits, default=max(0.05, horizon))
+
+    def __repr__(self) -> str:
+        return (
+            f"ConnectionPool({self.base_url!r}, mode={self.mode!r}, "
+            f"connections={len(self._conns)}, key={mask_key(self._api_key)})"
+        )

@@ -1,0 +1,769 @@
+"""REST on httpx: synthesis (sync and SSE), voices, voice cloning, pronunciation dictionaries.
+
+Two clients with one behaviour: :class:`AsyncRestClient` and :class:`RestClient`. Both
+build their requests with the same :class:`_Api` methods and read responses with the
+same parsers, so only the ``await`` differs (the httpx pattern). Pass your own
+``httpx.AsyncClient``/``httpx.Client`` (e.g. with ``transport=``) to change how bytes
+move; pass ``base_url`` to talk to a local server.
+
+Retries: 408/429/5xx and dropped connections are retried with the :class:`RetryPolicy`
+(``Retry-After`` honoured) — a streamed response only until its first chunk was
+yielded. 400/401/403/404/422 are never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from . import audio
+from .codec import (
+    CLONE_PATH,
+    DEFAULT_HTTP_BASE,
+    DICTS_PATH,
+    SSE_PATH,
+    TTS_PATH,
+    SSEDecoder,
+    sync_body,
+    voices_path,
+)
+from .errors import (
+    AuthenticationError,
+    ConnectionLostError,
+    InvalidRequestError,
+    SmallestError,
+    error_from_status,
+)
+from .errors import TimeoutError as SmallestTimeout
+from .events import AudioChunk, Complete, ErrorEvent
+from .options import TTSOptions, catalog_model
+from .redact import mask_key, redact, register_secret
+from .retry import RetryPolicy
+
+__all__ = [
+    "AsyncRestClient",
+    "ClonedVoice",
+    "PronunciationDictionary",
+    "RestClient",
+    "Voice",
+]
+
+API_KEY_ENV = "SMALLEST_API_KEY"
+USER_AGENT = "smallest-core"
+#: §7: accepted upload types for voice cloning, by file suffix.
+CLONE_CONTENT_TYPES = {
+    ".wav": "audio/wav",
+    ".wave": "audio/wave",
+    ".mp3": "audio/mpeg",
+    ".webm": "audio/webm",
+    ".mp4": "audio/mp4",
+    ".m4a": "audio/mp4",
+}
+FINAL_CLONE_STATES = ("completed", "failed")
+
+
+# -- what the API returns -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """A catalog voice (``get_voices``, PROTOCOL.md §7)."""
+
+    voice_id: str
+    display_name: str
+    languages: tuple[str, ...] = ()
+    accent: str | None = None
+    gender: str | None = None
+    tags: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Voice:
+        tags = data.get("tags") or {}
+        langs = tags.get("language") or []
+        return cls(
+            voice_id=str(data.get("voiceId", "")),
+            display_name=str(data.get("displayName", "")),
+            languages=tuple(langs) if isinstance(langs, list) else (str(langs),),
+            accent=tags.get("accent"),
+            gender=tags.get("gender"),
+            tags=tags,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ClonedVoice:
+    """A voice clone job and, once ``completed``, a voice id usable for synthesis (§7)."""
+
+    voice_id: str
+    display_name: str
+    status: str
+    model: str | None = None
+    language: str | None = None
+    created_at: str | None = None
+    error: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        """True when the clone can be used (``status == "completed"``)."""
+        return self.status == "completed"
+
+    @property
+    def final(self) -> bool:
+        """True when the job will not change any more (completed or failed)."""
+        return self.status in FINAL_CLONE_STATES
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ClonedVoice:
+        model = data.get("model")
+        if isinstance(model, Mapping):  # §9.15: string in the spec, object in the guide
+            model = model.get("modelName")
+        if model is None and data.get("modelIds"):
+            model = data["modelIds"][0]
+        return cls(
+            voice_id=str(data.get("voiceId", "")),
+            display_name=str(data.get("displayName", "")),
+            status=str(data.get("status", "pending")),
+            model=model,
+            language=data.get("language") or None,
+            created_at=data.get("createdAt"),
+            error=data.get("error"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PronunciationDictionary:
+    """A pronunciation dictionary; pass its ``id`` in ``TTSOptions.pronunciation_dicts``."""
+
+    id: str
+    items: tuple[tuple[str, str], ...]
+    created_at: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PronunciationDictionary:
+        items = tuple(
+            (str(i.get("word", "")), str(i.get("pronunciation", "")))
+            for i in data.get("items") or []
+        )
+        return cls(id=str(data.get("id", "")), items=items, created_at=data.get("createdAt"))
+
+
+# -- requests and responses, shared by both clients -------------------------------------------
+@dataclass(slots=True)
+class _Call:
+    method: str
+    path: str
+    json: Any = None
+    files: Any = None
+    data: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Api:
+    """Builds requests and reads responses; no I/O."""
+
+    def __init__(self, api_key: str | None, base_url: str, options: TTSOptions | None) -> None:
+        key = api_key or os.environ.get(API_KEY_ENV)
+        if not key:
+            raise AuthenticationError(f"no API key: pass api_key= or set {API_KEY_ENV}")
+        register_secret(key)
+        self.api_key = key
+        self.base_url = base_url.rstrip("/")
+        self.options = options or TTSOptions()
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}", "X-Source": USER_AGENT}
+
+    def tts(self, text: str, options: TTSOptions | None, request_id: str | None) -> _Call:
+        opts = options or self.options
+        return _Call(
+            "POST",
+            TTS_PATH,
+            json=sync_body(opts, text, request_id=request_id),
+            headers={"Accept": "audio/wav"},
+        )
+
+    def sse(self, text: str, options: TTSOptions | None, request_id: str | None) -> _Call:
+        opts = options or self.options
+        return _Call(
+            "POST",
+            SSE_PATH,
+            json=sync_body(opts, text, request_id=request_id),
+            headers={"Accept": "text/event-stream"},
+        )
+
+    def voices(self, model: str) -> _Call:
+        return _Call("GET", voices_path(catalog_model(model)))
+
+    def add_voice(
+        self,
+        *,
+        display_name: str,
+        file: bytes | str | os.PathLike[str],
+        filename: str | None,
+        content_type: str | None,
+        description: str | None,
+        accent: str | None,
+        tags: Sequence[str] | None,
+        language: str | None,
+        model: str | None,
+    ) -> _Call:
+        if not display_name or len(display_name) > 500:
+            raise InvalidRequestError("display_name must be 1-500 characters")
+        if isinstance(file, bytes):
+            payload, name = file, filename or "sample.wav"
+        else:
+            path = Path(file)
+            payload, name = path.read_bytes(), filename or path.name
+        ctype = content_type or CLONE_CONTENT_TYPES.get(Path(name).suffix.lower())
+        if ctype is None:
+            raise InvalidRequestError(
+                f"cannot tell the audio type of {name!r}; pass content_type= one of "
+                f"{', '.join(sorted(set(CLONE_CONTENT_TYPES.values())))}"
+            )
+        data: dict[str, str] = {"displayName": display_name}
+        for key, value in (
+            ("description", description),
+            ("accent", accent),
+            ("language", language),
+        ):
+            if value:
+                data[key] = value
+        if tags:
+            data["tags"] = ",".join(tags)
+        if model:
+            data["model"] = catalog_model(model)
+        return _Call("POST", CLONE_PATH, files={"file": (name, payload, ctype)}, data=data)
+
+    def list_clones(self) -> _Call:
+        return _Call("GET", CLONE_PATH)
+
+    def delete_voice(self, voice_id: str) -> _Call:
+        return _Call("DELETE", f"{CLONE_PATH}/{voice_id}")
+
+    def dicts(self) -> _Call:
+        return _Call("GET", DICTS_PATH)
+
+    def create_dict(self, items: Sequence[tuple[str, str]]) -> _Call:
+        return _Call("POST", DICTS_PATH, json={"items": _items(items)})
+
+    def update_dict(self, dict_id: str, items: Sequence[tuple[str, str]]) -> _Call:
+        return _Call("PUT", DICTS_PATH, json={"id": dict_id, "items": _items(items)})
+
+    def delete_dict(self, dict_id: str) -> _Call:
+        return _Call("DELETE", DICTS_PATH, json={"id": dict_id})
+
+    # -- reading ----------------------------------------------------------------------
+    @staticmethod
+    def check(response: httpx.Response, body: bytes) -> None:
+        if response.status_code >= 400:
+            raise error_from_status(response.status_code, body, dict(response.headers))
+
+    @staticmethod
+    def json(response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise SmallestError(
+                f"expected JSON from {response.request.url.path}, got "
+                f"{redact(response.text[:200])!r}"
+            ) from None
+
+
+def _items(items: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"word": w, "pronunciation": p} for w, p in items]
+
+
+def _transport_error(exc: httpx.HTTPError) -> SmallestError:
+    """Map httpx failures to our taxonomy (from None: the request may hold the key)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return SmallestTimeout(f"request timed out: {type(exc).__name__}")
+    return ConnectionLostError(f"connection failed: {type(exc).__name__}: {redact(str(exc))}")
+
+
+def _to_wav(data: bytes, opts: TTSOptions) -> bytes:
+    if opts.output_format == "wav":
+        return data
+    return audio.pcm_to_wav(
+        audio.decode_to_pcm(data, opts.output_format, opts.sample_rate), opts.sample_rate
+    )
+
+
+Callback = Callable[[ClonedVoice], Any]
+
+
+class AsyncRestClient:
+    """Async REST client for the Waves API.
+
+    Args:
+        api_key: Bearer key; default ``$SMALLEST_API_KEY``.
+        base_url: ``https://api.smallest.ai`` or a local server's ``http://host:port``.
+        options: default synthesis options.
+        client: your own ``httpx.AsyncClient`` (we do not close it).
+        timeout: seconds per request when we create the client.
+        retry: retry policy for 408/429/5xx/dropped connections (None: no retries).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_HTTP_BASE,
+        options: TTSOptions | None = None,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._api = _Api(api_key, base_url, options)
+        self._own = client is None
+        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self.retry = retry if retry is not None else RetryPolicy()
+
+    async def __aenter__(self) -> AsyncRestClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if we created it."""
+        if self._own:
+            await self._client.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsyncRestClient({self._api.base_url!r}, key={mask_key(self._api.api_key)})"
+
+    # -- plumbing ---------------------------------------------------------------------
+    async def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
+        """Send with retries until a successful (2xx) response starts."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                request = self._client.build_request(
+                    call.method,
+                    self._api.base_url + call.path,
+                    json=call.json,
+                    files=call.files,
+                    data=call.data,
+                    headers={**self._api.headers(), **call.headers},
+                )
+                response = await self._client.send(request, stream=True)
+                if response.status_code < 400:
+                    if not stream:
+                        await response.aread()
+                    return response
+                body = await response.aread()
+                await response.aclose()
+                error: SmallestError = error_from_status(
+                    response.status_code, body, dict(response.headers)
+                )
+            except httpx.HTTPError as exc:
+                error = _transport_error(exc)
+            attempt += 1
+            delay = (
+                self.retry.delay(attempt, error, time.monotonic() - started) if self.retry else None
+            )
+            if delay is None:
+                raise error
+            await asyncio.sleep(delay)  # backoff
+
+    async def _json(self, call: _Call) -> Any:
+        response = await self._send(call)
+        return self._api.json(response)
+
+    # -- synthesis --------------------------------------------------------------------
+    async def synthesize(
+        self, text: str, *, options: TTSOptions | None = None, request_id: str | None = None
+    ) -> bytes:
+        """Synthesize ``text``; the bytes follow ``options.output_format`` (§3).
+
+        Raises:
+            InvalidRequestError, AuthenticationError, PermissionDeniedError, RateLimitError,
+            ServerError, ConnectionLostError, TimeoutError: typed failures (retryable ones
+            were retried first).
+        """
+        response = await self._send(self._api.tts(text, options, request_id))
+        return response.content
+
+    async def synthesize_to_file(
+        self, text: str, path: str | os.PathLike[str], *, options: TTSOptions | None = None
+    ) -> Path:
+        """Synthesize into a WAV file (PCM/G.711 bodies get a RIFF header)."""
+        opts = options or self._api.options
+        if opts.output_format == "mp3":
+            raise InvalidRequestError(
+                "synthesize_to_file writes WAV; output_format='mp3' "
+                "cannot be converted without a decoder"
+            )
+        data = await self.synthesize(text, options=opts)
+        out = Path(path)
+        await asyncio.to_thread(out.write_bytes, _to_wav(data, opts))
+        return out
+
+    async def stream(
+        self, text: str, *, options: TTSOptions | None = None, request_id: str | None = None
+    ) -> AsyncIterator[AudioChunk]:
+        """Stream ``text`` over SSE (§4): audio chunks as the server produces them.
+
+        Retried transparently until the first chunk is yielded; after that a failure
+        raises :class:`ConnectionLostError`.
+        """
+        rid = request_id or ""
+        started = time.monotonic()
+        attempt = 0
+        yielded = False
+        while True:
+            try:
+                response = await self._send(self._api.sse(text, options, request_id), stream=True)
+                decoder = SSEDecoder(request_id=rid)
+                try:
+                    async for data in response.aiter_bytes():
+                        for event in decoder.feed(data):
+                            if isinstance(event, AudioChunk):
+                                yielded = True
+                                yield event
+                            elif isinstance(event, Complete):
+                                return
+                            elif isinstance(event, ErrorEvent):
+                                raise event.error
+                    for event in decoder.close():
+                        if isinstance(event, AudioChunk):
+                            yielded = True
+                            yield event
+                        elif isinstance(event, ErrorEvent):
+                            raise event.error
+                    return
+                finally:
+                    await response.aclose()
+            except httpx.HTTPError as exc:
+                error = _transport_error(exc)
+            except SmallestError as exc:
+                error = exc
+            if yielded:
+                if error.retryable:
+                    raise ConnectionLostError(f"SSE stream broke after audio: {error}") from error
+                raise error
+            attempt += 1
+            delay = (
+                self.retry.delay(attempt, error, time.monotonic() - started) if self.retry else None
+            )
+            if delay is None:
+                raise error
+            await asyncio.sleep(delay)
+
+    # -- voices and cloning -----------------------------------------------------------
+    async def voices(self, model: str = "lightning_v3.1") -> list[Voice]:
+        """The voice catalog (§7); ``model`` in either spelling (underscore or hyphen)."""
+        data = await self._json(self._api.voices(model))
+        return [Voice.from_json(v) for v in data.get("voices", [])]
+
+    async def add_voice(
+        self,
+        *,
+        display_name: str,
+        file: bytes | str | os.PathLike[str],
+        filename: str | None = None,
+        content_type: str | None = None,
+        description: str | None = None,
+        accent: str | None = None,
+        tags: Sequence[str] | None = None,
+        language: str | None = None,
+        model: str | None = None,
+    ) -> ClonedVoice:
+        """Start a voice clone from 5-15 s of clean speech (a path or bytes) (§7)."""
+        call = self._api.add_voice(
+            display_name=display_name,
+            file=file,
+            filename=filename,
+            content_type=content_type,
+            description=description,
+            accent=accent,
+            tags=tags,
+            language=language,
+            model=model,
+        )
+        data = await self._json(call)
+        return ClonedVoice.from_json(data.get("data", data))
+
+    async def clones(self) -> list[ClonedVoice]:
+        """Every voice clone of the account, with its current status."""
+        data = await self._json(self._api.list_clones())
+        return [ClonedVoice.from_json(v) for v in data.get("data", [])]
+
+    async def delete_voice(self, voice_id: str) -> None:
+        """Delete a clone (local server; the real service deletes from the dashboard, §7)."""
+        await self._send(self._api.delete_voice(voice_id))
+
+    async def wait_for_voice(
+        self,
+        voice_id: str,
+        *,
+        on_ready: Callback | None = None,
+        on_failed: Callback | None = None,
+        timeout: float = 600.0,  # noqa: ASYNC109 - bounds the whole watch, not one call
+        poll_interval: float = 0.5,
+        max_poll_interval: float = 10.0,
+    ) -> ClonedVoice:
+        """Watch a clone job until it completes or fails, then call back once.
+
+        Polls the clone list (there is no per-clone GET and no webhook, §7) with
+        exponential backoff from ``poll_interval`` to ``max_poll_interval``. Callbacks may
+        be sync or async; each fires at most once.
+
+        Raises:
+            TimeoutError: the job did not finish within ``timeout`` seconds.
+            InvalidRequestError: no clone has that id.
+        """
+        deadline = time.monotonic() + timeout
+        interval = poll_interval
+        while True:
+            clone = next((c for c in await self.clones() if c.voice_id == voice_id), None)
+            if clone is None:
+                raise InvalidRequestError(f"no voice clone with id {voice_id!r}", status_code=404)
+            if clone.final:
+                callback = on_ready if clone.ready else on_failed
+                if callback is not None:
+                    result = callback(clone)
+                    if inspect.isawaitable(result):
+                        await result
+                return clone
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SmallestTimeout(f"voice {voice_id} still {clone.status} after {timeout:g} s")
+            await asyncio.sleep(min(interval, remaining))  # polling interval
+            interval = min(interval * 2, max_poll_interval)
+
+    # -- pronunciation dictionaries ---------------------------------------------------
+    async def dictionaries(self) -> list[PronunciationDictionary]:
+        """Every pronunciation dictionary of the account."""
+        data = await self._json(self._api.dicts())
+        return [PronunciationDictionary.from_json(d) for d in data]
+
+    async def create_dictionary(self, items: Sequence[tuple[str, str]]) -> PronunciationDictionary:
+        """Create a dictionary of ``(word, pronunciation)`` pairs (at least one)."""
+        return PronunciationDictionary.from_json(await self._json(self._api.create_dict(items)))
+
+    async def update_dictionary(
+        self, dict_id: str, items: Sequence[tuple[str, str]]
+    ) -> PronunciationDictionary:
+        """Replace a dictionary's items."""
+        return PronunciationDictionary.from_json(
+            await self._json(self._api.update_dict(dict_id, items))
+        )
+
+    async def delete_dictionary(self, dict_id: str) -> None:
+        """Delete a dictionary."""
+        await self._send(self._api.delete_dict(dict_id))
+
+
+class RestClient:
+    """The synchronous twin of :class:`AsyncRestClient` (same arguments, same errors)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_HTTP_BASE,
+        options: TTSOptions | None = None,
+        client: httpx.Client | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._api = _Api(api_key, base_url, options)
+        self._own = client is None
+        self._client = client or httpx.Client(timeout=timeout)
+        self.retry = retry if retry is not None else RetryPolicy()
+
+    def __enter__(self) -> RestClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP client if we created it."""
+        if self._own:
+            self._client.close()
+
+    def __repr__(self) -> str:
+        return f"RestClient({self._api.base_url!r}, key={mask_key(self._api.api_key)})"
+
+    def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                request = self._client.build_request(
+                    call.method,
+                    self._api.base_url + call.path,
+                    json=call.json,
+                    files=call.files,
+                    data=call.data,
+                    headers={**self._api.headers(), **call.headers},
+                )
+                response = self._client.send(request, stream=True)
+                if response.status_code < 400:
+                    if not stream:
+                        response.read()
+                    return response
+                body = response.read()
+                response.close()
+                error: SmallestError = error_from_status(
+                    response.status_code, body, dict(response.headers)
+                )
+            except httpx.HTTPError as exc:
+                error = _transport_error(exc)
+            attempt += 1
+            delay = (
+                self.retry.delay(attempt, error, time.monotonic() - started) if self.retry else None
+            )
+            if delay is None:
+                raise error
+            time.sleep(delay)  # backoff
+
+    def _json(self, call: _Call) -> Any:
+        return self._api.json(self._send(call))
+
+    def synthesize(
+        self, text: str, *, options: TTSOptions | None = None, request_id: str | None = None
+    ) -> bytes:
+        """See :meth:`AsyncRestClient.synthesize`."""
+        return self._send(self._api.tts(text, options, request_id)).content
+
+    def synthesize_to_file(
+        self, text: str, path: str | os.PathLike[str], *, options: TTSOptions | None = None
+    ) -> Path:
+        """See :meth:`AsyncRestClient.synthesize_to_file`."""
+        opts = options or self._api.options
+        if opts.output_format == "mp3":
+            raise InvalidRequestError(
+                "synthesize_to_file writes WAV; output_format='mp3' "
+                "cannot be converted without a decoder"
+            )
+        out = Path(path)
+        out.write_bytes(_to_wav(self.synthesize(text, options=opts), opts))
+        return out
+
+    def stream(
+        self, text: str, *, options: TTSOptions | None = None, request_id: str | None = None
+    ) -> Iterator[AudioChunk]:
+        """See :meth:`AsyncRestClient.stream` (retried only before the first chunk)."""
+        response = self._send(self._api.sse(text, options, request_id), stream=True)
+        decoder = SSEDecoder(request_id=request_id or "")
+        yielded = False
+        try:
+            for data in response.iter_bytes():
+                for event in [*decoder.feed(data)]:
+                    if isinstance(event, AudioChunk):
+                        yielded = True
+                        yield event
+                    elif isinstance(event, Complete):
+                        return
+                    elif isinstance(event, ErrorEvent):
+                        raise event.error
+            for event in decoder.close():
+                if isinstance(event, AudioChunk):
+                    yield event
+                elif isinstance(event, ErrorEvent):
+                    raise event.error
+        except httpx.HTTPError as exc:
+            error = _transport_error(exc)
+            if yielded and error.retryable:
+                raise ConnectionLostError(f"SSE stream broke after audio: {error}") from None
+            raise error from None
+        finally:
+            response.close()
+
+    def voices(self, model: str = "lightning_v3.1") -> list[Voice]:
+        """See :meth:`AsyncRestClient.voices`."""
+        return [Voice.from_json(v) for v in self._json(self._api.voices(model)).get("voices", [])]
+
+    def add_voice(
+        self,
+        *,
+        display_name: str,
+        file: bytes | str | os.PathLike[str],
+        filename: str | None = None,
+        content_type: str | None = None,
+        description: str | None = None,
+        accent: str | None = None,
+        tags: Sequence[str] | None = None,
+        language: str | None = None,
+        model: str | None = None,
+    ) -> ClonedVoice:
+        """See :meth:`AsyncRestClient.add_voice`."""
+        call = self._api.add_voice(
+            display_name=display_name,
+            file=file,
+            filename=filename,
+            content_type=content_type,
+            description=description,
+            accent=accent,
+            tags=tags,
+            language=language,
+            model=model,
+        )
+        data = self._json(call)
+        return ClonedVoice.from_json(data.get("data", data))
+
+    def clones(self) -> list[ClonedVoice]:
+        """See :meth:`AsyncRestClient.clones`."""
+        return [
+            ClonedVoice.from_json(v) for v in self._json(self._api.list_clones()).get("data", [])
+        ]
+
+    def delete_voice(self, voice_id: str) -> None:
+        """See :meth:`AsyncRestClient.delete_voice`."""
+        self._send(self._api.delete_voice(voice_id))
+
+    def wait_for_voice(
+        self,
+        voice_id: str,
+        *,
+        on_ready: Callable[[ClonedVoice], Any] | None = None,
+        on_failed: Callable[[ClonedVoice], Any] | None = None,
+        timeout: float = 600.0,
+        poll_interval: float = 0.5,
+        max_poll_interval: float = 10.0,
+    ) -> ClonedVoice:
+        """See :meth:`AsyncRestClient.wait_for_voice` (callbacks must be plain functions)."""
+        deadline = time.monotonic() + timeout
+        interval = poll_interval
+        while True:
+            clone = next((c for c in self.clones() if c.voice_id == voice_id), None)
+            if clone is None:
+                raise InvalidRequestError(f"no voice clone with id {voice_id!r}", status_code=404)
+            if clone.final:
+                callback = on_ready if clone.ready else on_failed
+                if callback is not None:
+                    callback(clone)
+                return clone
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SmallestTimeout(f"voice {voice_id} still {clone.status} after {timeout:g} s")
+            time.sleep(min(interval, remaining))  # polling interval
+            interval = min(interval * 2, max_poll_interval)
+
+    def dictionaries(self) -> list[PronunciationDictionary]:
+        """See :meth:`AsyncRestClient.dictionaries`."""
+        return [PronunciationDictionary.from_json(d) for d in self._json(self._api.dicts())]
+
+    def create_dictionary(self, items: Sequence[tuple[str, str]]) -> PronunciationDictionary:
+        """See :meth:`AsyncRestClient.create_dictionary`."""
+        return PronunciationDictionary.from_json(self._json(self._api.create_dict(items)))
+
+    def update_dictionary(
+        self, dict_id: str, items: Sequence[tuple[str, str]]
+    ) -> PronunciationDictionary:
+        """See :meth:`AsyncRestClient.update_dictionary`."""
+        return PronunciationDictionary.from_json(self._json(self._api.update_dict(dict_id, items)))
+
+    def delete_dictionary(self, dict_id: str) -> None:
+        """See :meth:`AsyncRestClient.delete_dictionary`."""
+        self._send(self._api.delete_dict(dict_id))

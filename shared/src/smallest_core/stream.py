@@ -1,0 +1,532 @@
+"""Streaming over one WebSocket: :class:`StreamConnection` and the :class:`Utterance` handle.
+
+The asyncio layer only moves frames: every decision about what a frame means lives in
+the sans-I/O :class:`~smallest_core.protocol.Protocol`. One reader task feeds received
+frames to the protocol and routes the events it produces to their utterance by request
+id; writes go out in protocol order under one lock.
+
+Follow one utterance: ``Utterance.push_text`` → ``Protocol.send_text`` builds the frame
+→ ``StreamConnection._write`` sends it → the server answers → ``_read`` feeds
+``Protocol.receive_text`` → the event is routed to ``Utterance._deliver`` → ``async for``
+yields it.
+
+Retries (``RetryPolicy``): an utterance whose connection fails before it yielded any
+audio is replayed on a fresh connection from its pool, transparently; one that already
+yielded audio raises :class:`ConnectionLostError` at once, so audio is never duplicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+
+from .codec import DEFAULT_WS_BASE, ws_url
+from .errors import (
+    ConnectionLostError,
+    InvalidState,
+    SmallestError,
+    error_from_close,
+    error_from_status,
+)
+from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
+from .metrics import UtteranceMetrics
+from .options import TTSOptions
+from .protocol import Protocol
+from .redact import mask_key, redact, register_secret
+from .retry import RetryPolicy
+
+__all__ = ["ConnectFn", "StreamConnection", "Utterance"]
+
+logger = logging.getLogger("smallest_core")
+
+#: How a :class:`StreamConnection` opens its socket (the transport seam):
+#: ``connect(url, additional_headers=..., open_timeout=...)`` → a websockets connection.
+ConnectFn = Callable[..., Awaitable[ClientConnection]]
+
+USER_AGENT = "smallest-core"
+
+
+class StreamConnection:
+    """One WebSocket to ``/waves/v1/tts/live`` carrying any number of utterances.
+
+    In continuations mode (the default, PROTOCOL.md §12) utterances are multiplexed by
+    ``context_id``; in flush mode (§5.2) one utterance at a time is open for text and
+    finished ones may still be receiving audio. ``cancel`` never closes the socket.
+
+    Args:
+        api_key: the Bearer key (never logged; redacted everywhere).
+        options: default options for utterances on this connection.
+        base_url: ``wss://api.smallest.ai`` or a local server's ``ws://host:port``.
+        mode: ``"continuations"`` or ``"flush"``.
+        idle_timeout: seconds sent as ``?timeout=`` (§5.1); None = the server default (60).
+        connect: the socket factory (default ``websockets.connect``).
+        open_timeout: seconds for the handshake.
+        headers: extra upgrade headers (e.g. ``X-Source``).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        options: TTSOptions | None = None,
+        base_url: str = DEFAULT_WS_BASE,
+        mode: str = "continuations",
+        idle_timeout: int | None = None,
+        connect: ConnectFn | None = None,
+        open_timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        register_secret(api_key)
+        self._api_key = api_key
+        self.options = options or TTSOptions()
+        self.base_url = base_url
+        self.mode = mode
+        self.idle_timeout = idle_timeout
+        self._connect = connect or websockets.connect
+        self._open_timeout = open_timeout
+        self._headers = dict(headers or {})
+        self._proto = Protocol(self.options, mode=mode)  # type: ignore[arg-type]
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._write_lock = asyncio.Lock()
+        self._pending_writes: set[asyncio.Task[None]] = set()
+        self._utterances: dict[str, Utterance] = {}
+        self._closed = False
+        self._failure: SmallestError | None = None
+        self.opened_at = 0.0
+        self.last_sent_at = 0.0
+        self.utterances_served = 0
+        #: called when an utterance leaves this connection or the socket closes (pools).
+        self.on_idle: Callable[[], None] | None = None
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def connect(self) -> StreamConnection:
+        """Open the socket and start the reader.
+
+        Raises:
+            AuthenticationError, PermissionDeniedError, RateLimitError, ServerError: the
+                upgrade was refused with that HTTP status.
+            ConnectionLostError: the server could not be reached.
+            TimeoutError: the handshake took longer than ``open_timeout``.
+        """
+        url = ws_url(self.base_url, self.idle_timeout)
+        headers = {
+            "Authorization": f"Bearer {self._api_key}",
+            "X-Source": USER_AGENT,
+            **self._headers,
+        }
+        try:
+            self._ws = await self._connect(
+                url,
+                additional_headers=headers,
+                open_timeout=self._open_timeout,
+                max_size=None,
+                compression=None,
+            )
+        except InvalidStatus as exc:
+            response = exc.response
+            # from None: the handshake exception carries our request headers (the key).
+            raise error_from_status(
+                response.status_code, response.body, dict(response.headers)
+            ) from None
+        except TimeoutError:
+            from .errors import TimeoutError as SmallestTimeout
+
+            raise SmallestTimeout(f"WebSocket handshake to {url} timed out") from None
+        except (OSError, InvalidURI, websockets.InvalidHandshake) as exc:
+            raise ConnectionLostError(f"cannot connect to {url}: {redact(str(exc))}") from None
+        self.opened_at = self.last_sent_at = time.monotonic()
+        self._reader = asyncio.create_task(self._read(), name="smallest-core-reader")
+        logger.info("= connected %s (mode=%s)", url, self.mode)
+        return self
+
+    async def aclose(self) -> None:
+        """Close the socket; utterances still running end with ConnectionLostError."""
+        self._closed = True
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+        for task in list(self._pending_writes):
+            task.cancel()
+
+    async def __aenter__(self) -> StreamConnection:
+        return await self.connect()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- state ------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """True once the socket is closed or the connection is poisoned."""
+        return self._closed or self._ws is None or self._proto.poisoned
+
+    @property
+    def active(self) -> int:
+        """Utterances on this connection that have not finished."""
+        return len(self._utterances)
+
+    def can_open(self) -> bool:
+        """Whether a new utterance may start here now (flush mode: none open for text)."""
+        if self.closed:
+            return False
+        if self._proto.multiplexed:
+            return True
+        return not any(u.open_for_text for u in self._utterances.values())
+
+    def idle_for(self) -> float:
+        """Seconds since we last sent a frame (the server's idle clock, §5.1)."""
+        return time.monotonic() - self.last_sent_at
+
+    def age(self) -> float:
+        """Seconds since the socket opened."""
+        return time.monotonic() - self.opened_at
+
+    # -- utterances -------------------------------------------------------------------
+    def utterance(
+        self,
+        request_id: str | None = None,
+        *,
+        options: TTSOptions | None = None,
+        retry: RetryPolicy | None = None,
+        reacquire: Callable[[StreamConnection], Awaitable[StreamConnection]] | None = None,
+        finish_timeout: float = 15.0,
+    ) -> Utterance:
+        """Start an utterance on this connection.
+
+        Args:
+            request_id: our id for it (sent as ``request_id``/``context_id``); generated
+                when None.
+            options: per-utterance options (default: the connection's).
+            retry: how to retry before audio; None = no retry.
+            reacquire: gives a fresh connection for a retry (a pool passes its own).
+            finish_timeout: after ``end()``, the longest wait for the next event.
+
+        Raises:
+            InvalidState: the connection is closed, or (flush mode) another utterance is
+                still open for text.
+        """
+        if self.closed:
+            raise InvalidState("connection is closed")
+        utt = Utterance(
+            self,
+            request_id,
+            options or self.options,
+            retry=retry,
+            reacquire=reacquire,
+            finish_timeout=finish_timeout,
+        )
+        return utt
+
+    def _attach(self, utt: Utterance) -> None:
+        """Open ``utt`` on this socket's protocol and replay what it has sent so far."""
+        rid = self._proto.open(utt.request_id, options=utt.options)
+        utt.request_id = rid
+        self._utterances[rid] = utt
+        self.utterances_served += 1
+        for text in utt._texts:
+            self._proto.send_text(rid, text)
+        if utt._ended:
+            self._proto.end(rid)
+
+    def _detach(self, utt: Utterance) -> None:
+        if self._utterances.get(utt.request_id) is utt:
+            del self._utterances[utt.request_id]
+        self._notify_idle()
+
+    def _notify_idle(self) -> None:
+        if self.on_idle is not None:
+            self.on_idle()
+
+    # -- writing ----------------------------------------------------------------------
+    async def _write(self) -> None:
+        """Send every frame the protocol has queued, in order."""
+        ws = self._ws
+        if ws is None:
+            return
+        async with self._write_lock:
+            frames = self._proto.data_to_send()
+            try:
+                for frame in frames:
+                    await ws.send(frame)
+                    self.last_sent_at = time.monotonic()
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug("> %s", _short(frame))
+            except ConnectionClosed:
+                pass  # the reader reports the loss to every utterance
+
+    def _write_soon(self) -> None:
+        """Schedule :meth:`_write` from synchronous code (``cancel``)."""
+        task = asyncio.get_running_loop().create_task(self._write())
+        self._pending_writes.add(task)
+        task.add_done_callback(self._pending_writes.discard)
+
+    # -- reading ----------------------------------------------------------------------
+    async def _read(self) -> None:
+        ws = self._ws
+        assert ws is not None
+        error: SmallestError
+        try:
+            async for message in ws:
+                if isinstance(message, str):
+                    if logger.isEnabledFor(logging.DEBUG):
+                        logger.debug("< %s", _short(message))
+                    self._proto.receive_text(message)
+                else:
+                    self._proto.receive_bytes(message)
+                self._dispatch()
+                if self._proto.poisoned:
+                    logger.warning("= connection poisoned: %s", self._proto.error)
+                    await ws.close(code=1002, reason="protocol error")
+                    break
+            error = error_from_close(ws.close_code, ws.close_reason or "")
+        except ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd is not None else None
+            reason = exc.rcvd.reason if exc.rcvd is not None else "connection dropped"
+            error = error_from_close(code, reason)
+        except Exception as exc:  # a bug must not hang utterances: fail them loudly
+            logger.exception("reader crashed")
+            error = ConnectionLostError(f"reader crashed: {exc!r}")
+        self._closed = True
+        self._failure = error
+        if not self._proto.poisoned:
+            self._proto.connection_lost(error)
+        self._dispatch()
+        self._notify_idle()
+        logger.info("= closed (%s)", error)
+
+    def _dispatch(self) -> None:
+        for event in self._proto.events_received():
+            utt = self._utterances.get(event.request_id) if event.request_id else None
+            if utt is None:
+                continue  # the protocol routes; an unknown id here is already dropped
+            utt._deliver(event)
+            if isinstance(event, Complete | ErrorEvent):
+                self._detach(utt)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return (
+            f"StreamConnection({self.base_url!r}, mode={self.mode!r}, {state}, "
+            f"active={self.active}, key={mask_key(self._api_key)})"
+        )
+
+
+class Utterance:
+    """One utterance: push text in, iterate audio out.
+
+    ``push_text``/``flush``/``end`` send as you go (the first audio can start while text
+    is still arriving); ``async for event in utterance`` yields
+    :class:`AudioChunk` and :class:`WordTimestamp` events and stops after the server's
+    ``complete`` for this request id — there are no silence timers. ``cancel()``
+    returns at once: nothing of this utterance is yielded after it, the server is told
+    (continuations mode) and the socket stays open for the next utterance.
+
+    Raises (from iteration): the typed :class:`SmallestError` that ended it;
+    :class:`ConnectionLostError` if the connection failed after audio was yielded.
+    """
+
+    def __init__(
+        self,
+        conn: StreamConnection,
+        request_id: str | None,
+        options: TTSOptions,
+        *,
+        retry: RetryPolicy | None,
+        reacquire: Callable[[StreamConnection], Awaitable[StreamConnection]] | None,
+        finish_timeout: float,
+    ) -> None:
+        self._conn = conn
+        self.request_id: str = request_id or ""
+        self.options = options
+        self._retry = retry
+        self._reacquire = reacquire
+        self._finish_timeout = finish_timeout
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._texts: list[str] = []
+        self._ended = False
+        self._cancelled = False
+        self._done = False
+        self._yielded_audio = False
+        self._attempt = 0
+        self._started = time.monotonic()
+        self.metrics = UtteranceMetrics(
+            request_id=request_id or "", sample_rate=options.sample_rate
+        )
+        conn._attach(self)
+        self.metrics.request_id = self.request_id
+
+    # -- sending ----------------------------------------------------------------------
+    @property
+    def open_for_text(self) -> bool:
+        """True until ``end()`` or ``cancel()``."""
+        return not (self._ended or self._cancelled or self._done)
+
+    @property
+    def connection(self) -> StreamConnection:
+        """The connection currently carrying this utterance (changes on a retry)."""
+        return self._conn
+
+    async def push_text(self, text: str) -> None:
+        """Send more text; it is spoken as soon as the server has a sentence (or a flush).
+
+        Raises:
+            InvalidState: after ``end()`` or ``cancel()``.
+        """
+        if not self.open_for_text:
+            raise InvalidState(f"push_text() after the utterance ended ({self.request_id})")
+        self._texts.append(text)
+        self.metrics.on_text(len(text))
+        if not self._conn.closed:
+            self._conn._proto.send_text(self.request_id, text)
+            self._conn._dispatch()  # local events (e.g. an empty utterance's Complete)
+            await self._conn._write()
+
+    async def flush(self) -> None:
+        """Ask the server to speak everything sent so far without waiting for more."""
+        if not self.open_for_text:
+            raise InvalidState(f"flush() after the utterance ended ({self.request_id})")
+        if not self._conn.closed:
+            self._conn._proto.flush(self.request_id)
+            self._conn._dispatch()  # local events (e.g. an empty utterance's Complete)
+            await self._conn._write()
+
+    async def end(self, text: str = "") -> None:
+        """Send the last text (optional): the server finishes and sends ``complete``."""
+        if not self.open_for_text:
+            raise InvalidState(f"end() after the utterance ended ({self.request_id})")
+        if text:
+            self._texts.append(text)
+            self.metrics.on_text(len(text))
+        self._ended = True
+        if not self._conn.closed:
+            self._conn._proto.end(self.request_id, text)
+            self._conn._dispatch()  # local events (e.g. an empty utterance's Complete)
+            await self._conn._write()
+
+    def cancel(self) -> None:
+        """Stop this utterance now (barge-in); never closes the socket. Idempotent."""
+        if self._cancelled or self._done:
+            return
+        self._cancelled = True
+        self._conn._detach(self)
+        if not self._conn.closed:
+            self._conn._proto.cancel(self.request_id)
+            self._conn._write_soon()
+        # Drop what was routed but not yet consumed: nothing is yielded after cancel().
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+
+    async def say(self, text: str) -> AsyncIterator[AudioChunk | WordTimestamp]:
+        """One-shot helper: ``end(text)`` then iterate."""
+        await self.end(text)
+        async for event in self:
+            yield event
+
+    # -- receiving --------------------------------------------------------------------
+    def _deliver(self, event: Event) -> None:
+        if not self._cancelled:
+            self._queue.put_nowait(event)
+
+    def __aiter__(self) -> Utterance:
+        return self
+
+    async def __anext__(self) -> AudioChunk | WordTimestamp:
+        while True:
+            if self._done or self._cancelled:
+                raise StopAsyncIteration
+            event = await self._next_event()
+            match event:
+                case None:
+                    raise StopAsyncIteration
+                case AudioChunk():
+                    self._yielded_audio = True
+                    self.metrics.on_audio(len(event.audio))
+                    return event
+                case WordTimestamp():
+                    return event
+                case Complete():
+                    self._finish()
+                    raise StopAsyncIteration
+                case ErrorEvent(error=error):
+                    await self._handle_error(error)
+
+    async def _next_event(self) -> Event | None:
+        if not self._ended:
+            return await self._queue.get()
+        try:
+            return await asyncio.wait_for(self._queue.get(), self._finish_timeout)
+        except TimeoutError:
+            from .errors import TimeoutError as SmallestTimeout
+
+            return ErrorEvent(
+                self.request_id,
+                SmallestTimeout(f"no event for {self._finish_timeout:g} s after end()"),
+            )
+
+    async def _handle_error(self, error: SmallestError) -> None:
+        """Retry on a fresh connection if nothing was yielded yet; otherwise raise."""
+        if self._yielded_audio:
+            self._finish()
+            if error.retryable:
+                raise ConnectionLostError(
+                    f"utterance {self.request_id} lost its stream after audio was delivered "
+                    f"({error}); not retried, to avoid duplicate audio",
+                    request_id=self.request_id,
+                ) from error
+            raise error
+        delay = (
+            self._retry.delay(self._attempt + 1, error, time.monotonic() - self._started)
+            if self._retry is not None and self._reacquire is not None
+            else None
+        )
+        if delay is None:
+            self._finish()
+            raise error
+        self._attempt += 1
+        logger.warning("retrying %s in %.3f s after %s", self.request_id, delay, error)
+        if delay > 0:
+            await asyncio.sleep(delay)  # backoff, not synchronisation
+        old = self._conn
+        old._detach(self)
+        assert self._reacquire is not None
+        try:
+            self._conn = await self._reacquire(old)
+        except SmallestError as exc:
+            await self._handle_error(exc)
+            return
+        self._conn._attach(self)
+        await self._conn._write()
+
+    def _finish(self) -> None:
+        self._done = True
+        self._conn._detach(self)
+        self.metrics.on_end()
+
+    def __repr__(self) -> str:
+        state = (
+            "cancelled"
+            if self._cancelled
+            else "done"
+            if self._done
+            else "ending"
+            if self._ended
+            else "open"
+        )
+        return f"Utterance({self.request_id!r}, {state})"
+
+
+def _short(frame: str, limit: int = 160) -> str:
+    """A log-safe rendering of a frame: audio as a length, text truncated, keys redacted."""
+    if '"audio"' in frame and len(frame) > limit:
+        return f"<audio frame, {len(frame)} chars>"
+    text = frame if len(frame) <= limit else frame[:limit] + "…"
+    return redact(text)

@@ -1,0 +1,322 @@
+"""StreamConnection, Utterance and ConnectionPool against smallest_local over real sockets.
+
+The tone engine marks every sample with the request that produced it, so "each utterance
+gets exactly its own audio, in order, nothing lost or duplicated" is checked byte for byte
+with ``describe`` (one contiguous run per request id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from smallest_core import (
+    AudioChunk,
+    AuthenticationError,
+    ConnectionLostError,
+    ConnectionPool,
+    InvalidRequestError,
+    InvalidState,
+    RetryPolicy,
+    StreamConnection,
+    TTSOptions,
+    Utterance,
+    WordTimestamp,
+)
+from smallest_local import Server
+from smallest_local.engines import describe, tag_value
+
+RATE = 24000
+PAIRS_PER_WORD = RATE // 5 // 2  # tone engine: 200 ms per word
+FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.0, max_delay=0.0, deadline=10.0)
+
+
+def options(**changes: object) -> TTSOptions:
+    return TTSOptions(sample_rate=RATE, complete_backoff_ms=0, **changes)  # type: ignore[arg-type]
+
+
+def connection(server: Server, **kw: object) -> StreamConnection:
+    return StreamConnection(api_key=server.api_key, base_url=server.ws_url, options=options(), **kw)  # type: ignore[arg-type]
+
+
+def pool(server: Server, **kw: object) -> ConnectionPool:
+    kw.setdefault("retry", FAST_RETRY)
+    return ConnectionPool(api_key=server.api_key, base_url=server.ws_url, options=options(), **kw)  # type: ignore[arg-type]
+
+
+async def collect(utt: Utterance) -> bytes:
+    return b"".join([e.audio async for e in utt if isinstance(e, AudioChunk)])
+
+
+def only(pcm: bytes, rid: str, words: int) -> bool:
+    return describe(pcm) == {tag_value(rid): [(0, words * PAIRS_PER_WORD)]}
+
+
+class TestStreamConnection:
+    async def test_one_utterance_streams_text_in_and_audio_out(self, smallest_server: Server):
+        async with connection(smallest_server) as conn:
+            utt = conn.utterance("u-1")
+            for word in ("Hello ", "there, ", "how are ", "you"):
+                await utt.push_text(word)
+            await utt.end()
+            pcm = await collect(utt)
+        assert only(pcm, "u-1", 5)
+
+    async def test_fifty_interleaved_utterances_each_get_exactly_their_own_audio(
+        self, smallest_server: Server
+    ):
+        async with connection(smallest_server) as conn:
+            utts = [conn.utterance(f"i-{n}") for n in range(50)]
+            for word in ("one ", "two ", "three"):
+                for utt in utts:
+                    await utt.push_text(word)
+            for utt in utts:
+                await utt.end()
+            results = await asyncio.gather(*(collect(u) for u in utts))
+        for n, pcm in enumerate(results):
+            assert only(pcm, f"i-{n}", 3), n
+        assert smallest_server.stats.ws_connections_total == 1
+
+    async def test_word_timestamps_are_routed_with_their_utterance(self, smallest_server: Server):
+        async with connection(smallest_server) as conn:
+            utt = conn.utterance("w", options=options(word_timestamps=True))
+            await utt.end("Pay $100 today")
+            words = [e for e in [e async for e in utt] if isinstance(e, WordTimestamp)]
+        assert [w.word for w in words] == ["Pay", "$100", "today"]
+        assert all(w.request_id == "w" for w in words)
+        assert [w.start for w in words] == pytest.approx([0.0, 0.2, 0.4])
+
+    @pytest.mark.smallest_server(realtime_factor=1.0, chunk_ms=50)
+    async def test_cancel_mid_utterance_delivers_nothing_more_and_keeps_the_socket(
+        self, smallest_server: Server
+    ):
+        async with connection(smallest_server) as conn:
+            utt = conn.utterance("gone")
+            await utt.end("w " * 40)  # 8 s of real-time audio
+            first = await anext(utt)
+            assert isinstance(first, AudioChunk)
+            utt.cancel()
+            after = [e async for e in utt]  # returns at once, yields nothing
+            assert after == []
+            nxt = conn.utterance("next")
+            await nxt.end("fresh words")
+            pcm = await collect(nxt)
+        assert only(pcm, "next", 2)  # no byte of the cancelled utterance leaks into it
+        assert smallest_server.stats.ws_connections_total == 1
+        assert smallest_server.stats.syntheses_cancelled == 1
+
+    async def test_flush_mode_runs_utterances_one_after_another(self, smallest_server: Server):
+        async with connection(smallest_server, mode="flush") as conn:
+            for n in range(3):
+                utt = conn.utterance(f"f-{n}")
+                await utt.push_text("a b ")
+                await utt.flush()
+                await utt.end("c")
+                assert only(await collect(utt), f"f-{n}", 3)
+        assert smallest_server.stats.ws_connections_total == 1
+
+    async def test_flush_mode_refuses_a_second_open_utterance(self, smallest_server: Server):
+        async with connection(smallest_server, mode="flush") as conn:
+            conn.utterance("a")
+            with pytest.raises(InvalidState):
+                conn.utterance("b")
+
+    async def test_empty_utterance_completes_without_a_server_round_trip(
+        self, smallest_server: Server
+    ):
+        async with connection(smallest_server) as conn:
+            utt = conn.utterance("empty")
+            await utt.push_text("   ")
+            await utt.end()
+            assert [e async for e in utt] == []
+
+    async def test_misuse_is_invalid_state(self, smallest_server: Server):
+        async with connection(smallest_server) as conn:
+            utt = conn.utterance("m")
+            await utt.end("x")
+            with pytest.raises(InvalidState):
+                await utt.push_text("more")
+            await collect(utt)
+
+    async def test_bad_key_is_authentication_error(self, smallest_server: Server):
+        conn = StreamConnection(api_key="sk_wrong_key_xxxxx", base_url=smallest_server.ws_url)
+        with pytest.raises(AuthenticationError) as info:
+            await conn.connect()
+        assert "sk_wrong_key_xxxxx" not in str(info.value)
+
+    async def test_invalid_voice_is_a_typed_error_not_a_hang(self, smallest_server: Server):
+        async with connection(smallest_server) as conn:
+            utt = conn.utterance("v", options=options(voice_id="nobody_here"))
+            await utt.end("hello")
+            with pytest.raises(InvalidRequestError) as info:
+                await collect(utt)
+            assert "voice_id" in str(info.value)
+            ok = conn.utterance("ok")
+            await ok.end("still works")
+            assert only(await collect(ok), "ok", 2)
+
+
+class TestPool:
+    async def test_prewarmed_socket_serves_the_first_utterance(self, smallest_server: Server):
+        async with pool(smallest_server, warm_spare=False) as p:
+            await p.prewarm()
+            assert smallest_server.stats.ws_connections_total == 1
+            utt = await p.utterance("first")
+            await utt.end("hi")
+            assert only(await collect(utt), "first", 1)
+        assert smallest_server.stats.ws_connections_total == 1
+
+    async def test_warm_spare_is_opened(self, smallest_server: Server):
+        async with pool(smallest_server) as p:
+            await p.prewarm()
+            held = [await p.utterance(f"h{n}") for n in range(16)]  # fills socket 1
+            extra = await p.utterance("extra")  # goes to the spare, no handshake wait
+            assert extra.connection is not held[0].connection
+            for utt in [*held, extra]:
+                await utt.end("x")
+                await collect(utt)
+
+    @pytest.mark.smallest_server(idle_timeout_s=60)
+    async def test_idle_sockets_are_refreshed_before_the_server_timeout(
+        self, smallest_server: Server
+    ):
+        async with pool(smallest_server, idle_timeout=2, warm_spare=False) as p:
+            await p.prewarm()
+            await asyncio.sleep(3)  # the scenario: 3 s idle against a 2 s server timeout
+            utt = await p.utterance("after-idle")
+            await utt.end("still here")
+            assert only(await collect(utt), "after-idle", 2)
+        assert smallest_server.stats.ws_connections_total >= 2  # refreshed, not junk-kept
+
+    async def test_server_closing_after_every_complete(self, smallest_server: Server):
+        smallest_server.faults.close_after_complete(times=None)
+        async with pool(smallest_server) as p:
+            for n in range(5):
+                utt = await p.utterance(f"c{n}")
+                await utt.end("one two")
+                assert only(await collect(utt), f"c{n}", 2)
+
+    async def test_bounded_concurrency_waits_for_room(self, smallest_server: Server):
+        async with pool(
+            smallest_server, max_connections=1, max_utterances_per_connection=2, warm_spare=False
+        ) as p:
+            a = await p.utterance("a")
+            b = await p.utterance("b")
+            waiting = asyncio.ensure_future(p.utterance("c"))
+            await a.end("x")
+            await collect(a)  # frees a place
+            c = await waiting
+            await b.end("y")
+            await c.end("z")
+            assert only(await collect(c), "c", 1) and only(await collect(b), "b", 1)
+        assert smallest_server.stats.ws_connections_total == 1
+
+    async def test_aclose_fails_nothing_silently_and_leaks_no_task(self, smallest_server: Server):
+        p = pool(smallest_server)
+        await p.prewarm()
+        utt = await p.utterance("z")
+        await utt.end("x")
+        await collect(utt)
+        before = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+        await p.aclose()
+        leftover = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+        assert not [t for t in leftover if t in before and not t.done()]
+        with pytest.raises(InvalidState):
+            await p.utterance()
+
+
+class TestFaults:
+    """Item 4: retry transparently before audio; ConnectionLostError after audio."""
+
+    @pytest.mark.parametrize(
+        "script",
+        [
+            lambda f: f.refuse_upgrade(503),
+            lambda f: f.close_after(0, code=1011),
+            lambda f: f.abort_after(0),
+            lambda f: f.error_frame("worker crashed", code="INTERNAL_ERROR"),
+            lambda f: f.malformed_frame(),
+            lambda f: f.binary_frame(),
+        ],
+        ids=[
+            "refuse-503",
+            "close-before-audio",
+            "abort-before-audio",
+            "error-frame-5xx",
+            "malformed-frame",
+            "binary-frame",
+        ],
+    )
+    async def test_failure_before_audio_is_retried_transparently(
+        self, smallest_server: Server, script
+    ):
+        async with pool(smallest_server) as p:
+            await p.prewarm()  # the fault hits a real utterance, not the prewarm
+            script(smallest_server.faults)
+            utt = await p.utterance("r")
+            await utt.end("retry me please")
+            assert only(await collect(utt), "r", 3)
+
+    async def test_stall_before_audio_times_out_and_is_retried(self, smallest_server: Server):
+        smallest_server.faults.stall(after_chunks=0)
+        async with pool(smallest_server) as p:
+            utt = await p.utterance("s")
+            utt._finish_timeout = 0.5  # keep the scenario short
+            await utt.end("slow start")
+            assert only(await collect(utt), "s", 2)
+
+    @pytest.mark.parametrize(
+        "script",
+        [
+            lambda f: f.close_after(2, code=1011),
+            lambda f: f.abort_after(2),
+            lambda f: f.malformed_frame(after_chunks=2),
+        ],
+        ids=["close", "abort", "malformed"],
+    )
+    async def test_failure_after_audio_raises_connection_lost_without_duplicates(
+        self, smallest_server: Server, script
+    ):
+        script(smallest_server.faults)
+        async with pool(smallest_server) as p:
+            utt = await p.utterance("late")
+            await utt.end("w " * 10)
+            got = bytearray()
+            with pytest.raises(ConnectionLostError):
+                async for event in utt:
+                    if isinstance(event, AudioChunk):
+                        got += event.audio
+            runs = describe(bytes(got))
+            assert runs == {tag_value("late"): [(0, len(got) // 4)]}  # a prefix, no duplicates
+            assert 0 < len(got) < 10 * PAIRS_PER_WORD * 4
+            nxt = await p.utterance("after")  # the pool recovers
+            await nxt.end("fine")
+            assert only(await collect(nxt), "after", 1)
+
+    async def test_non_retryable_error_frame_is_raised_once(self, smallest_server: Server):
+        fault = smallest_server.faults.error_frame(
+            "Invalid 'voice_id'", code="INVALID_REQUEST", times=None
+        )
+        async with pool(smallest_server) as p:
+            utt = await p.utterance("bad")
+            await utt.end("x")
+            with pytest.raises(InvalidRequestError):
+                await collect(utt)
+        assert fault.fired == 1
+
+    async def test_unauthorized_upgrade_is_not_retried(self, smallest_server: Server):
+        smallest_server.faults.refuse_upgrade(401, times=None)
+        async with pool(smallest_server) as p:
+            with pytest.raises(AuthenticationError):
+                await p.utterance("u")
+        assert smallest_server.stats.rejected_upgrades == 1
+
+    async def test_retries_give_up_within_the_policy(self, smallest_server: Server):
+        smallest_server.faults.close_after(0, times=None)
+        policy = RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0, deadline=5.0)
+        async with pool(smallest_server, retry=policy) as p:
+            utt = await p.utterance("doomed")
+            await utt.end("x")
+            with pytest.raises(ConnectionLostError):
+                await collect(utt)
