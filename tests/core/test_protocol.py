@@ -707,3 +707,29 @@ print(",".join(loaded))
             [sys.executable, "-c", script], capture_output=True, text=True, check=True
         )
         assert out.stdout.strip() == ""
+
+
+class TestFlushModeDrained:
+    """§5.4: a ``complete`` while the utterance is still open, then an empty end."""
+
+    def test_empty_end_after_a_mid_utterance_complete_completes_locally(self):
+        proto = Protocol(TTSOptions(), mode="flush")
+        rid = proto.open("a")
+        proto.send_text(rid, "Hello there. ")
+        proto.data_to_send()
+        proto.receive_text(json.dumps({"status": "complete", "external_request_id": "a"}))
+        assert proto.state(rid) is UtteranceState.OPEN
+        proto.end(rid)
+        assert proto.data_to_send() == []  # the server would answer nothing
+        assert [type(e) for e in proto.events_received()] == [Complete]
+
+    def test_new_text_after_the_complete_waits_for_the_server_again(self):
+        proto = Protocol(TTSOptions(), mode="flush")
+        rid = proto.open("a")
+        proto.send_text(rid, "Hello there. ")
+        proto.receive_text(json.dumps({"status": "complete", "external_request_id": "a"}))
+        proto.send_text(rid, "More words")
+        proto.end(rid)
+        assert len(proto.data_to_send()) == 3
+        assert proto.events_received() == []
+        assert proto.state(rid) is UtteranceState.ENDING

@@ -49,9 +49,9 @@ from .errors import (
 )
 from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
 from .metrics import UtteranceMetrics
-from .options import TTSOptions
+from .options import Language, Model, OutputFormat, SampleRate, TTSOptions, catalog_model
 from .pool import ConnectionPool
-from .protocol import Protocol
+from .protocol import Mode, Protocol
 from .redact import redact
 from .rest import AsyncRestClient, ClonedVoice, PronunciationDictionary, RestClient, Voice
 from .retry import RetryPolicy
@@ -77,7 +77,11 @@ __all__ = [
     "InvalidOptionError",
     "InvalidRequestError",
     "InvalidState",
+    "Language",
+    "Mode",
+    "Model",
     "ModelDeprecatedError",
+    "OutputFormat",
     "PermissionDeniedError",
     "PlanNotEntitledError",
     "PronunciationDictionary",
@@ -87,6 +91,7 @@ __all__ = [
     "Rechunker",
     "RestClient",
     "RetryPolicy",
+    "SampleRate",
     "SentenceSegmenter",
     "ServerError",
     "SmallestError",
@@ -102,6 +107,7 @@ __all__ = [
     "alaw_decode",
     "alaw_encode",
     "audio_duration",
+    "catalog_model",
     "decode_to_pcm",
     "error_from_close",
     "error_from_frame",
@@ -116,3 +122,11 @@ __all__ = [
     "wav_header",
     "wav_to_pcm",
 ]
+
+# Public names report the package, not the private module they live in (as httpx does),
+# so reprs, tracebacks and pickles show the path users import from.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) or (callable(_obj) and hasattr(_obj, "__code__")):
+        _obj.__module__ = __name__
+del _name, _obj

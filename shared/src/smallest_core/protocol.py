@@ -65,6 +65,9 @@ class _Utterance:
     unflushed: bool = False
     #: Whitespace-only fragments held back until the next real text (§5.4).
     pending: str = ""
+    #: Flush mode: the server sent ``complete`` for everything this utterance sent so
+    #: far (nothing is buffered server-side), so an empty ``end()`` gets no frames back.
+    drained: bool = False
 
 
 class Protocol:
@@ -241,7 +244,7 @@ class Protocol:
             return
         payload = utt.pending + text if text.strip() else ""
         utt.pending = ""
-        if payload or utt.sent_text:
+        if payload or (utt.sent_text and not utt.drained):
             self._send(utt, payload, last=True)
             return
         self._finish(utt, Action.COMPLETE)
@@ -321,6 +324,7 @@ class Protocol:
         self._outgoing.append(frame)
         if text:
             utt.sent_text = utt.unflushed = True
+            utt.drained = False
 
     def _set(self, utt: _Utterance, state: UtteranceState) -> None:
         if state is not utt.state:
@@ -393,6 +397,11 @@ class Protocol:
         else:
             self._drop(rid, "unknown request")
             return
+        for utt in self._utts.values():
+            if utt.state is _OPEN and utt.seq <= seq and utt.sent_text:
+                # §5.4: complete means nothing is buffered or synthesizing; if this
+                # utterance then ends with no new text, the server sends nothing more.
+                utt.drained = True
         done = [u for u in self._utts.values() if u.state is _ENDING and u.seq <= seq]
         if not done:
             self._drop(rid, "nothing is waiting for this complete")

@@ -7,9 +7,10 @@ a server may echo one back, and a user may paste one into text.
 
 from __future__ import annotations
 
+import logging
 import re
 
-__all__ = ["REDACTED", "mask_key", "redact", "register_secret"]
+__all__ = ["REDACTED", "RedactingFilter", "mask_key", "redact", "register_secret"]
 
 REDACTED = "[secure]"
 
@@ -44,3 +45,18 @@ def mask_key(key: str | None) -> str:
     if not key:
         return "<no key>"
     return f"{REDACTED}({len(key)} chars)"
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts each record's message before it is emitted.
+
+    Attached to the logger we hand to ``websockets``, whose DEBUG handshake lines
+    print request headers, ``Authorization`` included.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True

@@ -38,12 +38,15 @@ from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
 from .metrics import UtteranceMetrics
 from .options import TTSOptions
 from .protocol import Protocol
-from .redact import mask_key, redact, register_secret
+from .redact import RedactingFilter, mask_key, redact, register_secret
 from .retry import RetryPolicy
 
 __all__ = ["ConnectFn", "StreamConnection", "Utterance"]
 
 logger = logging.getLogger("smallest_core")
+#: websockets logs handshake headers at DEBUG; its records pass through redaction.
+ws_logger = logging.getLogger("smallest_core.websockets")
+ws_logger.addFilter(RedactingFilter())
 
 #: How a :class:`StreamConnection` opens its socket (the transport seam):
 #: ``connect(url, additional_headers=..., open_timeout=...)`` → a websockets connection.
@@ -128,6 +131,7 @@ class StreamConnection:
                 open_timeout=self._open_timeout,
                 max_size=None,
                 compression=None,
+                logger=ws_logger,
             )
         except InvalidStatus as exc:
             response = exc.response
