@@ -24,6 +24,7 @@ test: venv
 
 bench: venv
 	$(RUN) python bench/server.py
+	$(RUN) python bench/core.py
 
 lint: venv
 	$(RUN) ruff check .
