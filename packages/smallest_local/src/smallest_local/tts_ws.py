@@ -539,9 +539,14 @@ async def tts_live(request: web.Request) -> web.StreamResponse:
     if state.latency.connect_ms > 0:
         await asyncio.sleep(state.latency.connect_ms / 1000)
     ws = web.WebSocketResponse(max_msg_size=state.config.max_frame_bytes, autoping=True)
-    await ws.prepare(request)
+    # Count before the 101 goes out, so a client that sees its handshake sees the count.
     state.stats.ws_connections_total += 1
     state.stats.ws_connections_active += 1
+    try:
+        await ws.prepare(request)
+    except BaseException:
+        state.stats.ws_connections_active -= 1
+        raise
     session = Session(
         state,
         ws,
