@@ -9,7 +9,9 @@ Prints:
    base64, route, queue), next to a bare ``websockets`` + ``json`` + ``base64`` loop;
 3. concurrency — N real-time utterances at once through one ``ConnectionPool`` in this
    process (server in its own process, realtime_factor 1.0): p99 chunk lateness, i.e.
-   how late each chunk reaches the caller relative to playback started at its first chunk.
+   how late each chunk reaches the caller relative to playback started at its first chunk;
+4. loss detection — a socket dropped after audio: last chunk to ConnectionLostError;
+5. wire modes — continuations vs flush on one socket: TTFA and first audio after barge-in.
 
 Targets (issue 3): overhead p50 <= 0.5 ms, p99 <= 3 ms; CPU <= 0.5 ms per audio second;
 >= 100 concurrent real-time streams with p99 lateness <= 20 ms.
@@ -189,6 +191,32 @@ async def mode_comparison(base: str, mode: str, rounds: int) -> tuple[float, flo
     return statistics.median(ttfa), statistics.median(barge)
 
 
+async def loss_detection(rounds: int) -> list[float]:
+    """ms from the last chunk before a TCP abort to ConnectionLostError reaching the caller.
+
+    The server aborts right after writing its 2nd chunk (no close frame), so this is an
+    upper bound of how long the core takes to notice and report a dropped socket.
+    """
+    from smallest_core import ConnectionLostError
+
+    out: list[float] = []
+    server = Server(engine="tone", api_keys=(KEY,))
+    with server:
+        async with ConnectionPool(api_key=KEY, base_url=server.ws_url, options=OPTS) as pool:
+            for i in range(rounds):
+                server.faults.abort_after(2)
+                utt = await pool.utterance(f"lost{i}")
+                await utt.end(" ".join(["word"] * 20))
+                last = time.perf_counter()
+                try:
+                    async for event in utt:
+                        if isinstance(event, AudioChunk):
+                            last = time.perf_counter()
+                except ConnectionLostError:
+                    out.append((time.perf_counter() - last) * 1000)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples")
@@ -232,7 +260,14 @@ def main() -> None:
             best = n
     print(f"   sustained: >= {best} real-time streams with p99 lateness <= 20 ms (target >= 100)")
 
-    print("\n4. wire modes on one socket (server: realtime_factor 1.0, first chunk 50 ms)")
+    lost = asyncio.run(loss_detection(10 if args.quick else 50))
+    print("\n4. a socket dropped after audio: last chunk -> ConnectionLostError at the caller")
+    print(
+        f"   p50 {statistics.median(lost):.2f} ms   max {max(lost):.2f} ms   "
+        f"({len(lost)} drops; target <= 50 ms)"
+    )
+
+    print("\n5. wire modes on one socket (server: realtime_factor 1.0, first chunk 50 ms)")
     with server_process(
         "--engine", "tone", "--realtime-factor", "1.0", "--first-chunk-ms", "50"
     ) as (ws, _):

@@ -544,6 +544,11 @@ async def tts_live(request: web.Request) -> web.StreamResponse:
     state.stats.ws_connections_active += 1
     try:
         await ws.prepare(request)
+    except ConnectionResetError:
+        # The client left mid-handshake (e.g. a pool closing a spare): not a server
+        # error; end the request the way aiohttp ends one whose client disconnected.
+        state.stats.ws_connections_active -= 1
+        raise asyncio.CancelledError from None
     except BaseException:
         state.stats.ws_connections_active -= 1
         raise
