@@ -261,8 +261,7 @@ class TestFaults:
     async def test_stall_before_audio_times_out_and_is_retried(self, smallest_server: Server):
         smallest_server.faults.stall(after_chunks=0)
         async with pool(smallest_server) as p:
-            utt = await p.utterance("s")
-            utt._finish_timeout = 0.5  # keep the scenario short
+            utt = await p.utterance("s", finish_timeout=0.5)  # keep the scenario short
             await utt.end("slow start")
             assert only(await collect(utt), "s", 2)
 

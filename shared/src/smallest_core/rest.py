@@ -294,6 +294,96 @@ def _to_wav(data: bytes, opts: TTSOptions) -> bytes:
     )
 
 
+class _Attempts:
+    """Retry bookkeeping shared by both clients: attempts and elapsed time under a policy."""
+
+    def __init__(self, policy: RetryPolicy | None) -> None:
+        self.policy = policy
+        self.started = time.monotonic()
+        self.attempt = 0
+
+    def next_delay(self, error: SmallestError) -> float:
+        """Seconds to wait before trying again; raises ``error`` when giving up."""
+        self.attempt += 1
+        elapsed = time.monotonic() - self.started
+        delay = self.policy.delay(self.attempt, error, elapsed) if self.policy else None
+        if delay is None:
+            raise error
+        return delay
+
+
+class _SSEStream:
+    """Turns SSE bytes into audio chunks for one attempt; shared by both ``stream()``s."""
+
+    def __init__(self, request_id: str) -> None:
+        self._decoder = SSEDecoder(request_id=request_id)
+        self.done = False
+
+    def feed(self, data: bytes) -> list[AudioChunk]:
+        return self._take(self._decoder.feed(data))
+
+    def close(self) -> list[AudioChunk]:
+        return [] if self.done else self._take(self._decoder.close())
+
+    def _take(self, events: list[Any]) -> list[AudioChunk]:
+        chunks = []
+        for event in events:
+            if isinstance(event, AudioChunk):
+                chunks.append(event)
+            elif isinstance(event, Complete):
+                self.done = True
+            elif isinstance(event, ErrorEvent):
+                raise event.error
+        return chunks
+
+
+def _after_audio(error: SmallestError) -> SmallestError:
+    """What a stream that already yielded audio raises instead of retrying."""
+    if error.retryable:
+        lost = ConnectionLostError(f"SSE stream broke after audio: {error}")
+        lost.__cause__ = error
+        return lost
+    return error
+
+
+class _CloneWatch:
+    """Polling state for ``wait_for_voice``: backoff, deadline, which callback fires."""
+
+    def __init__(self, voice_id: str, timeout: float, interval: float, max_interval: float):
+        self.voice_id = voice_id
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.interval = interval
+        self.max_interval = max_interval
+
+    def observe(self, clones: list[ClonedVoice]) -> ClonedVoice | float:
+        """The clone once final, else seconds to wait before polling again.
+
+        Raises:
+            InvalidRequestError: no clone has this id.
+            TimeoutError: the deadline passed.
+        """
+        clone = next((c for c in clones if c.voice_id == self.voice_id), None)
+        if clone is None:
+            raise InvalidRequestError(f"no voice clone with id {self.voice_id!r}", status_code=404)
+        if clone.final:
+            return clone
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise SmallestTimeout(
+                f"voice {self.voice_id} still {clone.status} after {self.timeout:g} s"
+            )
+        wait, self.interval = (
+            min(self.interval, remaining),
+            min(self.interval * 2, self.max_interval),
+        )
+        return wait
+
+    @staticmethod
+    def callback(clone: ClonedVoice, on_ready: Any, on_failed: Any) -> Any:
+        return on_ready if clone.ready else on_failed
+
+
 Callback = Callable[[ClonedVoice], Any]
 
 
@@ -341,8 +431,7 @@ class AsyncRestClient:
     # -- plumbing ---------------------------------------------------------------------
     async def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
         """Send with retries until a successful (2xx) response starts."""
-        started = time.monotonic()
-        attempt = 0
+        attempts = _Attempts(self.retry)
         while True:
             try:
                 request = self._client.build_request(
@@ -365,13 +454,7 @@ class AsyncRestClient:
                 )
             except httpx.HTTPError as exc:
                 error = _transport_error(exc)
-            attempt += 1
-            delay = (
-                self.retry.delay(attempt, error, time.monotonic() - started) if self.retry else None
-            )
-            if delay is None:
-                raise error
-            await asyncio.sleep(delay)  # backoff
+            await asyncio.sleep(attempts.next_delay(error))  # backoff
 
     async def _json(self, call: _Call) -> Any:
         response = await self._send(call)
@@ -414,30 +497,22 @@ class AsyncRestClient:
         Retried transparently until the first chunk is yielded; after that a failure
         raises :class:`ConnectionLostError`.
         """
-        rid = request_id or ""
-        started = time.monotonic()
-        attempt = 0
+        attempts = _Attempts(self.retry)
         yielded = False
         while True:
             try:
                 response = await self._send(self._api.sse(text, options, request_id), stream=True)
-                decoder = SSEDecoder(request_id=rid)
+                sse = _SSEStream(request_id or "")
                 try:
                     async for data in response.aiter_bytes():
-                        for event in decoder.feed(data):
-                            if isinstance(event, AudioChunk):
-                                yielded = True
-                                yield event
-                            elif isinstance(event, Complete):
-                                return
-                            elif isinstance(event, ErrorEvent):
-                                raise event.error
-                    for event in decoder.close():
-                        if isinstance(event, AudioChunk):
+                        for chunk in sse.feed(data):
                             yielded = True
-                            yield event
-                        elif isinstance(event, ErrorEvent):
-                            raise event.error
+                            yield chunk
+                        if sse.done:
+                            return
+                    for chunk in sse.close():
+                        yielded = True
+                        yield chunk
                     return
                 finally:
                     await response.aclose()
@@ -446,16 +521,8 @@ class AsyncRestClient:
             except SmallestError as exc:
                 error = exc
             if yielded:
-                if error.retryable:
-                    raise ConnectionLostError(f"SSE stream broke after audio: {error}") from error
-                raise error
-            attempt += 1
-            delay = (
-                self.retry.delay(attempt, error, time.monotonic() - started) if self.retry else None
-            )
-            if delay is None:
-                raise error
-            await asyncio.sleep(delay)
+                raise _after_audio(error)
+            await asyncio.sleep(attempts.next_delay(error))  # backoff
 
     # -- voices and cloning -----------------------------------------------------------
     async def voices(self, model: str = "lightning_v3.1") -> list[Voice]:
@@ -520,24 +587,17 @@ class AsyncRestClient:
             TimeoutError: the job did not finish within ``timeout`` seconds.
             InvalidRequestError: no clone has that id.
         """
-        deadline = time.monotonic() + timeout
-        interval = poll_interval
+        watch = _CloneWatch(voice_id, timeout, poll_interval, max_poll_interval)
         while True:
-            clone = next((c for c in await self.clones() if c.voice_id == voice_id), None)
-            if clone is None:
-                raise InvalidRequestError(f"no voice clone with id {voice_id!r}", status_code=404)
-            if clone.final:
-                callback = on_ready if clone.ready else on_failed
+            seen = watch.observe(await self.clones())
+            if isinstance(seen, ClonedVoice):
+                callback = watch.callback(seen, on_ready, on_failed)
                 if callback is not None:
-                    result = callback(clone)
+                    result = callback(seen)
                     if inspect.isawaitable(result):
                         await result
-                return clone
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise SmallestTimeout(f"voice {voice_id} still {clone.status} after {timeout:g} s")
-            await asyncio.sleep(min(interval, remaining))  # polling interval
-            interval = min(interval * 2, max_poll_interval)
+                return seen
+            await asyncio.sleep(seen)  # polling interval
 
     # -- pronunciation dictionaries ---------------------------------------------------
     async def dictionaries(self) -> list[PronunciationDictionary]:
@@ -595,8 +655,7 @@ class RestClient:
         return f"RestClient({self._api.base_url!r}, key={mask_key(self._api.api_key)})"
 
     def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
-        started = time.monotonic()
-        attempt = 0
+        attempts = _Attempts(self.retry)
         while True:
             try:
                 request = self._client.build_request(
@@ -619,13 +678,7 @@ class RestClient:
                 )
             except httpx.HTTPError as exc:
                 error = _transport_error(exc)
-            attempt += 1
-            delay = (
-                self.retry.delay(attempt, error, time.monotonic() - started) if self.retry else None
-            )
-            if delay is None:
-                raise error
-            time.sleep(delay)  # backoff
+            time.sleep(attempts.next_delay(error))  # backoff
 
     def _json(self, call: _Call) -> Any:
         return self._api.json(self._send(call))
@@ -654,31 +707,32 @@ class RestClient:
         self, text: str, *, options: TTSOptions | None = None, request_id: str | None = None
     ) -> Iterator[AudioChunk]:
         """See :meth:`AsyncRestClient.stream` (retried only before the first chunk)."""
-        response = self._send(self._api.sse(text, options, request_id), stream=True)
-        decoder = SSEDecoder(request_id=request_id or "")
+        attempts = _Attempts(self.retry)
         yielded = False
-        try:
-            for data in response.iter_bytes():
-                for event in [*decoder.feed(data)]:
-                    if isinstance(event, AudioChunk):
+        while True:
+            try:
+                response = self._send(self._api.sse(text, options, request_id), stream=True)
+                sse = _SSEStream(request_id or "")
+                try:
+                    for data in response.iter_bytes():
+                        for chunk in sse.feed(data):
+                            yielded = True
+                            yield chunk
+                        if sse.done:
+                            return
+                    for chunk in sse.close():
                         yielded = True
-                        yield event
-                    elif isinstance(event, Complete):
-                        return
-                    elif isinstance(event, ErrorEvent):
-                        raise event.error
-            for event in decoder.close():
-                if isinstance(event, AudioChunk):
-                    yield event
-                elif isinstance(event, ErrorEvent):
-                    raise event.error
-        except httpx.HTTPError as exc:
-            error = _transport_error(exc)
-            if yielded and error.retryable:
-                raise ConnectionLostError(f"SSE stream broke after audio: {error}") from None
-            raise error from None
-        finally:
-            response.close()
+                        yield chunk
+                    return
+                finally:
+                    response.close()
+            except httpx.HTTPError as exc:
+                error = _transport_error(exc)
+            except SmallestError as exc:
+                error = exc
+            if yielded:
+                raise _after_audio(error)
+            time.sleep(attempts.next_delay(error))  # backoff
 
     def voices(self, model: str = "lightning_v3.1") -> list[Voice]:
         """See :meth:`AsyncRestClient.voices`."""
@@ -733,22 +787,15 @@ class RestClient:
         max_poll_interval: float = 10.0,
     ) -> ClonedVoice:
         """See :meth:`AsyncRestClient.wait_for_voice` (callbacks must be plain functions)."""
-        deadline = time.monotonic() + timeout
-        interval = poll_interval
+        watch = _CloneWatch(voice_id, timeout, poll_interval, max_poll_interval)
         while True:
-            clone = next((c for c in self.clones() if c.voice_id == voice_id), None)
-            if clone is None:
-                raise InvalidRequestError(f"no voice clone with id {voice_id!r}", status_code=404)
-            if clone.final:
-                callback = on_ready if clone.ready else on_failed
+            seen = watch.observe(self.clones())
+            if isinstance(seen, ClonedVoice):
+                callback = watch.callback(seen, on_ready, on_failed)
                 if callback is not None:
-                    callback(clone)
-                return clone
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise SmallestTimeout(f"voice {voice_id} still {clone.status} after {timeout:g} s")
-            time.sleep(min(interval, remaining))  # polling interval
-            interval = min(interval * 2, max_poll_interval)
+                    callback(seen)
+                return seen
+            time.sleep(seen)  # polling interval
 
     def dictionaries(self) -> list[PronunciationDictionary]:
         """See :meth:`AsyncRestClient.dictionaries`."""
