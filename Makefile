@@ -20,6 +20,7 @@ demo: venv
 
 test: venv
 	$(RUN) ruff check .
+	$(RUN) mypy
 	$(RUN) pytest -q
 
 bench: venv
@@ -29,6 +30,7 @@ bench: venv
 lint: venv
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) mypy
 
 format: venv
 	$(RUN) ruff check --fix .

@@ -401,6 +401,7 @@ def parse_frame(text: str) -> Event:
         raise _bad(text, "word_timestamp word is not a string")
     if not (_finite(start) and _finite(end)):
         raise _bad(text, "word_timestamp start/end are not finite numbers")
+    assert start is not None and end is not None
     return WordTimestamp(rid, index, word, float(start), float(end), server_rid)
 
 

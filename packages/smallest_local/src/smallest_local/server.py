@@ -112,8 +112,9 @@ class Server:
         site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
         await site.start()
         server = site._server
-        assert server is not None and server.sockets
-        self._port = server.sockets[0].getsockname()[1]
+        sockets = getattr(server, "sockets", None)  # asyncio.Server; aiohttp types it abstractly
+        assert sockets
+        self._port = sockets[0].getsockname()[1]
         logger.info("smallest-local listening on %s (engine=%s)", self.http_url, self.config.engine)
         return self
 

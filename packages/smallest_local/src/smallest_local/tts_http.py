@@ -87,7 +87,8 @@ async def _apply_faults(request: web.Request, faults: list[Fault], sent: int) ->
         if fault.kind is FaultKind.STALL:
             if fault.seconds is None:
                 await asyncio.Event().wait()  # until the client goes away (handler cancelled)
-            await asyncio.sleep(fault.seconds)
+            else:
+                await asyncio.sleep(fault.seconds)
 
 
 async def _handle(request: web.Request, *, sse: bool) -> web.StreamResponse:

@@ -501,14 +501,16 @@ def _echo_ids(body: Any) -> TTSRequest | None:
     """Best-effort ids of a rejected frame, so the client can route the error."""
     if not isinstance(body, dict):
         return None
-    safe = {}
-    for name in ("request_id", "session_id", "context_id"):
+
+    def safe(name: str) -> str | None:
         value = body.get(name)
-        if isinstance(value, str) and re.fullmatch(r"[a-zA-Z0-9_\-.]{1,128}", value):
-            safe[name] = value
-    if not safe:
+        ok = isinstance(value, str) and re.fullmatch(r"[a-zA-Z0-9_\-.]{1,128}", value)
+        return value if ok else None
+
+    rid, sid, cid = safe("request_id"), safe("session_id"), safe("context_id")
+    if rid is None and sid is None and cid is None:
         return None
-    return TTSRequest(text="", voice_id="", **safe)
+    return TTSRequest(text="", voice_id="", request_id=rid, session_id=sid, context_id=cid)
 
 
 async def tts_live(request: web.Request) -> web.StreamResponse:
