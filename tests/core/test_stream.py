@@ -18,6 +18,7 @@ from smallest_core import (
     ConnectionPool,
     InvalidRequestError,
     InvalidState,
+    RateLimitError,
     RetryPolicy,
     StreamConnection,
     TTSOptions,
@@ -319,3 +320,17 @@ class TestFaults:
             await utt.end("x")
             with pytest.raises(ConnectionLostError):
                 await collect(utt)
+
+    @pytest.mark.smallest_server(concurrency_limit=1, realtime_factor=1.0, chunk_ms=50)
+    async def test_account_concurrency_limit_is_a_rate_limit_error(self, smallest_server: Server):
+        policy = RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0, deadline=5.0)
+        async with pool(smallest_server, retry=policy) as p:
+            busy = await p.utterance("busy")
+            await busy.end("w " * 20)
+            assert isinstance(await anext(busy), AudioChunk)  # holds the account's one unit
+            over = await p.utterance("over")
+            await over.end("x")
+            with pytest.raises(RateLimitError):
+                await collect(over)
+            busy.cancel()
+        assert smallest_server.stats.concurrency_rejections == 2  # tried, retried, gave up
