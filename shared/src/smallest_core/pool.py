@@ -193,21 +193,23 @@ class ConnectionPool:
             self._conns.remove(conn)
             self._spawn(conn.aclose())
 
-    def _usable(self) -> StreamConnection | None:
+    def _usable(self, avoid: StreamConnection | None = None) -> StreamConnection | None:
         """The open socket with the fewest utterances that can take one more."""
         self._prune()
         candidates = [
             c
             for c in self._conns
-            if c.can_open() and (self.mode != "continuations" or c.active < self.max_per_connection)
+            if c is not avoid
+            and c.can_open()
+            and (self.mode != "continuations" or c.active < self.max_per_connection)
         ]
         return min(candidates, key=lambda c: c.active, default=None)
 
-    async def _acquire(self) -> StreamConnection:
+    async def _acquire(self, avoid: StreamConnection | None = None) -> StreamConnection:
         async with self._changed:
             while True:
                 self._check_open()
-                conn = self._usable()
+                conn = self._usable(avoid)
                 if conn is not None:
                     return conn
                 if len(self._conns) + self._opening < self.max_connections:
@@ -238,13 +240,16 @@ class ConnectionPool:
         self._changed.notify_all()
         return conn
 
-    async def _replace(self, broken: StreamConnection) -> StreamConnection:
-        """A retry wants a fresh socket: drop ``broken`` and hand out another."""
+    async def _replace(self, previous: StreamConnection) -> StreamConnection:
+        """A retry wants a fresh socket: another one than ``previous``, which is dropped
+        only if it failed — an error that concerned one utterance (an error frame with its
+        id) leaves it healthy for the utterances still streaming on it.
+        """
         async with self._changed:
-            if broken in self._conns:
-                self._conns.remove(broken)
-                self._spawn(broken.aclose())
-        return await self._acquire()
+            if previous.closed and previous in self._conns:
+                self._conns.remove(previous)
+                self._spawn(previous.aclose())
+        return await self._acquire(avoid=previous)
 
     def _notify_soon(self) -> None:
         """Wake waiters (an utterance finished on some socket)."""

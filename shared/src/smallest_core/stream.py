@@ -502,8 +502,13 @@ class Utterance:
         old = self._conn
         old._detach(self)
         assert self._reacquire is not None
+        remaining = self._retry.deadline - (time.monotonic() - self._started)  # type: ignore[union-attr]
         try:
-            self._conn = await self._reacquire(old)
+            # A full pool may have no other socket for a while: wait within the deadline.
+            self._conn = await asyncio.wait_for(self._reacquire(old), max(remaining, 0.0))
+        except TimeoutError:
+            self._finish()
+            raise error from None
         except SmallestError as exc:
             await self._handle_error(exc)
             return
