@@ -334,3 +334,19 @@ class TestFaults:
                 await collect(over)
             busy.cancel()
         assert smallest_server.stats.concurrency_rejections == 2  # tried, retried, gave up
+
+    @pytest.mark.smallest_server(realtime_factor=1.0, chunk_ms=50)
+    async def test_one_utterances_error_leaves_its_neighbours_streaming(
+        self, smallest_server: Server
+    ):
+        smallest_server.faults.error_frame("worker crashed", request_id="victim")
+        async with pool(smallest_server, warm_spare=False) as p:
+            bystander = await p.utterance("bystander")
+            await bystander.end("one two three")
+            victim = await p.utterance("victim")
+            assert victim.connection is bystander.connection
+            await victim.end("retry me")
+            pcm_b, pcm_v = await asyncio.gather(collect(bystander), collect(victim))
+        assert only(pcm_b, "bystander", 3)
+        assert only(pcm_v, "victim", 2)
+        assert smallest_server.stats.ws_connections_total == 2  # the retry took a fresh socket
