@@ -1,4 +1,4 @@
-"""`make demo`: speak a sentence through the Smallest WebSocket stream into out/hello.wav.
+"""`make demo`: stream a sentence through smallest_core's WebSocket pool into out/hello.wav.
 
 Without ``SMALLEST_API_KEY`` it starts the embedded local server (real speech from
 espeak-ng) in this process; with the key set it talks to the real service.
@@ -7,15 +7,12 @@ espeak-ng) in this process; with the key set it talks to the real service.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import os
 import sys
-import time
 import wave
 from pathlib import Path
 
-import websockets
+from smallest_core import AudioChunk, ConnectionPool, TTSOptions
 
 SENTENCE = "Hello. Thank you for calling. Your appointment is on Monday at three o'clock."
 OUT = Path("out/hello.wav")
@@ -23,34 +20,19 @@ RATE = 24000
 
 
 async def speak(ws_base: str, key: str) -> tuple[bytes, float]:
-    """Stream SENTENCE word by word (flush mode) and return (pcm, seconds to first audio)."""
-    headers = {"Authorization": f"Bearer {key}"}
-    base = {
-        "voice_id": "meher",
-        "model": "lightning_v3.1_pro",
-        "sample_rate": RATE,
-        "language": "en",
-        "request_id": "demo-1",
-        "complete_backoff_ms": 0,
-    }
+    """Stream SENTENCE word by word through the core; return (pcm, seconds to first audio)."""
+    options = TTSOptions(voice_id="meher", model="lightning_v3.1_pro", sample_rate=RATE)
     pcm = bytearray()
-    async with websockets.connect(f"{ws_base}/waves/v1/tts/live", additional_headers=headers) as ws:
-        t0 = time.perf_counter()
-        for word in SENTENCE.split(" "):
-            await ws.send(json.dumps({**base, "text": word + " ", "continue": True}))
-        await ws.send(json.dumps({**base, "text": "", "continue": False, "flush": True}))
-        ttfa = None
-        async with asyncio.timeout(30):
-            while True:
-                msg = json.loads(await ws.recv())
-                if msg["status"] == "chunk":
-                    ttfa = ttfa if ttfa is not None else time.perf_counter() - t0
-                    pcm += base64.b64decode(msg["data"]["audio"])
-                elif msg["status"] == "complete":
-                    break
-                elif msg["status"] == "error":
-                    raise SystemExit(f"server error: {msg.get('message')}")
-    return bytes(pcm), ttfa or 0.0
+    async with ConnectionPool(api_key=key, base_url=ws_base, options=options) as pool:
+        await pool.prewarm()
+        utterance = await pool.utterance("demo-1")
+        for word in SENTENCE.split(" "):  # as an LLM would produce it
+            await utterance.push_text(word + " ")
+        await utterance.end()
+        async for event in utterance:
+            if isinstance(event, AudioChunk):
+                pcm += event.audio
+    return bytes(pcm), utterance.metrics.ttfa or 0.0
 
 
 def main() -> int:
