@@ -464,10 +464,13 @@ class Utterance:
                     await self._handle_error(error)
 
     async def _next_event(self) -> Event | None:
-        if not self._ended:
+        # Hot path (every chunk): no timer when an event is already waiting, and a plain
+        # loop timer (asyncio.timeout) rather than wait_for's extra task otherwise.
+        if not self._queue.empty() or not self._ended:
             return await self._queue.get()
         try:
-            return await asyncio.wait_for(self._queue.get(), self._finish_timeout)
+            async with asyncio.timeout(self._finish_timeout):
+                return await self._queue.get()
         except TimeoutError:
             from .errors import TimeoutError as SmallestTimeout
 
