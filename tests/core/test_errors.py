@@ -360,3 +360,12 @@ class TestFromClose:
 
     def test_reason_is_redacted(self):
         assert KEY not in str(error_from_close(4001, f"bad key {KEY}"))
+
+
+def test_error_frame_code_with_unicode_digits_does_not_crash():
+    """Found by hypothesis: "¹" passes str.isdigit() but int() rejects it."""
+    from smallest_core.errors import ServerError as _ServerError
+    from smallest_core.errors import error_from_frame as _from_frame
+
+    err = _from_frame({"status": "error", "message": "x", "error": {"code": "¹", "message": "x"}})
+    assert isinstance(err, _ServerError)

@@ -348,7 +348,7 @@ class TestIdleTimeout:
                 frames = await until_complete(ws)
                 assert statuses(frames)[-1] == "complete"
 
-    @pytest.mark.parametrize("value", ["0", "-3", "abc", "1.5"])
+    @pytest.mark.parametrize("value", ["0", "-3", "abc", "1.5", "%C2%B9"])
     async def test_bad_timeout_is_refused(self, smallest_server: Server, value: str):
         with pytest.raises(websockets.InvalidStatus) as info:
             await connect(smallest_server, query=f"?timeout={value}")

@@ -513,7 +513,12 @@ class SSEDecoder:
         status = event.get(Field.STATUS)
         if status == Status.ERROR:
             return self._fail(error_from_frame(event))
-        if isinstance(status, str) and status.isdigit() and int(status) >= 400:
+        if (
+            isinstance(status, str)
+            and status.isascii()
+            and status.isdecimal()
+            and int(status) >= 400
+        ):
             return self._fail(error_from_status(int(status), payload))
         audio = event.get(Field.AUDIO)
         nested = event.get(Field.DATA)

@@ -449,7 +449,8 @@ _FRAME_TABLE: tuple[tuple[type[SmallestError], tuple[str, ...], tuple[str, ...]]
 
 
 def _frame_class(code: str | None, message: str | None) -> type[SmallestError]:
-    if code and code.strip().isdigit():
+    # isdecimal + isascii: "¹" is a digit to str.isdigit() but not to int()
+    if code and code.strip().isascii() and code.strip().isdecimal():
         by_status = _status_class(int(code))
         if by_status is not None:
             return by_status

@@ -527,7 +527,7 @@ async def tts_live(request: web.Request) -> web.StreamResponse:
     idle: float = state.config.idle_timeout_s
     raw_timeout = request.query.get("timeout")
     if raw_timeout is not None:
-        if not raw_timeout.isdigit() or int(raw_timeout) <= 0:
+        if not (raw_timeout.isascii() and raw_timeout.isdecimal()) or int(raw_timeout) <= 0:
             return json_error(
                 400,
                 "InvalidRequest",
