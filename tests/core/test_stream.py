@@ -220,7 +220,10 @@ class TestPool:
         await utt.end("x")
         await collect(utt)
         before = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+        sockets = p.connections
         await p.aclose()
+        assert sockets and all(c.closed for c in sockets)
+        assert p.connections == []
         leftover = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
         assert not [t for t in leftover if t in before and not t.done()]
         with pytest.raises(InvalidState):
