@@ -733,3 +733,29 @@ class TestFlushModeDrained:
         assert len(proto.data_to_send()) == 3
         assert proto.events_received() == []
         assert proto.state(rid) is UtteranceState.ENDING
+
+
+class TestFlushModeDraining:
+    """§5.4: flush mode has no cancel; the server finishes the abandoned request."""
+
+    def test_cancelled_request_keeps_the_socket_draining_until_its_complete(self):
+        proto = Protocol(TTSOptions(), mode="flush")
+        rid = proto.open("old")
+        proto.end(rid, "a long answer")
+        proto.cancel(rid)
+        assert proto.draining
+        proto.receive_text(json.dumps({"status": "complete", "external_request_id": "old"}))
+        assert not proto.draining
+        assert proto.events_received() == []  # nothing of the cancelled one surfaces
+
+    def test_cancel_before_any_text_does_not_drain(self):
+        proto = Protocol(TTSOptions(), mode="flush")
+        proto.cancel(proto.open("quiet"))
+        assert not proto.draining
+
+    def test_continuations_never_drain(self):
+        proto = Protocol(TTSOptions())
+        rid = proto.open("c")
+        proto.end(rid, "text")
+        proto.cancel(rid)
+        assert not proto.draining

@@ -353,3 +353,34 @@ class TestFaults:
         assert only(pcm_b, "bystander", 3)
         assert only(pcm_v, "victim", 2)
         assert smallest_server.stats.ws_connections_total == 2  # the retry took a fresh socket
+
+
+class TestFlushModePool:
+    @pytest.mark.smallest_server(realtime_factor=1.0, chunk_ms=50)
+    async def test_barge_in_moves_to_another_socket_while_the_old_one_drains(
+        self, smallest_server: Server
+    ):
+        async with pool(smallest_server, mode="flush", warm_spare=False) as p:
+            old = await p.utterance("old")
+            await old.end("w " * 40)  # 8 s at real time
+            assert isinstance(await anext(old), AudioChunk)
+            old.cancel()
+            new = await p.utterance("new")
+            assert new.connection is not old.connection  # not queued behind 8 s of audio
+            await new.end("go ahead")
+            assert only(await collect(new), "new", 2)
+
+    @pytest.mark.smallest_server(realtime_factor=1.0, chunk_ms=50)
+    async def test_a_full_pool_waits_for_the_drain_then_reuses_the_socket(
+        self, smallest_server: Server
+    ):
+        async with pool(smallest_server, mode="flush", max_connections=1, warm_spare=False) as p:
+            old = await p.utterance("old")
+            await old.end("w w")  # 400 ms at real time
+            assert isinstance(await anext(old), AudioChunk)
+            old.cancel()
+            new = await p.utterance("new")  # waits for the old request's complete
+            assert new.connection is old.connection
+            await new.end("go")
+            assert only(await collect(new), "new", 1)
+        assert smallest_server.stats.ws_connections_total == 1

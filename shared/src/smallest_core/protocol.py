@@ -95,6 +95,8 @@ class Protocol:
         self._events: list[Event] = []
         self._dropped = 0
         self._error: SmallestError | None = None
+        #: flush mode: open order (seq) of cancelled requests the server is still working on
+        self._abandoned: set[int] = set()
 
     # -- what the transport reads ----------------------------------------------------------
     @property
@@ -111,6 +113,12 @@ class Protocol:
     def dropped(self) -> int:
         """Server frames dropped: for unknown, cancelled or finished ids, or after failure."""
         return self._dropped
+
+    @property
+    def draining(self) -> bool:
+        """Flush mode: the server is still synthesizing a cancelled request (§5.4 has no
+        cancel), so a new request on this socket would queue behind it."""
+        return bool(self._abandoned)
 
     @property
     def poisoned(self) -> bool:
@@ -267,6 +275,8 @@ class Protocol:
             return
         if self.multiplexed and utt.sent_text:
             self._outgoing.append(ctx_cancel(utt.options, request_id))
+        elif utt.sent_text:
+            self._abandoned.add(utt.seq)  # its audio and complete are still coming
         self._finish(utt, Action.CANCEL)
         self._events = [e for e in self._events if e.request_id != request_id]
 
@@ -397,6 +407,7 @@ class Protocol:
         else:
             self._drop(rid, "unknown request")
             return
+        self._abandoned = {a for a in self._abandoned if a > seq}
         for utt in self._utts.values():
             if utt.state is _OPEN and utt.seq <= seq and utt.sent_text:
                 # §5.4: complete means nothing is buffered or synthesizing; if this

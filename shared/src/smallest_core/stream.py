@@ -183,6 +183,9 @@ class StreamConnection:
             return False
         if self._proto.multiplexed:
             return True
+        # flush mode: one request open for text, and none queued behind a cancelled one
+        if self._proto.draining:
+            return False
         return not any(u.open_for_text for u in self._utterances.values())
 
     def idle_for(self) -> float:
@@ -279,6 +282,7 @@ class StreamConnection:
         error: SmallestError
         try:
             async for message in ws:
+                draining = self._proto.draining
                 if isinstance(message, str):
                     if logger.isEnabledFor(logging.DEBUG):
                         logger.debug("< %s", _short(message))
@@ -286,6 +290,8 @@ class StreamConnection:
                 else:
                     self._proto.receive_bytes(message)
                 self._dispatch()
+                if draining and not self._proto.draining:
+                    self._notify_idle()  # flush mode: the abandoned request finished
                 if self._proto.poisoned:
                     logger.warning("= connection poisoned: %s", self._proto.error)
                     await ws.close(code=1002, reason="protocol error")
