@@ -22,23 +22,7 @@ import pytest
 
 from smallest_local.catalog import LANGUAGES, VOICES
 from smallest_local.server import Server
-
-PENDING_S = 10.0
-PROCESSING_S = 20.0
-START = 1_700_000_000.0
-
-
-class FakeClock:
-    """A clock that only moves when told to."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.local.clock import PENDING_S, PROCESSING_S, FakeClock
 
 
 def make_wav(seconds: float = 2.0, rate: int = 16000, freq: float = 440.0) -> bytes:
