@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -104,7 +104,6 @@ class StreamConnection:
         self._failure: SmallestError | None = None
         self.opened_at = 0.0
         self.last_sent_at = 0.0
-        self.utterances_served = 0
         #: called when an utterance leaves this connection or the socket closes (pools).
         self.on_idle: Callable[[], None] | None = None
 
@@ -237,7 +236,6 @@ class StreamConnection:
         rid = self._proto.open(utt.request_id, options=utt.options)
         utt.request_id = rid
         self._utterances[rid] = utt
-        self.utterances_served += 1
         for text in utt._texts:
             self._proto.send_text(rid, text)
         if utt._ended:
@@ -434,12 +432,6 @@ class Utterance:
         while not self._queue.empty():
             self._queue.get_nowait()
         self._queue.put_nowait(None)
-
-    async def say(self, text: str) -> AsyncIterator[AudioChunk | WordTimestamp]:
-        """One-shot helper: ``end(text)`` then iterate."""
-        await self.end(text)
-        async for event in self:
-            yield event
 
     # -- receiving --------------------------------------------------------------------
     def _deliver(self, event: Event) -> None:
