@@ -105,6 +105,7 @@ class ConnectionPool:
         self._opening = 0
         self._changed = asyncio.Condition()
         self._background: set[asyncio.Task[None]] = set()
+        self._closing: set[asyncio.Task[None]] = set()  # sockets being closed: awaited
         self._refresher: asyncio.Task[None] | None = None
         self._poke = asyncio.Event()
         self._closed = False
@@ -165,7 +166,7 @@ class ConnectionPool:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         conns, self._conns = self._conns, []
-        await asyncio.gather(*(c.aclose() for c in conns), return_exceptions=True)
+        await asyncio.gather(*(c.aclose() for c in conns), *self._closing, return_exceptions=True)
         async with self._changed:
             self._changed.notify_all()
 
@@ -191,7 +192,7 @@ class ConnectionPool:
     def _prune(self) -> None:
         for conn in [c for c in self._conns if self._stale(c)]:
             self._conns.remove(conn)
-            self._spawn(conn.aclose())
+            self._retire(conn)
 
     def _usable(self, avoid: StreamConnection | None = None) -> StreamConnection | None:
         """The open socket with the fewest utterances that can take one more."""
@@ -248,7 +249,7 @@ class ConnectionPool:
         async with self._changed:
             if previous.closed and previous in self._conns:
                 self._conns.remove(previous)
-                self._spawn(previous.aclose())
+                self._retire(previous)
         return await self._acquire(avoid=previous)
 
     def _notify_soon(self) -> None:
@@ -263,6 +264,12 @@ class ConnectionPool:
             self._spawn(notify())
 
     # -- background upkeep ------------------------------------------------------------
+    def _retire(self, conn: StreamConnection) -> None:
+        """Close a dropped socket in the background; ``aclose()`` waits for it."""
+        task = asyncio.get_running_loop().create_task(conn.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
