@@ -26,17 +26,16 @@ survive a restart. Handlers run behind the auth middleware of :mod:`smallest_loc
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import struct
-import wave
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 
 from . import app as app_module
+from . import audio
 from .catalog import CATALOG_MODELS, LANGUAGES, VOICES, Voice, is_catalog_voice
 from .faults import FaultKind
 from .state import STATE
@@ -205,13 +204,7 @@ async def get_preview(request: web.Request) -> web.Response:
         struct.pack("<h", int(8000 * math.sin(2 * math.pi * freq * n / rate)))
         for n in range(int(rate * seconds))
     )
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(frames)
-    return web.Response(body=buf.getvalue(), content_type="audio/wav")
+    return web.Response(body=audio.encode(frames, rate, "wav"), content_type="audio/wav")
 
 
 # -- voice cloning (§7) ----------------------------------------------------------------------
