@@ -31,8 +31,8 @@ from smallest_core.errors import (
     InvalidOptionError,
     InvalidRequestError,
     ProtocolError,
+    RequestTimeoutError,
     ServerError,
-    TimeoutError,
 )
 from smallest_core.events import AudioChunk, Complete, ErrorEvent, WordTimestamp
 from smallest_core.options import TTSOptions
@@ -279,7 +279,7 @@ class TestParseFrame:
     def test_golden_idle_timeout_error(self):
         event = parse_frame(WS_IDLE_TIMEOUT_EXAMPLE)
         assert isinstance(event, ErrorEvent) and event.request_id is None
-        assert isinstance(event.error, TimeoutError)
+        assert isinstance(event.error, RequestTimeoutError)
 
     def test_golden_nested_error(self):
         event = parse_frame(WS_NESTED_ERROR_EXAMPLE)

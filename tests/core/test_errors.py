@@ -19,9 +19,9 @@ from smallest_core.errors import (
     PlanNotEntitledError,
     ProtocolError,
     RateLimitError,
+    RequestTimeoutError,
     ServerError,
     SmallestError,
-    TimeoutError,
     error_from_close,
     error_from_frame,
     error_from_status,
@@ -48,7 +48,7 @@ class TestHierarchy:
             (ServerError, True),
             (ConnectionLostError, True),
             (ProtocolError, True),
-            (TimeoutError, True),
+            (RequestTimeoutError, True),
         ],
     )
     def test_retryable_class_attribute(self, cls: type[SmallestError], retryable: bool):
@@ -59,11 +59,11 @@ class TestHierarchy:
         assert err.retryable is False and ServerError.retryable is True
 
     def test_builtin_bases_keep_except_clauses_working(self):
-        assert issubclass(TimeoutError, builtins.TimeoutError)
+        assert issubclass(RequestTimeoutError, builtins.TimeoutError)
         assert issubclass(InvalidState, AssertionError)
         assert issubclass(InvalidOptionError, ValueError)
         with pytest.raises(builtins.TimeoutError):
-            raise TimeoutError("slow")
+            raise RequestTimeoutError("slow")
 
     def test_subclasses(self):
         assert issubclass(PlanNotEntitledError, PermissionDeniedError)
@@ -82,7 +82,7 @@ class TestHierarchy:
         "err",
         [
             RateLimitError("r", status_code=429, retry_after=1.5, request_id="u-1"),
-            TimeoutError("idle"),
+            RequestTimeoutError("idle"),
             InvalidOptionError("speed", 9, "0.5..2.0"),
             ServerError("s", retryable=False),
         ],
@@ -257,7 +257,7 @@ class TestFromFrame:
             "message": "Connection timed out after 60 seconds of inactivity",
         }
         err = error_from_frame(frame)
-        assert isinstance(err, TimeoutError) and err.retryable
+        assert isinstance(err, RequestTimeoutError) and err.retryable
         assert str(err) == "Connection timed out after 60 seconds of inactivity"
         assert err.request_id is None
 
@@ -287,7 +287,7 @@ class TestFromFrame:
     @pytest.mark.parametrize(
         ("message", "code", "cls"),
         [
-            ("Connection timed out after 5 seconds of inactivity", None, TimeoutError),
+            ("Connection timed out after 5 seconds of inactivity", None, RequestTimeoutError),
             ("Concurrency limit exceeded", None, RateLimitError),
             ("Too many requests", None, RateLimitError),
             ("nope", "RATE_LIMITED", RateLimitError),

@@ -19,7 +19,7 @@ from smallest_core.errors import (
     InvalidState,
     ProtocolError,
     RateLimitError,
-    TimeoutError,
+    RequestTimeoutError,
 )
 from smallest_core.events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
 from smallest_core.options import TTSOptions
@@ -591,8 +591,10 @@ class TestErrorFrames:
         }
         events = drive(proto, frame)
         assert [e.request_id for e in events] == ["a", "b"]
-        assert all(isinstance(e, ErrorEvent) and isinstance(e.error, TimeoutError) for e in events)
-        assert proto.poisoned and isinstance(proto.error, TimeoutError)
+        assert all(
+            isinstance(e, ErrorEvent) and isinstance(e.error, RequestTimeoutError) for e in events
+        )
+        assert proto.poisoned and isinstance(proto.error, RequestTimeoutError)
 
 
 class TestPoisoning:

@@ -16,7 +16,8 @@ EXPECTED_ALL = {
     "SmallestError", "InvalidOptionError", "InvalidState", "AuthenticationError",
     "PermissionDeniedError", "PlanNotEntitledError", "InvalidRequestError",
     "ModelDeprecatedError", "RateLimitError", "ServerError", "ConnectionLostError",
-    "ProtocolError", "TimeoutError", "error_from_status", "error_from_frame", "error_from_close",
+    "ProtocolError", "RequestTimeoutError",
+    "error_from_status", "error_from_frame", "error_from_close",
     # transport
     "StreamConnection", "Utterance", "ConnectionPool", "RetryPolicy",
     "AsyncRestClient", "RestClient", "Voice", "ClonedVoice", "PronunciationDictionary",
@@ -42,7 +43,7 @@ def test_public_classes_and_functions_report_the_package():
 
 
 def test_timeout_error_is_also_the_builtin():
-    assert issubclass(smallest_core.TimeoutError, TimeoutError)
+    assert issubclass(smallest_core.RequestTimeoutError, TimeoutError)
 
 
 def test_sans_io_modules_do_not_import_the_transports():

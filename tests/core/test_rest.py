@@ -14,6 +14,7 @@ from smallest_core import (
     AudioChunk,
     AuthenticationError,
     ConnectionLostError,
+    InvalidOptionError,
     InvalidRequestError,
     RestClient,
     RetryPolicy,
@@ -197,7 +198,7 @@ class TestVoicesAndCloning:
 
     async def test_clone_needs_a_known_audio_type(self, smallest_server: Server):
         async with client(smallest_server) as rest:
-            with pytest.raises(InvalidRequestError, match="content_type"):
+            with pytest.raises(InvalidOptionError, match="content_type"):
                 await rest.add_voice(display_name="x", file=b"data", filename="sample.xyz")
 
     async def test_pronunciation_dictionaries(self, smallest_server: Server):

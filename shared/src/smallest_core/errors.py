@@ -23,7 +23,7 @@ Hierarchy::
         ├── ServerError                        5xx and 408; retryable
         ├── ConnectionLostError                the socket dropped or closed; retryable
         ├── ProtocolError                      the peer sent something unparseable; retryable
-        └── TimeoutError (+builtins.TimeoutError)  idle timeout, slow handshake; retryable
+        └── RequestTimeoutError (+TimeoutError)  idle timeout, slow handshake; retryable
 
 ``ProtocolError`` is retryable on purpose: a garbled frame poisons one connection, and an
 utterance that has produced no audio yet may be replayed on a fresh socket (the transport
@@ -54,9 +54,9 @@ __all__ = [
     "PlanNotEntitledError",
     "ProtocolError",
     "RateLimitError",
+    "RequestTimeoutError",
     "ServerError",
     "SmallestError",
-    "TimeoutError",
     "error_from_close",
     "error_from_frame",
     "error_from_status",
@@ -214,7 +214,7 @@ class ProtocolError(SmallestError):
     retryable = True
 
 
-class TimeoutError(SmallestError, builtins.TimeoutError):
+class RequestTimeoutError(SmallestError, builtins.TimeoutError):
     """Something took too long: the server's idle timeout (§5.1), a handshake, a read.
 
     Also a :class:`builtins.TimeoutError`, so ``except TimeoutError`` still catches it.
@@ -414,7 +414,7 @@ def error_from_status(
 # across every row so an explicit code always beats a word in the message.
 _FRAME_TABLE: tuple[tuple[type[SmallestError], tuple[str, ...], tuple[str, ...]], ...] = (
     # §5.1: "Connection timed out after 60 seconds of inactivity"
-    (TimeoutError, ("TIMEOUT", "TIMED_OUT"), ("timed out", "inactivity", "idle timeout")),
+    (RequestTimeoutError, ("TIMEOUT", "TIMED_OUT"), ("timed out", "inactivity", "idle timeout")),
     (ModelDeprecatedError, ("DEPRECATED",), ()),
     (
         AuthenticationError,
@@ -483,7 +483,7 @@ def error_from_frame(frame: Mapping[str, Any]) -> SmallestError:
     ``context_id`` (§12), else None — an id-less error concerns the whole connection.
 
     Returns:
-        TimeoutError for the idle timeout, RateLimitError for concurrency/rate limits,
+        RequestTimeoutError for the idle timeout, RateLimitError for concurrency/rate limits,
         AuthenticationError/PermissionDeniedError for key problems, InvalidRequestError
         for invalid fields, voices or unsupported values, ServerError otherwise.
     """

@@ -28,7 +28,7 @@ from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from .codec import DEFAULT_WS_BASE
-from .errors import AuthenticationError, InvalidState
+from .errors import AuthenticationError, InvalidOptionError, InvalidState
 from .options import TTSOptions
 from .redact import mask_key
 from .retry import RetryPolicy
@@ -86,7 +86,7 @@ class ConnectionPool:
                 f"no API key: pass api_key= or set {API_KEY_ENV}", status_code=None
             )
         if max_connections < 1:
-            raise ValueError(f"max_connections={max_connections} must be >= 1")
+            raise InvalidOptionError("max_connections", max_connections, "an integer >= 1")
         self._api_key = key
         self.options = options or TTSOptions()
         self.base_url = base_url

@@ -38,11 +38,12 @@ from .codec import (
 from .errors import (
     AuthenticationError,
     ConnectionLostError,
+    InvalidOptionError,
     InvalidRequestError,
     SmallestError,
     error_from_status,
 )
-from .errors import TimeoutError as SmallestTimeout
+from .errors import RequestTimeoutError as SmallestTimeout
 from .events import AudioChunk, Complete, ErrorEvent
 from .options import TTSOptions, catalog_model
 from .redact import mask_key, redact, register_secret
@@ -214,7 +215,7 @@ class _Api:
         model: str | None,
     ) -> _Call:
         if not display_name or len(display_name) > 500:
-            raise InvalidRequestError("display_name must be 1-500 characters")
+            raise InvalidOptionError("display_name", display_name, "1-500 characters")
         if isinstance(file, bytes):
             payload, name = file, filename or "sample.wav"
         else:
@@ -222,9 +223,11 @@ class _Api:
             payload, name = path.read_bytes(), filename or path.name
         ctype = content_type or CLONE_CONTENT_TYPES.get(Path(name).suffix.lower())
         if ctype is None:
-            raise InvalidRequestError(
-                f"cannot tell the audio type of {name!r}; pass content_type= one of "
-                f"{', '.join(sorted(set(CLONE_CONTENT_TYPES.values())))}"
+            raise InvalidOptionError(
+                "content_type",
+                content_type,
+                ", ".join(sorted(set(CLONE_CONTENT_TYPES.values()))),
+                problem=f"is needed: the audio type of {name!r} cannot be told from its name",
             )
         data: dict[str, str] = {"displayName": display_name}
         for key, value in (
@@ -361,7 +364,7 @@ class _CloneWatch:
 
         Raises:
             InvalidRequestError: no clone has this id.
-            TimeoutError: the deadline passed.
+            RequestTimeoutError: the deadline passed.
         """
         clone = next((c for c in clones if c.voice_id == self.voice_id), None)
         if clone is None:
@@ -468,7 +471,7 @@ class AsyncRestClient:
 
         Raises:
             InvalidRequestError, AuthenticationError, PermissionDeniedError, RateLimitError,
-            ServerError, ConnectionLostError, TimeoutError: typed failures (retryable ones
+            ServerError, ConnectionLostError, RequestTimeoutError: typed failures (retryable ones
             were retried first).
         """
         response = await self._send(self._api.tts(text, options, request_id))
@@ -480,9 +483,11 @@ class AsyncRestClient:
         """Synthesize into a WAV file (PCM/G.711 bodies get a RIFF header)."""
         opts = options or self._api.options
         if opts.output_format == "mp3":
-            raise InvalidRequestError(
-                "synthesize_to_file writes WAV; output_format='mp3' "
-                "cannot be converted without a decoder"
+            raise InvalidOptionError(
+                "output_format",
+                "mp3",
+                "pcm, wav, ulaw, alaw",
+                problem="cannot be written by synthesize_to_file (WAV out; no MP3 decoder)",
             )
         data = await self.synthesize(text, options=opts)
         out = Path(path)
@@ -584,7 +589,7 @@ class AsyncRestClient:
         be sync or async; each fires at most once.
 
         Raises:
-            TimeoutError: the job did not finish within ``timeout`` seconds.
+            RequestTimeoutError: the job did not finish within ``timeout`` seconds.
             InvalidRequestError: no clone has that id.
         """
         watch = _CloneWatch(voice_id, timeout, poll_interval, max_poll_interval)
@@ -695,9 +700,11 @@ class RestClient:
         """See :meth:`AsyncRestClient.synthesize_to_file`."""
         opts = options or self._api.options
         if opts.output_format == "mp3":
-            raise InvalidRequestError(
-                "synthesize_to_file writes WAV; output_format='mp3' "
-                "cannot be converted without a decoder"
+            raise InvalidOptionError(
+                "output_format",
+                "mp3",
+                "pcm, wav, ulaw, alaw",
+                problem="cannot be written by synthesize_to_file (WAV out; no MP3 decoder)",
             )
         out = Path(path)
         out.write_bytes(_to_wav(self.synthesize(text, options=opts), opts))

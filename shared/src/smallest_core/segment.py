@@ -23,6 +23,8 @@ import re
 import unicodedata
 from typing import NamedTuple
 
+from .errors import InvalidOptionError
+
 __all__ = ["MAX_CHUNK_CHARS", "SentenceSegmenter", "split_text"]
 
 MAX_CHUNK_CHARS = 250
@@ -103,11 +105,9 @@ class SentenceSegmenter:
 
     def __init__(self, max_chars: int = MAX_CHUNK_CHARS, min_chars: int = 0) -> None:
         if max_chars < 1:
-            raise ValueError(f"max_chars must be at least 1, got {max_chars}")
+            raise InvalidOptionError("max_chars", max_chars, "an integer >= 1")
         if not 0 <= min_chars <= max_chars:
-            raise ValueError(
-                f"min_chars must be between 0 and max_chars ({max_chars}), got {min_chars}"
-            )
+            raise InvalidOptionError("min_chars", min_chars, f"0 to max_chars ({max_chars})")
         self._max = max_chars
         self._min = min_chars
         self._buf = ""

@@ -115,7 +115,7 @@ class StreamConnection:
             AuthenticationError, PermissionDeniedError, RateLimitError, ServerError: the
                 upgrade was refused with that HTTP status.
             ConnectionLostError: the server could not be reached.
-            TimeoutError: the handshake took longer than ``open_timeout``.
+            RequestTimeoutError: the handshake took longer than ``open_timeout``.
         """
         url = ws_url(self.base_url, self.idle_timeout)
         headers = {
@@ -139,7 +139,7 @@ class StreamConnection:
                 response.status_code, response.body, dict(response.headers)
             ) from None
         except TimeoutError:
-            from .errors import TimeoutError as SmallestTimeout
+            from .errors import RequestTimeoutError as SmallestTimeout
 
             raise SmallestTimeout(f"WebSocket handshake to {url} timed out") from None
         except (OSError, InvalidURI, websockets.InvalidHandshake) as exc:
@@ -470,7 +470,7 @@ class Utterance:
             async with asyncio.timeout(self._finish_timeout):
                 return await self._queue.get()
         except TimeoutError:
-            from .errors import TimeoutError as SmallestTimeout
+            from .errors import RequestTimeoutError as SmallestTimeout
 
             return ErrorEvent(
                 self.request_id,
