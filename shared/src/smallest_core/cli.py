@@ -5,6 +5,10 @@ time to first audio; ``smallest voices``, ``smallest clone --name N sample.wav``
 ``smallest clones`` use REST. The key comes from ``--api-key`` or ``SMALLEST_API_KEY``;
 ``--base-url`` (default: the real service) points at any compatible server, e.g. a local
 ``smallest-local serve``.
+
+The global options (``--api-key``, ``--base-url``) may come before or after the
+subcommand — ``smallest --base-url URL say hi`` and ``smallest say hi --base-url URL``
+are the same; if both are given, the one after the subcommand wins.
 """
 
 from __future__ import annotations
@@ -38,18 +42,37 @@ def ws_base(http_base: str) -> str:
     return http_base
 
 
+def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """Add ``--api-key`` and ``--base-url`` to the main parser or to a subcommand.
+
+    The main parser holds the real defaults. Each subcommand declares the same options
+    with ``SUPPRESS`` as default, so they land in the namespace only when typed after the
+    subcommand, and then override whatever the main parser set (argparse copies a
+    subparser's namespace onto the main one).
+    """
+    suppress = argparse.SUPPRESS
+    parser.add_argument(
+        "--api-key", default=None if defaults else suppress, help="default: $SMALLEST_API_KEY"
+    )
+    parser.add_argument(
+        "--base-url",
+        default=os.environ.get("SMALLEST_BASE_URL", DEFAULT_HTTP_BASE) if defaults else suppress,
+        help=f"HTTP base URL (default: $SMALLEST_BASE_URL, else {DEFAULT_HTTP_BASE})",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smallest", description="Smallest AI Waves TTS.")
     parser.add_argument("--version", action="version", version=__version__)
-    parser.add_argument("--api-key", default=None, help="default: $SMALLEST_API_KEY")
-    parser.add_argument(
-        "--base-url",
-        default=os.environ.get("SMALLEST_BASE_URL", DEFAULT_HTTP_BASE),
-        help=f"HTTP base URL (default {DEFAULT_HTTP_BASE})",
-    )
+    _add_global_options(parser, defaults=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common, defaults=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    say = sub.add_parser("say", help="stream text to a WAV file and print the time to first audio")
+    def add(name: str, summary: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, parents=[common])
+
+    say = add("say", "stream text to a WAV file and print the time to first audio")
     say.add_argument("text")
     say.add_argument("-o", "--output", default="out.wav")
     say.add_argument("--voice", default="meher")
@@ -58,17 +81,17 @@ def _parser() -> argparse.ArgumentParser:
     say.add_argument("--speed", type=float, default=1.0)
     say.add_argument("--language", default="en")
 
-    voices = sub.add_parser("voices", help="list the voice catalog")
+    voices = add("voices", "list the voice catalog")
     voices.add_argument("--model", default="lightning_v3.1")
 
-    clone = sub.add_parser("clone", help="clone a voice from a 5-15 s sample")
+    clone = add("clone", "clone a voice from a 5-15 s sample")
     clone.add_argument("file")
     clone.add_argument("--name", required=True)
     clone.add_argument("--language", default=None)
     clone.add_argument("--model", default=None)
     clone.add_argument("--wait", action="store_true", help="wait until the job finishes")
 
-    sub.add_parser("clones", help="list voice clones and their status")
+    add("clones", "list voice clones and their status")
     return parser
 
 
