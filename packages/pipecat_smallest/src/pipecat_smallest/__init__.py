@@ -1,4 +1,10 @@
-"""Smallest AI text-to-speech for Pipecat (adapter lands in its own issue)."""
+"""Smallest AI text-to-speech for Pipecat, on the shared ``smallest_core`` client.
 
-__version__ = "0.1.0"
-__all__ = ["__version__"]
+``SmallestTTSService`` streams over a pooled WebSocket; ``SmallestHttpTTSService``
+synthesizes over HTTP. Both take ``settings=SmallestTTSService.Settings(...)``.
+"""
+
+from .tts import SmallestHttpTTSService, SmallestTTSService, SmallestTTSSettings
+from .version import __version__
+
+__all__ = ["SmallestHttpTTSService", "SmallestTTSService", "SmallestTTSSettings", "__version__"]

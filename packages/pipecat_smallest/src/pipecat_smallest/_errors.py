@@ -1,0 +1,61 @@
+"""One mapping from the ``smallest_core`` error tree to Pipecat's error reporting.
+
+Errors reach Pipecat as ``ErrorFrame``\\ s whose ``category`` tells the pipeline worker
+whether the service is still usable: credentials, permissions and malformed requests
+are permanent (Pipecat then stops giving the service work); everything transient —
+dropped sockets, timeouts, server faults, rate limits — is not, so the next turn speaks.
+"""
+
+from __future__ import annotations
+
+from pipecat.frames.frames import ErrorFrame
+from pipecat.utils.errors import ErrorCategory
+
+from smallest_core import (
+    AuthenticationError,
+    ConnectionLostError,
+    InvalidOptionError,
+    InvalidRequestError,
+    PermissionDeniedError,
+    ProtocolError,
+    RateLimitError,
+    RequestTimeoutError,
+    ServerError,
+    SmallestError,
+)
+
+__all__ = ["error_category", "error_frame"]
+
+# Most specific first: PlanNotEntitledError is a PermissionDeniedError, and
+# ModelDeprecatedError an InvalidRequestError.
+_CATEGORIES: tuple[tuple[type[SmallestError], ErrorCategory], ...] = (
+    (AuthenticationError, ErrorCategory.AUTHENTICATION),
+    (PermissionDeniedError, ErrorCategory.AUTHORIZATION),
+    (InvalidOptionError, ErrorCategory.INVALID_REQUEST),
+    (InvalidRequestError, ErrorCategory.INVALID_REQUEST),
+    (RateLimitError, ErrorCategory.RATE_LIMIT),
+    (ServerError, ErrorCategory.SERVER),
+    (ConnectionLostError, ErrorCategory.CONNECTIVITY),
+    (RequestTimeoutError, ErrorCategory.CONNECTIVITY),
+    (ProtocolError, ErrorCategory.SERVER),
+)
+
+
+def error_category(error: SmallestError) -> ErrorCategory:
+    """The Pipecat category of a core error (``UNKNOWN`` for anything unlisted)."""
+    for cls, category in _CATEGORIES:
+        if isinstance(error, cls):
+            return category
+    return ErrorCategory.UNKNOWN
+
+
+def error_frame(error: SmallestError) -> ErrorFrame:
+    """An ``ErrorFrame`` for a core error that reached the framework.
+
+    The core's retry policy already had its turn (it is the only retry owner), so the
+    error is marked non-retryable before anyone downstream sees it.
+    """
+    error.retryable = False
+    return ErrorFrame(
+        error=f"Smallest TTS: {error}", exception=error, category=error_category(error)
+    )
