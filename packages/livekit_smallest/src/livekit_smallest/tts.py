@@ -1,0 +1,458 @@
+"""Smallest AI text-to-speech for LiveKit Agents: ``tts.TTS`` mapped onto ``smallest_core``.
+
+What lives here: the mapping from LiveKit's TTS contract to the core's public names, and
+nothing below it. ``stream()`` runs one core :class:`Utterance` per LiveKit segment on a
+shared :class:`ConnectionPool` (warm sockets, multiplexed, cancelled in place on
+barge-in); ``synthesize()`` goes through :class:`AsyncRestClient` and decodes every
+output format to PCM with the core's helpers. Frames, sockets, JSON, retries and the end
+of an utterance are the core's business: an utterance ends when its iteration ends.
+
+Why not ``livekit.agents.utils.ConnectionPool``: it discards a socket whenever a stream is
+cancelled (every barge-in costs a reconnect on the next turn's critical path) and never
+refreshes idle sockets; the core's pool cancels the utterance on the same socket and
+replaces sockets before the server's idle timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import weakref
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from livekit.agents import APIConnectOptions, tts, utils
+from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
+from livekit.agents.utils import is_given
+from livekit.agents.voice.io import TimedString
+
+from smallest_core import (
+    DEFAULT_HTTP_BASE,
+    MAX_CHUNK_CHARS,
+    AsyncRestClient,
+    AudioChunk,
+    ConnectionPool,
+    InvalidOptionError,
+    Language,
+    Model,
+    OutputFormat,
+    RetryPolicy,
+    SampleRate,
+    SentenceSegmenter,
+    SmallestError,
+    TTSOptions,
+    Utterance,
+    WordTimestamp,
+    decode_to_pcm,
+)
+
+from ._errors import to_api_error
+from .log import logger
+
+__all__ = ["TTS", "ChunkedStream", "SynthesizeStream"]
+
+API_KEY_ENV = "SMALLEST_API_KEY"
+BASE_URL_ENV = "SMALLEST_BASE_URL"
+NUM_CHANNELS = 1
+#: Streaming audio is PCM s16le on the WebSocket whatever ``output_format`` says (§9.7).
+_PCM_MIME = "audio/pcm"
+#: The core has no MP3 decoder; LiveKit's emitter decodes MP3 itself (PyAV).
+_MP3_MIME = "audio/mpeg"
+#: One http(s) base serves both transports; the pool turns it into ws(s) on its own.
+_HTTP_SCHEME = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
+#: A segment the server answered with no audio at all (text with nothing speakable:
+#: punctuation, markup) gets this much silence, so LiveKit does not report it as a failed
+#: synthesis ("no audio frames were pushed") and count it toward closing the session.
+_EMPTY_SEGMENT_SILENCE_S = 0.01
+
+
+def retry_policy(conn_options: APIConnectOptions) -> RetryPolicy:
+    """The core retry policy that stands for LiveKit's ``APIConnectOptions``.
+
+    One retry owner: the core retries (only before the first audio, honouring
+    ``Retry-After``) and LiveKit never does, since every error it sees is non-retryable.
+    ``max_retry`` keeps its meaning; the first retry waits 0.1 s as LiveKit's would, later
+    ones back off up to ``retry_interval``; the deadline is LiveKit's own worst case.
+    """
+    retries = conn_options.max_retry
+    interval = conn_options.retry_interval
+    return RetryPolicy(
+        max_attempts=retries + 1,
+        base_delay=min(0.1, interval),
+        max_delay=interval,
+        deadline=conn_options.timeout * (retries + 1) + interval * retries,
+    )
+
+
+def _http_base(base_url: str) -> str:
+    """``base_url`` with an http(s) scheme, for REST (``ws://h:p`` → ``http://h:p``)."""
+    parts = urlsplit(base_url)
+    scheme = _HTTP_SCHEME.get(parts.scheme)
+    if scheme is None or not parts.netloc:
+        raise InvalidOptionError("base_url", base_url, "http://, https://, ws:// or wss:// URLs")
+    return urlunsplit((scheme, *parts[1:]))
+
+
+class TTS(tts.TTS):
+    """Smallest AI Lightning TTS over ``smallest_core``.
+
+    Args:
+        api_key: Bearer key; default ``$SMALLEST_API_KEY``. Never logged.
+        base_url: the service (default) or a local server; http(s) or ws(s), one URL for
+            both transports; ``$SMALLEST_BASE_URL`` overrides the default.
+        model: ``lightning_v3.1_pro`` or ``lightning_v3.1``.
+        voice_id: a voice of that model (see the voices API).
+        language: a language code or ``auto``.
+        speed: 0.5 to 2.0.
+        sample_rate: 8000, 16000, 24000 or 44100 Hz.
+        word_timestamps: stream word timings as an aligned transcript
+            (``AgentSession(use_tts_aligned_transcript=True)``).
+        output_format: body format for ``synthesize()`` (``pcm``, ``wav``, ``mp3``,
+            ``ulaw``, ``alaw``); always decoded to PCM frames. Streaming is always PCM.
+        pool: a :class:`ConnectionPool` to share between TTS instances (same key and
+            URL); it is not closed by :meth:`aclose`. Default: a pool of our own.
+
+    Raises:
+        InvalidOptionError: a bad option, naming the field and the allowed values.
+        AuthenticationError: no key given and ``SMALLEST_API_KEY`` unset.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        model: Model = "lightning_v3.1_pro",
+        voice_id: str = "meher",
+        language: Language = "en",
+        speed: float = 1.0,
+        sample_rate: SampleRate = 24000,
+        word_timestamps: bool = False,
+        output_format: OutputFormat = "pcm",
+        pool: ConnectionPool | None = None,
+    ) -> None:
+        opts = TTSOptions(
+            model=model,
+            voice_id=voice_id,
+            language=language,
+            speed=speed,
+            sample_rate=sample_rate,
+            word_timestamps=word_timestamps,
+            output_format=output_format,
+        )
+        super().__init__(
+            capabilities=tts.TTSCapabilities(streaming=True, aligned_transcript=word_timestamps),
+            sample_rate=opts.sample_rate,
+            num_channels=NUM_CHANNELS,
+        )
+        base = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_HTTP_BASE
+        key = api_key or os.environ.get(API_KEY_ENV)
+        policy = retry_policy(DEFAULT_API_CONNECT_OPTIONS)
+        self._opts = opts
+        self._rest = AsyncRestClient(
+            api_key=key, base_url=_http_base(base), options=opts, retry=policy
+        )
+        self._owns_pool = pool is None
+        self._pool = pool or ConnectionPool(api_key=key, base_url=base, options=opts, retry=policy)
+        self._streams: weakref.WeakSet[SynthesizeStream] = weakref.WeakSet()
+        self._prewarm_task: asyncio.Task[None] | None = None
+
+    @property
+    def model(self) -> str:
+        """The model, for LiveKit's metrics and traces."""
+        return self._opts.model
+
+    @property
+    def provider(self) -> str:
+        """The provider label, for LiveKit's metrics and traces."""
+        return "Smallest"
+
+    @property
+    def options(self) -> TTSOptions:
+        """The options the next segment will use."""
+        return self._opts
+
+    def update_options(
+        self,
+        *,
+        model: NotGivenOr[Model] = NOT_GIVEN,
+        voice_id: NotGivenOr[str] = NOT_GIVEN,
+        language: NotGivenOr[Language] = NOT_GIVEN,
+        speed: NotGivenOr[float] = NOT_GIVEN,
+        sample_rate: NotGivenOr[SampleRate] = NOT_GIVEN,
+        word_timestamps: NotGivenOr[bool] = NOT_GIVEN,
+        output_format: NotGivenOr[OutputFormat] = NOT_GIVEN,
+    ) -> None:
+        """Change options for the next segment; a segment already speaking keeps its own.
+
+        No socket is reopened: every utterance carries its options, so sockets stay warm.
+
+        Raises:
+            InvalidOptionError: a bad value, naming the field (nothing is changed then).
+        """
+        given = {
+            "model": model,
+            "voice_id": voice_id,
+            "language": language,
+            "speed": speed,
+            "sample_rate": sample_rate,
+            "word_timestamps": word_timestamps,
+            "output_format": output_format,
+        }
+        self._opts = self._opts.replace(**{k: v for k, v in given.items() if is_given(v)})
+        self._sample_rate = self._opts.sample_rate
+        self._capabilities.aligned_transcript = self._opts.word_timestamps
+
+    def synthesize(
+        self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> ChunkedStream:
+        """Synthesize ``text`` in one HTTP request (any ``output_format``, PCM frames out)."""
+        return ChunkedStream(tts=self, input_text=text, conn_options=conn_options)
+
+    def stream(
+        self, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> SynthesizeStream:
+        """A streaming synthesis: push LLM tokens in, audio comes out as sentences complete."""
+        stream = SynthesizeStream(tts=self, conn_options=conn_options)
+        self._streams.add(stream)
+        return stream
+
+    def prewarm(self) -> None:
+        """Open a pooled socket in the background so the first reply skips the handshake."""
+        if self._prewarm_task is not None and not self._prewarm_task.done():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet: the first stream opens the socket
+        self._prewarm_task = loop.create_task(self._prewarm(), name="smallest-prewarm")
+
+    async def _prewarm(self) -> None:
+        try:
+            await self._pool.prewarm()
+        except SmallestError as err:
+            # The next stream reports the same failure as a typed error; this is advance notice.
+            logger.warning("prewarm failed: %s", err)
+
+    async def aclose(self) -> None:
+        """Close live streams, then the pool (if it is ours) and the HTTP client."""
+        if self._prewarm_task is not None:
+            await utils.aio.cancel_and_wait(self._prewarm_task)
+        await asyncio.gather(*(s.aclose() for s in list(self._streams)))
+        if self._owns_pool:
+            await self._pool.aclose()
+        await self._rest.aclose()
+
+
+class ChunkedStream(tts.ChunkedStream):
+    """One HTTP synthesis; the body is decoded to PCM (G.711 and WAV by the core's helpers)."""
+
+    def __init__(self, *, tts: TTS, input_text: str, conn_options: APIConnectOptions) -> None:
+        super().__init__(tts=tts, input_text=input_text, conn_options=conn_options)
+        self._tts: TTS = tts
+        self._opts = tts._opts  # frozen: later update_options() builds a new one
+
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        opts = self._opts
+        request_id = utils.shortuuid()
+        body = b""
+        if self._input_text.strip():
+            rest = self._tts._rest
+            rest.retry = retry_policy(self._conn_options)
+            try:
+                body = await rest.synthesize(self._input_text, options=opts, request_id=request_id)
+            except SmallestError as err:
+                raise to_api_error(err) from err
+        mp3 = opts.output_format == "mp3" and bool(body)
+        output_emitter.initialize(
+            request_id=request_id,
+            sample_rate=opts.sample_rate,
+            num_channels=NUM_CHANNELS,
+            mime_type=_MP3_MIME if mp3 else _PCM_MIME,
+        )
+        if mp3:
+            output_emitter.push(body)
+        elif body:
+            output_emitter.push(decode_to_pcm(body, opts.output_format, opts.sample_rate))
+        elif self._input_text.strip():
+            logger.debug("no audio for request %s: nothing speakable", request_id)
+            output_emitter.push(_silence(opts.sample_rate))
+        # No flush(): LiveKit's end_input() releases the tail as the final frame, where a
+        # flush would add a 10 ms silent end marker and change the duration.
+
+
+@dataclass(eq=False)
+class _Segment:
+    """One LiveKit segment: its utterance and how far its transcript has been aligned."""
+
+    utterance: Utterance
+    offset: float  # seconds of audio this stream emitted before the segment
+    text: str = ""  # everything sent, verbatim
+    aligned: int = 0  # text[:aligned] already went out as TimedStrings
+
+    def timed_word(self, word: WordTimestamp) -> TimedString:
+        """The word as a TimedString carrying the text since the previous one.
+
+        Words are verbatim input substrings (§5.3), so each piece is the sent text from
+        the end of the previous word to the end of this one: spaces and punctuation stay
+        where they were and the pieces concatenate to exactly what was sent.
+        """
+        found = self.text.find(word.word, self.aligned)
+        skipped = self.text[self.aligned : found] if found >= 0 else ""
+        if found < 0 or any(c.isalnum() for c in skipped):
+            piece = (" " if self.aligned else "") + word.word  # normalised by the server
+        else:
+            piece = self.text[self.aligned : found + len(word.word)]
+            self.aligned = found + len(word.word)
+        return TimedString(
+            piece, start_time=self.offset + word.start, end_time=self.offset + word.end
+        )
+
+    def rest(self) -> str:
+        """Sent text not covered by a word event yet (trailing spaces, unspoken tail)."""
+        piece, self.aligned = self.text[self.aligned :], len(self.text)
+        return piece
+
+
+class SynthesizeStream(tts.SynthesizeStream):
+    """Streaming synthesis: one core utterance per LiveKit segment, on the shared pool.
+
+    Text is cut into sentences by the core's :class:`SentenceSegmenter` and each sentence
+    goes out as soon as it is complete, so a multi-sentence reply starts speaking before
+    the LLM has finished. On barge-in LiveKit cancels the task: the utterance is cancelled
+    on its socket (the server is told, nothing of it is read afterwards, the socket stays
+    in the pool) and ``CancelledError`` propagates unchanged.
+    """
+
+    def __init__(self, *, tts: TTS, conn_options: APIConnectOptions) -> None:
+        super().__init__(tts=tts, conn_options=conn_options)
+        self._tts: TTS = tts
+        self._opts = tts._opts
+
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        output_emitter.initialize(
+            request_id=utils.shortuuid(),
+            sample_rate=self._opts.sample_rate,
+            num_channels=NUM_CHANNELS,
+            mime_type=_PCM_MIME,
+            stream=True,
+        )
+        # Everything below is per attempt: LiveKit replays the input into a fresh _run.
+        segments: asyncio.Queue[_Segment | None] = asyncio.Queue()
+        opened: list[_Segment] = []
+        emitted = [0.0]  # seconds of audio pushed by this attempt, across segments
+        tasks = [
+            asyncio.create_task(self._send(segments, opened, emitted), name="smallest-send"),
+            asyncio.create_task(
+                self._receive(segments, output_emitter, emitted), name="smallest-recv"
+            ),
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for segment in opened:
+                segment.utterance.cancel()  # no-op once it ended; barge-in otherwise
+            await utils.aio.cancel_and_wait(*tasks)
+
+    async def _open(self) -> Utterance:
+        """Start an utterance on a pooled socket and record acquire time and reuse."""
+        pool = self._tts._pool
+        pool.retry = retry_policy(self._conn_options)
+        known = pool.connections
+        started = time.perf_counter()
+        try:
+            utt = await pool.utterance(
+                utils.shortuuid(), options=self._opts, finish_timeout=self._conn_options.timeout
+            )
+        except SmallestError as err:
+            raise to_api_error(err) from err
+        self._acquire_time = time.perf_counter() - started
+        self._connection_reused = utt.connection in known
+        return utt
+
+    async def _send(
+        self,
+        segments: asyncio.Queue[_Segment | None],
+        opened: list[_Segment],
+        emitted: list[float],
+    ) -> None:
+        """Feed LiveKit's input into utterances: sentences as they complete, end at flush."""
+        segment: _Segment | None = None
+        splitter = SentenceSegmenter(MAX_CHUNK_CHARS)
+        pending = ""  # leading whitespace, held until there is something to say
+
+        async def send(chunk: str) -> None:
+            nonlocal segment, pending
+            if segment is None:
+                if not chunk.strip():
+                    pending += chunk
+                    return
+                utt = await self._open()
+                segment = _Segment(utt, offset=emitted[0])
+                opened.append(segment)
+                segments.put_nowait(segment)
+                chunk, pending = pending + chunk, ""
+            if segment.utterance.open_for_text:  # else it failed: _receive raises why
+                segment.text += chunk
+                await segment.utterance.push_text(chunk)
+                self._mark_started()
+
+        async def end() -> None:
+            nonlocal segment, pending
+            for chunk in splitter.flush():
+                await send(chunk)
+            if segment is not None and segment.utterance.open_for_text:
+                await segment.utterance.end()
+            segment, pending = None, ""
+
+        async for item in self._input_ch:
+            if isinstance(item, str):
+                for chunk in splitter.push(item):
+                    await send(chunk)
+            else:
+                await end()
+        await end()
+        segments.put_nowait(None)
+
+    async def _receive(
+        self,
+        segments: asyncio.Queue[_Segment | None],
+        output_emitter: tts.AudioEmitter,
+        emitted: list[float],
+    ) -> None:
+        """Emit each segment's audio and word timings until its utterance ends."""
+        rate = self._opts.sample_rate
+        aligned = self._opts.word_timestamps
+        while (segment := await segments.get()) is not None:
+            utt = segment.utterance
+            output_emitter.start_segment(segment_id=utt.request_id)
+            audio_bytes = 0
+            server_ids: set[str] = set()
+            try:
+                async for event in utt:
+                    if isinstance(event, AudioChunk):
+                        output_emitter.push(event.audio)
+                        audio_bytes += len(event.audio)
+                    elif aligned:
+                        output_emitter.push_timed_transcript(segment.timed_word(event))
+                    sid = event.server_request_id
+                    if sid and sid not in server_ids:
+                        server_ids.add(sid)
+                        # documented for plugins: ties the trace to Smallest's logs
+                        output_emitter._note_provider_request_id(sid)
+            except SmallestError as err:
+                raise to_api_error(err) from err
+            if not audio_bytes and segment.text.strip():
+                logger.debug("no audio for segment %s: nothing speakable", utt.request_id)
+                output_emitter.push(_silence(rate))
+                audio_bytes = len(_silence(rate))
+            if aligned and (tail := segment.rest()):
+                output_emitter.push_timed_transcript(TimedString(tail))
+            output_emitter.end_segment()
+            emitted[0] += audio_bytes / 2 / rate
+            logger.debug("segment done", extra={"smallest": utt.metrics.as_dict()})
+
+
+def _silence(sample_rate: int) -> bytes:
+    return b"\0\0" * round(sample_rate * _EMPTY_SEGMENT_SILENCE_S)
