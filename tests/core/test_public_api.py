@@ -10,7 +10,7 @@ import smallest_core
 EXPECTED_ALL = {
     # options and protocol (sans-I/O)
     "TTSOptions", "Model", "Language", "OutputFormat", "SampleRate", "catalog_model",
-    "Protocol", "Mode", "UtteranceState",
+    "Protocol", "Mode", "UtteranceState", "EndRule",
     "AudioChunk", "WordTimestamp", "Complete", "ErrorEvent", "Event",
     # errors
     "SmallestError", "InvalidOptionError", "InvalidState", "AuthenticationError",

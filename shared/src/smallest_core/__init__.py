@@ -51,7 +51,7 @@ from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
 from .metrics import UtteranceMetrics
 from .options import Language, Model, OutputFormat, SampleRate, TTSOptions, catalog_model
 from .pool import ConnectionPool
-from .protocol import Mode, Protocol
+from .protocol import EndRule, Mode, Protocol
 from .redact import redact
 from .rest import AsyncRestClient, ClonedVoice, PronunciationDictionary, RestClient, Voice
 from .retry import RetryPolicy
@@ -72,6 +72,7 @@ __all__ = [
     "Complete",
     "ConnectionLostError",
     "ConnectionPool",
+    "EndRule",
     "ErrorEvent",
     "Event",
     "InvalidOptionError",

@@ -383,7 +383,7 @@ def parse_frame(text: str) -> Event:
         server_rid = None
     status = frame.get(Field.STATUS)
     if status == Status.COMPLETE:
-        return Complete(rid)
+        return Complete(rid, server_rid)
     if status == Status.ERROR:
         return ErrorEvent(rid, error_from_frame(frame))
     if status not in (Status.CHUNK, Status.WORD_TIMESTAMP):

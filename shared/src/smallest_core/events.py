@@ -14,7 +14,7 @@ that carried no id; :class:`~smallest_core.protocol.Protocol` never emits those.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from .errors import SmallestError
@@ -47,7 +47,12 @@ class AudioChunk:
 class WordTimestamp:
     """When one input word is spoken (``status: "word_timestamp"``, §5.3).
 
-    Times are seconds from the start of this request's audio (§9.6).
+    On the wire, times are seconds from the start of the server request's audio (§9.6),
+    and a server may restart them (and the word ids) at 0 for each sentence release of
+    a context (§12). Events from :class:`~smallest_core.Protocol` (and so from an
+    :class:`~smallest_core.Utterance`) are already on the utterance's own timeline:
+    ``start``/``end`` count from the utterance's first audio sample and ``index``
+    counts the utterance's words, across releases.
 
     Attributes:
         request_id: our id of the request.
@@ -78,9 +83,19 @@ class Complete:
 
     Also produced locally for an utterance that never sent any text (the server would
     send nothing at all for it, §5.4), and by the SSE terminator ``done: true`` (§4).
+
+    In continuations mode a server may send one ``complete`` per sentence release of a
+    context (§12); the :class:`Complete` an :class:`~smallest_core.Utterance` ends on is
+    the one the protocol's end rule (:class:`~smallest_core.EndRule`) decided is the last.
+
+    Attributes:
+        request_id: our id of the request.
+        server_request_id: the server's id of the (release's) request, when sent; not
+            part of equality.
     """
 
     request_id: str | None
+    server_request_id: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

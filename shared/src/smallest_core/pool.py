@@ -30,6 +30,7 @@ from typing import Any
 from .codec import DEFAULT_WS_BASE
 from .errors import AuthenticationError, InvalidOptionError, InvalidState
 from .options import TTSOptions
+from .protocol import EndRule
 from .redact import mask_key
 from .retry import RetryPolicy
 from .stream import ConnectFn, StreamConnection, Utterance
@@ -58,6 +59,8 @@ class ConnectionPool:
         retry: the retry policy for utterances that have not produced audio yet.
         connect: the socket factory (transport seam).
         headers: extra upgrade headers.
+        end_rule: when a continuations utterance has ended; one :class:`EndRule` is
+            shared by all the pool's sockets so they learn the server's reading together.
 
     Raises:
         AuthenticationError: no key given and ``SMALLEST_API_KEY`` is unset.
@@ -79,6 +82,7 @@ class ConnectionPool:
         retry: RetryPolicy | None = None,
         connect: ConnectFn | None = None,
         headers: Mapping[str, str] | None = None,
+        end_rule: EndRule | None = None,
     ) -> None:
         key = api_key or os.environ.get(API_KEY_ENV)
         if not key:
@@ -101,6 +105,7 @@ class ConnectionPool:
         self.retry = retry if retry is not None else RetryPolicy()
         self._connect = connect
         self._headers = dict(headers or {})
+        self.end_rule = end_rule if end_rule is not None else EndRule()
         self._conns: list[StreamConnection] = []
         self._opening = 0
         self._changed = asyncio.Condition()
@@ -230,6 +235,7 @@ class ConnectionPool:
                 idle_timeout=self.idle_timeout,
                 connect=self._connect,
                 headers=self._headers,
+                end_rule=self.end_rule,
             )
             await conn.connect()
             conn.on_idle = self._notify_soon

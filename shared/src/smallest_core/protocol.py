@@ -15,8 +15,9 @@ strings and calls, in the websockets pairing:
 Two modes (PROTOCOL.md §5.2, §12):
 
 * ``"continuations"`` (default): utterances are multiplexed by ``context_id`` (also sent
-  as ``request_id``), each ends on its own ``complete``, and ``cancel`` tells the server
-  (``cancel_request``).
+  as ``request_id``), each ends by the :class:`EndRule` (a server may send one
+  ``complete`` per sentence release, §12), and ``cancel`` tells the server
+  (``cancel_request``). Word timestamps are moved onto each utterance's own timeline.
 * ``"flush"``: ``continue``/``flush`` with a fresh ``request_id`` per utterance; one
   utterance open for text at a time, earlier ones may still be ending (pipelined);
   there is no cancel message (§5.4), so a cancelled utterance's frames are dropped here.
@@ -25,9 +26,10 @@ Two modes (PROTOCOL.md §5.2, §12):
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
 from .codec import ctx_cancel, ctx_flush, ctx_text, parse_frame, ws_flush, ws_text
@@ -36,7 +38,7 @@ from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
 from .options import TTSOptions, validate_request_id
 from .state import Action, UtteranceState, transition
 
-__all__ = ["MODES", "Mode", "Protocol"]
+__all__ = ["MODES", "EndRule", "Mode", "Protocol", "Reading"]
 
 logger = logging.getLogger("smallest_core")
 
@@ -50,6 +52,123 @@ HISTORY_LIMIT = 4096
 
 _OPEN = UtteranceState.OPEN
 _ENDING = UtteranceState.ENDING
+_DONE = UtteranceState.DONE
+
+#: How the server signals the end of a context (§12, docs/protocol.md §13).
+Reading = Literal["unknown", "context", "release"]
+READINGS: tuple[Reading, ...] = get_args(Reading)
+
+# Where a server may cut a context into releases: sentence punctuation followed by
+# whitespace. Deliberately generous (";" and ":" count too): counting a release the
+# server does not make only costs the quiet window; missing one would cut audio off.
+_BOUNDARY = re.compile(r"[.!?…;:。！？।]+(?=\s)")
+_BOUNDARY_CHARS = frozenset(".!?…;:。！？।")
+
+#: Clean one-``complete`` endings of multi-release texts before ``"unknown"`` becomes
+#: ``"context"`` (never after any per-release evidence).
+LEARN_AFTER = 2
+
+
+@dataclass(slots=True)
+class EndRule:
+    """When a continuations-mode utterance has ended: the rule, and what it has learned.
+
+    The server's ``complete`` may come once per context or once per sentence *release*
+    of a context with no terminal marker (§12; docs/protocol.md §13). When text arrives
+    faster than speech, the closing fragment goes out while an earlier release is still
+    generating, so "the first ``complete`` after ``end()``" can belong to that earlier
+    release. The rule, after the closing fragment:
+
+    1. a ``complete`` ends the utterance at once when the server is known to complete
+       once per context (``reading == "context"``), or when the utterance has now seen
+       at least as many ``complete`` frames as its text can make releases (sentence
+       boundaries counted generously);
+    2. otherwise the utterance ends after ``window`` seconds with no further frame for
+       it (any frame restarts the wait; the transport runs the timer);
+    3. frames that still arrive for an ended utterance are dropped, counted in
+       :attr:`late_frames` and logged once; from then on rule 1's count shortcut is off
+       (``strict``), so a too-short window shows up instead of silently cutting audio.
+
+    One :class:`EndRule` is shared by every socket of a pool, so what one utterance
+    teaches serves the rest: per-release evidence (a ``complete`` before the closing
+    fragment, or audio after a ``complete``) sets ``reading = "release"`` for good;
+    :data:`LEARN_AFTER` clean single-``complete`` endings of multi-release texts set
+    ``"context"`` while no such evidence exists.
+
+    Attributes:
+        window: seconds of quiet that end an utterance when more releases may follow;
+            grows to twice the longest gap seen between releases.
+        reading: ``"unknown"`` (learn), ``"context"`` or ``"release"``; pass one of the
+            latter to skip learning when you know the server.
+        strict: always wait ``window`` after a ``complete`` (set by late frames).
+        late_frames: frames dropped because they came after their utterance ended.
+        clean_endings: single-``complete`` endings of multi-release texts seen so far.
+        max_gap: longest quiet seen between a ``complete`` and more audio of the same
+            context, in seconds (the transport reports it).
+
+    Raises:
+        InvalidOptionError: ``window`` is not a number in 0..10, or ``reading`` unknown.
+    """
+
+    window: float = 0.5
+    reading: Reading = "unknown"
+    strict: bool = False
+    late_frames: int = 0
+    clean_endings: int = 0
+    max_gap: float = 0.0
+
+    def __post_init__(self) -> None:
+        w = self.window
+        if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w <= 10:
+            raise InvalidOptionError("window", w, "a number of seconds in 0..10")
+        if self.reading not in READINGS:
+            raise InvalidOptionError("reading", self.reading, ", ".join(READINGS))
+
+    @property
+    def quiet(self) -> float:
+        """The wait that ends an utterance when more releases may follow (seconds)."""
+        return max(self.window, 2 * self.max_gap)
+
+    def saw_release(self, why: str) -> None:
+        """Evidence that the server completes once per release."""
+        if self.reading != "release":
+            logger.info("= the server completes once per sentence release (%s)", why)
+            self.reading = "release"
+
+    def saw_gap(self, seconds: float) -> None:
+        """More audio came ``seconds`` after a ``complete`` of the same context."""
+        self.max_gap = max(self.max_gap, seconds)
+
+    def saw_late(self) -> None:
+        if self.late_frames == 0:
+            logger.warning(
+                "= audio arrived after its utterance ended: the end window (%.3f s) is too "
+                "short for this server; waiting the full window from now on",
+                self.quiet,
+            )
+        self.late_frames += 1
+        self.strict = True
+        self.saw_release("late frames")
+
+    def saw_clean_ending(self) -> None:
+        self.clean_endings += 1
+        if self.reading == "unknown" and self.clean_endings >= LEARN_AFTER:
+            logger.info("= the server completes once per context; ending on its complete")
+            self.reading = "context"
+
+
+#: Rounding between a server's word times and the audio it sent (seconds).
+_CLOCK_SLACK = 0.05
+
+
+@dataclass(slots=True)
+class _Release:
+    """One server release of a context: the shift onto the utterance's timeline."""
+
+    seconds: float
+    words: int
+    #: Decided by the release's first word whether the server already shifted it.
+    checked: bool = False
 
 
 @dataclass(slots=True)
@@ -68,6 +187,28 @@ class _Utterance:
     #: Flush mode: the server sent ``complete`` for everything this utterance sent so
     #: far (nothing is buffered server-side), so an empty ``end()`` gets no frames back.
     drained: bool = False
+    # -- the end rule (continuations) --
+    #: Sentence boundaries in the text sent, and whether text follows the last one.
+    boundaries: int = 0
+    tail: bool = False
+    last_char: str = ""
+    #: ``complete`` frames received for this context.
+    completes: int = 0
+    #: A ``complete`` came after the closing fragment; the end waits for quiet. Bumped
+    #: by every frame, so a timer started for an older value does nothing.
+    quiet_gen: int = 0
+    settling: bool = False
+    # -- the timeline --
+    #: PCM bytes delivered so far (continuations audio is s16 mono).
+    audio_bytes: int = 0
+    #: Words delivered so far (the next utterance-wide word index).
+    words: int = 0
+    #: server request id → where that release sits on the utterance's timeline.
+    releases: dict[str, _Release] = field(default_factory=dict)
+
+    def releases_possible(self) -> int:
+        """How many releases the text sent can make at most (generous count)."""
+        return self.boundaries + (1 if self.tail else 0)
 
 
 class Protocol:
@@ -76,19 +217,32 @@ class Protocol:
     Args:
         options: default options for utterances opened without their own.
         mode: ``"continuations"`` (multiplexed, §12) or ``"flush"`` (§5.2).
+        end_rule: when a continuations utterance has ended (shared by a pool's sockets
+            so they learn together); a fresh :class:`EndRule` when None.
 
     Raises:
-        InvalidOptionError: an unknown ``mode`` or ``options`` that is not a TTSOptions.
+        InvalidOptionError: an unknown ``mode``, ``options`` that is not a TTSOptions,
+            or ``end_rule`` that is not an EndRule.
     """
 
-    def __init__(self, options: TTSOptions, *, mode: Mode = "continuations") -> None:
+    def __init__(
+        self,
+        options: TTSOptions,
+        *,
+        mode: Mode = "continuations",
+        end_rule: EndRule | None = None,
+    ) -> None:
         if not isinstance(options, TTSOptions):
             raise InvalidOptionError("options", options, "a TTSOptions", problem="is not valid")
         if mode not in MODES:
             raise InvalidOptionError("mode", mode, ", ".join(MODES))
+        if end_rule is not None and not isinstance(end_rule, EndRule):
+            raise InvalidOptionError("end_rule", end_rule, "an EndRule", problem="is not valid")
         self.options = options
         self.mode: Mode = mode
+        self.end_rule = end_rule if end_rule is not None else EndRule()
         self._utts: dict[str, _Utterance] = {}  # active ones, in open order
+        self._quiet: list[tuple[str, int, float]] = []
         self._history: OrderedDict[str, tuple[UtteranceState, int]] = OrderedDict()
         self._seq = 0
         self._outgoing: list[str] = []
@@ -152,6 +306,30 @@ class Protocol:
         """Events produced since the last call, in the order they happened."""
         out, self._events = self._events, []
         return out
+
+    def timers_to_start(self) -> list[tuple[str, int, float]]:
+        """Quiet windows the transport must time: ``(request_id, generation, seconds)``.
+
+        After each call that may produce events, start a timer per entry and, when it
+        fires, call :meth:`quiet_elapsed` with the same id and generation (the protocol
+        has no clock). A later entry for the same id supersedes the earlier one.
+        """
+        out, self._quiet = self._quiet, []
+        return out
+
+    def quiet_elapsed(self, request_id: str, generation: int) -> None:
+        """A quiet window ran out: end the utterance if nothing arrived meanwhile.
+
+        Does nothing when the utterance already finished or a frame came in after the
+        timer started (its generation moved on).
+        """
+        utt = self._utts.get(request_id)
+        if utt is None or not utt.settling or utt.quiet_gen != generation:
+            return
+        if utt.completes == 1 and utt.releases_possible() >= 2:
+            self.end_rule.saw_clean_ending()
+        self._finish(utt, Action.COMPLETE)
+        self._events.append(Complete(request_id))
 
     # -- caller actions --------------------------------------------------------------------
     def open(self, request_id: str | None = None, *, options: TTSOptions | None = None) -> str:
@@ -335,6 +513,7 @@ class Protocol:
         if text:
             utt.sent_text = utt.unflushed = True
             utt.drained = False
+            _count_boundaries(utt, text)
 
     def _set(self, utt: _Utterance, state: UtteranceState) -> None:
         if state is not utt.state:
@@ -376,21 +555,81 @@ class Protocol:
             return
         utt = self._utts.get(rid)
         if utt is None:
+            past = self._history.get(rid)
+            if past is not None and past[0] is _DONE and not isinstance(event, Complete):
+                self.end_rule.saw_late()  # rule 3: the window was too short
             self._drop(rid, "unknown, cancelled or finished request")
             return
         if isinstance(event, AudioChunk | WordTimestamp):
-            self._events.append(event)
+            if utt.settling:  # more audio after a complete: it was a release's
+                utt.settling = False
+                utt.quiet_gen += 1
+                self.end_rule.saw_release("audio after a complete")
+            self._events.append(self._on_timeline(utt, event))
         elif isinstance(event, Complete):
-            if utt.state is not _ENDING:
-                # §12: a context may get one complete per release; only the one after
-                # the closing fragment ends it.
-                self._drop(rid, "complete before end")
-                return
-            self._finish(utt, Action.COMPLETE)
-            self._events.append(event)
+            self._complete(utt, event)
         else:
             self._finish(utt, Action.ERROR)
             self._events.append(event)
+
+    def _complete(self, utt: _Utterance, event: Complete) -> None:
+        """Continuations: apply the :class:`EndRule` to a ``complete`` for ``utt``."""
+        utt.completes += 1
+        rule = self.end_rule
+        if utt.state is not _ENDING:
+            # §12: one complete per release; this one cannot be the last.
+            rule.saw_release("a complete before the closing fragment")
+            self._drop(utt.request_id, "complete before end")
+            return
+        final = rule.reading == "context" or (
+            not rule.strict and utt.completes >= utt.releases_possible()
+        )
+        if final:
+            self._finish(utt, Action.COMPLETE)
+            self._events.append(event)
+            return
+        utt.settling = True
+        utt.quiet_gen += 1
+        self._quiet.append((utt.request_id, utt.quiet_gen, rule.quiet))
+
+    def _on_timeline(self, utt: _Utterance, event: AudioChunk | WordTimestamp) -> Event:
+        """Move a release's timestamps onto the utterance's timeline (§12, §9.6).
+
+        A server may restart word times and ids at 0 for each release, giving each its
+        own server request id. A new release starts where the audio delivered so far
+        ends and after the words counted so far — unless its first word shows that the
+        server already counts across releases (times at or past that point), which is
+        then left alone.
+        """
+        srid = event.server_request_id
+        rel = utt.releases.get(srid) if srid is not None else None
+        if srid is not None and rel is None:
+            first = not utt.releases
+            rel = _Release(0.0 if first else self._seconds(utt), 0 if first else utt.words)
+            rel.checked = first
+            utt.releases[srid] = rel
+        if isinstance(event, AudioChunk):
+            utt.audio_bytes += len(event.audio)
+            return event
+        if rel is not None:
+            if not rel.checked:
+                rel.checked = True
+                if event.start >= rel.seconds - _CLOCK_SLACK:
+                    rel.seconds = 0.0  # already on the utterance's clock
+                if event.index >= rel.words:
+                    rel.words = 0
+            if rel.seconds or rel.words:
+                event = replace(
+                    event,
+                    index=event.index + rel.words,
+                    start=event.start + rel.seconds,
+                    end=event.end + rel.seconds,
+                )
+        utt.words = max(utt.words, event.index + 1)
+        return event
+
+    def _seconds(self, utt: _Utterance) -> float:
+        return utt.audio_bytes / (2 * utt.options.sample_rate)
 
     def _complete_burst(self, rid: str) -> None:
         """Flush mode: a ``complete`` for ``rid`` ends ``rid`` and everything ended before it.
@@ -432,3 +671,19 @@ class Protocol:
 def _check_text(text: object) -> None:
     if not isinstance(text, str):
         raise InvalidOptionError("text", text, "a str", problem="is not a str")
+
+
+def _count_boundaries(utt: _Utterance, text: str) -> None:
+    """Add the release boundaries ``text`` makes to ``utt`` (the text follows what was sent)."""
+    if utt.last_char in _BOUNDARY_CHARS and text[:1].isspace() and utt.tail:
+        utt.boundaries += 1  # "…word." + " Next": the boundary spans the two fragments
+        utt.tail = False
+    pos = 0
+    for match in _BOUNDARY.finditer(text):
+        if text[pos : match.start()].strip() or utt.tail:
+            utt.boundaries += 1
+        utt.tail = False
+        pos = match.end()
+    if text[pos:].strip():
+        utt.tail = True
+    utt.last_char = text[-1:]

@@ -37,7 +37,7 @@ from .errors import (
 from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
 from .metrics import UtteranceMetrics
 from .options import TTSOptions
-from .protocol import Protocol
+from .protocol import EndRule, Protocol
 from .redact import RedactingFilter, mask_key, redact, register_secret
 from .retry import RetryPolicy
 
@@ -71,6 +71,8 @@ class StreamConnection:
         connect: the socket factory (default ``websockets.connect``).
         open_timeout: seconds for the handshake.
         headers: extra upgrade headers (e.g. ``X-Source``).
+        end_rule: when a continuations utterance has ended (:class:`EndRule`); a pool
+            shares one between its sockets. A fresh one when None.
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class StreamConnection:
         connect: ConnectFn | None = None,
         open_timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
+        end_rule: EndRule | None = None,
     ) -> None:
         register_secret(api_key)
         self._api_key = api_key
@@ -94,7 +97,13 @@ class StreamConnection:
         self._connect = connect or websockets.connect
         self._open_timeout = open_timeout
         self._headers = dict(headers or {})
-        self._proto = Protocol(self.options, mode=mode)  # type: ignore[arg-type]
+        self._proto = Protocol(
+            self.options,
+            mode=mode,  # type: ignore[arg-type]
+            end_rule=end_rule,
+        )
+        #: request id → (its quiet-window timer, when it started): the EndRule's clock.
+        self._quiet: dict[str, tuple[asyncio.TimerHandle, float]] = {}
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._write_lock = asyncio.Lock()
@@ -304,6 +313,9 @@ class StreamConnection:
             error = ConnectionLostError(f"reader crashed: {exc!r}")
         self._closed = True
         self._failure = error
+        for handle, _ in self._quiet.values():
+            handle.cancel()
+        self._quiet.clear()
         if not self._proto.poisoned:
             self._proto.connection_lost(error)
         self._dispatch()
@@ -312,12 +324,34 @@ class StreamConnection:
 
     def _dispatch(self) -> None:
         for event in self._proto.events_received():
-            utt = self._utterances.get(event.request_id) if event.request_id else None
+            rid = event.request_id
+            if rid is not None and rid in self._quiet:
+                # The quiet window after a complete was broken (more audio: a release),
+                # or the utterance ended: stop its timer; tell the rule how long it was.
+                handle, started = self._quiet.pop(rid)
+                handle.cancel()
+                if isinstance(event, AudioChunk | WordTimestamp):
+                    self._proto.end_rule.saw_gap(time.monotonic() - started)
+            utt = self._utterances.get(rid) if rid else None
             if utt is None:
                 continue  # the protocol routes; an unknown id here is already dropped
             utt._deliver(event)
             if isinstance(event, Complete | ErrorEvent):
                 self._detach(utt)
+        for rid, generation, seconds in self._proto.timers_to_start():
+            old = self._quiet.pop(rid, None)
+            if old is not None:
+                old[0].cancel()
+            handle = asyncio.get_running_loop().call_later(
+                seconds, self._quiet_elapsed, rid, generation
+            )
+            self._quiet[rid] = (handle, time.monotonic())
+
+    def _quiet_elapsed(self, rid: str, generation: int) -> None:
+        """An :class:`EndRule` quiet window ran out (timer callback)."""
+        self._quiet.pop(rid, None)
+        self._proto.quiet_elapsed(rid, generation)
+        self._dispatch()
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
