@@ -214,13 +214,15 @@ class _Api:
         language: str | None,
         model: str | None,
     ) -> _Call:
+        """The clone upload, checked; a path is not read here (see :func:`_read_sample`)."""
         if not display_name or len(display_name) > 500:
             raise InvalidOptionError("display_name", display_name, "1-500 characters")
+        payload: bytes | Path
         if isinstance(file, bytes):
             payload, name = file, filename or "sample.wav"
         else:
-            path = Path(file)
-            payload, name = path.read_bytes(), filename or path.name
+            payload = Path(file)
+            name = filename or payload.name
         ctype = content_type or CLONE_CONTENT_TYPES.get(Path(name).suffix.lower())
         if ctype is None:
             raise InvalidOptionError(
@@ -276,6 +278,19 @@ class _Api:
                 f"expected JSON from {response.request.url.path}, got "
                 f"{redact(response.text[:200])!r}"
             ) from None
+
+
+def _read_sample(call: _Call) -> _Call:
+    """Put the clone sample's bytes into ``call`` when it names a file (a blocking read).
+
+    Kept out of :meth:`_Api.add_voice` so that building the call does no I/O: the sync
+    client calls this directly, the async one in a worker thread, so a slow disk (or a
+    pipe) never stalls the event loop. The bytes are read once, before any retry.
+    """
+    name, payload, ctype = call.files["file"]
+    if isinstance(payload, Path):
+        call.files = {"file": (name, payload.read_bytes(), ctype)}
+    return call
 
 
 def _items(items: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
@@ -548,7 +563,10 @@ class AsyncRestClient:
         language: str | None = None,
         model: str | None = None,
     ) -> ClonedVoice:
-        """Start a voice clone from 5-15 s of clean speech (a path or bytes) (§7)."""
+        """Start a voice clone from 5-15 s of clean speech (a path or bytes) (§7).
+
+        A path is read in a worker thread, never on the event loop.
+        """
         call = self._api.add_voice(
             display_name=display_name,
             file=file,
@@ -560,7 +578,7 @@ class AsyncRestClient:
             language=language,
             model=model,
         )
-        data = await self._json(call)
+        data = await self._json(await asyncio.to_thread(_read_sample, call))
         return ClonedVoice.from_json(data.get("data", data))
 
     async def clones(self) -> list[ClonedVoice]:
@@ -770,7 +788,7 @@ class RestClient:
             language=language,
             model=model,
         )
-        data = self._json(call)
+        data = self._json(_read_sample(call))
         return ClonedVoice.from_json(data.get("data", data))
 
     def clones(self) -> list[ClonedVoice]:
