@@ -10,8 +10,9 @@ import sys
 
 import httpx
 import pytest
+import websockets
 
-from .wsclient import TTS_PATH, auth, body
+from .wsclient import TTS_PATH, WS_PATH, auth, body, frame, recv
 
 KEY = "sk_cli_test_key_01"
 
@@ -71,3 +72,20 @@ def test_port_in_use_is_a_clear_error():
     finally:
         proc.terminate()
         proc.communicate(timeout=15)
+
+
+async def test_dialect_flags_reach_the_websocket():
+    proc, base = start("--engine", "tone", "--db", ":memory:", "--dialect", "release-bare")
+    try:
+        async with websockets.connect(
+            base.replace("http", "ws", 1) + WS_PATH, additional_headers=auth(KEY)
+        ) as ws:
+            await ws.send(frame("One. Two.", context_id="c", complete_backoff_ms=0))
+            frames = []
+            while sum(f["status"] == "complete" for f in frames) < 2:
+                frames.append(await recv(ws))
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)
+    assert len({f["request_id"] for f in frames}) == 2  # one server request per release
+    assert all("context_id" not in f for f in frames)

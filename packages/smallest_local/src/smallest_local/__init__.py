@@ -6,7 +6,7 @@ dictionaries, a latency model and scriptable faults. Start one with ``smallest-l
 serve`` or ``with Server() as server:``; in pytest use the ``smallest_server`` fixture.
 """
 
-from .config import DEFAULT_API_KEY, LatencyModel, ServerConfig
+from .config import DEFAULT_API_KEY, DIALECTS, Dialect, LatencyModel, ServerConfig
 from .faults import Fault, FaultKind, FaultPlan
 from .server import Server
 from .state import ServerStats
@@ -15,6 +15,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_API_KEY",
+    "DIALECTS",
+    "Dialect",
     "Fault",
     "FaultKind",
     "FaultPlan",

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .config import DEFAULT_API_KEY, LatencyModel, ServerConfig, _keys_from_env
+from .config import DEFAULT_API_KEY, DIALECTS, LatencyModel, ServerConfig, _keys_from_env
 from .server import Server
 
 __all__ = ["main"]
@@ -52,6 +52,20 @@ def _parser() -> argparse.ArgumentParser:
         default="smallest-local.sqlite3",
         help="SQLite file for clones and dictionaries (':memory:' for none)",
     )
+    serve.add_argument(
+        "--dialect",
+        choices=tuple(DIALECTS),
+        default="context",
+        help="how continuations (context_id) answer: one complete per context (context), "
+        "a server request per sentence release (release-ids), plus a complete per release "
+        "(release); -bare: context_id not echoed",
+    )
+    serve.add_argument(
+        "--release-gap-ms",
+        type=float,
+        default=100.0,
+        help="release* dialects: pause before each next release's first chunk",
+    )
     serve.add_argument("--log-level", default="INFO")
     return parser
 
@@ -74,11 +88,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         concurrency_limit=args.concurrency,
         idle_timeout_s=args.idle_timeout,
         db_path=args.db,
+        dialect=args.dialect,
+        release_gap_ms=args.release_gap_ms,
     )
     server = Server(config)
 
     def announce(srv: Server) -> None:
-        print(f"smallest-local {__version__} serving (engine={config.engine})", flush=True)
+        print(
+            f"smallest-local {__version__} serving (engine={config.engine}, "
+            f"dialect={config.dialect})",
+            flush=True,
+        )
         print(f"  REST/SSE  {srv.http_url}/waves/v1/tts", flush=True)
         print(f"  WebSocket {srv.ws_url}/waves/v1/tts/live", flush=True)
         print("  key       set with --api-key or SMALLEST_LOCAL_API_KEYS", flush=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_API_KEY", "LatencyModel", "ServerConfig"]
+__all__ = ["DEFAULT_API_KEY", "DIALECTS", "Dialect", "LatencyModel", "ServerConfig"]
 
 #: The key the server accepts when none is configured (documented in the README).
 DEFAULT_API_KEY = "sk_local_dev_key"
@@ -32,6 +32,57 @@ class LatencyModel:
     first_chunk_ms: float = 0.0
     chunk_ms: int = 100
     realtime_factor: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How the continuations protocol (``context_id``, PROTOCOL.md §12) answers.
+
+    The sources disagree on what one context produces (§12), so the server emulates each
+    reading; tests pick one with ``ServerConfig.dialect``. Flush mode (no ``context_id``)
+    is the same under every dialect.
+
+    Attributes:
+        release_ids: each *release* of a context (one sentence, released at a sentence
+            boundary, at ``max_buffer_delay_ms`` or at the closing fragment) is its own
+            server request: a fresh server ``request_id`` (UUID), word ``id`` from 0 and
+            word ``start``/``end`` from 0.0. Source: pipecat-ai 1.14
+            ``pipecat/services/smallest/tts.py`` (offsets timestamps whenever the frame
+            ``request_id`` changes: "timestamps restart per request"). False: the whole
+            context is one request with one id and one timeline (the server's original
+            behaviour).
+        complete_per_release: each release ends with its own ``complete``, sent right
+            after its last frame, and nothing marks the last one; the closing fragment
+            itself produces no frame. Source: livekit/agents PR #7111 (continuations in
+            livekit-plugins-smallestai 1.8.9, "verified live"): "Continuations can emit
+            multiple ``complete`` frames per context with no terminal marker". False: one
+            ``complete`` per context, ``complete_backoff_ms`` after its last audio, once
+            the closing fragment has arrived (Pipecat 1.14: "Smallest emits a single
+            ``complete`` for the whole turn"). Requires ``release_ids``.
+        echo_context_id: response frames carry the client's ``context_id``. Neither
+            official client reads it, so neither shows whether the service sends it
+            (§12); ``external_request_id`` is echoed either way (§5.3).
+    """
+
+    release_ids: bool = False
+    complete_per_release: bool = False
+    echo_context_id: bool = True
+
+    def __post_init__(self) -> None:
+        if self.complete_per_release and not self.release_ids:
+            raise ValueError("Dialect: complete_per_release requires release_ids")
+
+
+#: The named dialects (``ServerConfig.dialect``, ``--dialect``, the pytest marker).
+#: ``-bare``: ``context_id`` is never echoed.
+DIALECTS: dict[str, Dialect] = {
+    "context": Dialect(),
+    "context-bare": Dialect(echo_context_id=False),
+    "release-ids": Dialect(release_ids=True),
+    "release-ids-bare": Dialect(release_ids=True, echo_context_id=False),
+    "release": Dialect(release_ids=True, complete_per_release=True),
+    "release-bare": Dialect(release_ids=True, complete_per_release=True, echo_context_id=False),
+}
 
 
 def _keys_from_env() -> tuple[str, ...]:
@@ -58,6 +109,17 @@ class ServerConfig:
         db_path: SQLite file for clone jobs and dictionaries (``":memory:"`` for tests).
         clone_pending_s, clone_processing_s: how long a clone job stays in each state.
         legacy_routes: serve the retired legacy routes' old shapes instead of 410.
+        dialect: how continuations answer, one of :data:`DIALECTS` (see :class:`Dialect`):
+            ``"context"`` (default: one server request and one ``complete`` per context),
+            ``"release-ids"`` (Pipecat 1.14's reading: a fresh server ``request_id`` and
+            timestamps from 0 per sentence release, one ``complete`` per context),
+            ``"release"`` (LiveKit PR #7111's reading: as ``release-ids`` plus one
+            ``complete`` per release, no terminal marker); a ``-bare`` suffix
+            (``context-bare``, ``release-ids-bare``, ``release-bare``) never echoes
+            ``context_id``.
+        release_gap_ms: under the ``release*`` dialects, the least time between one
+            release's last frame (its ``complete`` in ``release``) and the next
+            release's first chunk (on top of ``first_chunk_ms``); 0 for none.
     """
 
     host: str = "127.0.0.1"
@@ -74,9 +136,25 @@ class ServerConfig:
     clone_pending_s: float = 0.2
     clone_processing_s: float = 0.5
     legacy_routes: bool = False
+    dialect: str = "context"
+    release_gap_ms: float = 100.0
+
+    def __post_init__(self) -> None:
+        if self.dialect not in DIALECTS:
+            raise ValueError(
+                f"Invalid 'dialect': {self.dialect!r}. Allowed values: {', '.join(DIALECTS)}."
+            )
+        if not self.release_gap_ms >= 0:
+            raise ValueError(f"Invalid 'release_gap_ms': {self.release_gap_ms!r}. Must be >= 0.")
+
+    @property
+    def dialect_spec(self) -> Dialect:
+        """The :class:`Dialect` that ``dialect`` names."""
+        return DIALECTS[self.dialect]
 
     def __repr__(self) -> str:  # never print keys
         return (
             f"ServerConfig(host={self.host!r}, port={self.port}, engine={self.engine!r}, "
-            f"api_keys=[{len(self.api_keys)} hidden], db_path={self.db_path!r})"
+            f"api_keys=[{len(self.api_keys)} hidden], db_path={self.db_path!r}, "
+            f"dialect={self.dialect!r})"
         )

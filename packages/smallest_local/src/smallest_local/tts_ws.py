@@ -10,8 +10,16 @@ to one of two request models:
   so a burst of back-to-back requests gets a single ``complete`` carrying the latest
   request's ids (§5.4, §9.2).
 * **continuations** (``context_id``, §12): each context buffers and releases on its own
-  task, concurrently with other contexts; one ``complete`` per context after its closing
-  fragment and all of its audio; ``cancel_request`` stops that context's frames at once.
+  task, concurrently with other contexts; ``cancel_request`` stops that context's frames
+  (and drops its pending releases) at once. What a context's answer looks like depends on
+  the server's :class:`~smallest_local.config.Dialect` (``ServerConfig.dialect``):
+  ``context`` — one server request and one ``complete`` after the closing fragment and
+  all of its audio; ``release-ids`` — every sentence release is its own server request
+  (fresh ``request_id``, word ids and times from 0), still one ``complete``; ``release``
+  — additionally one ``complete`` per release and nothing marking the last; ``-bare`` —
+  ``context_id`` never echoed. Releases of one context are produced in order, separated
+  by ``release_gap_ms``, even when later text (and the closing fragment) arrived while
+  an earlier release was still being generated.
 
 Every frame of a request carries ``session_id``, the server ``request_id`` and the
 client's ids echoed as ``external_*`` / ``context_id``. Idle sockets get the documented
@@ -56,6 +64,12 @@ logger = logging.getLogger("smallest_local")
 _SENTENCE_END = re.compile(r"[.!?…。！？।]+[\"')\]]*\s+")
 
 
+def _first_release_point(text: str) -> int:
+    """Index just after the first complete sentence in ``text`` (0: none)."""
+    match = _SENTENCE_END.search(text)
+    return match.end() if match else 0
+
+
 def _release_point(text: str) -> int:
     """Index just after the last complete sentence in ``text`` (0: none)."""
     end = 0
@@ -90,6 +104,8 @@ class _Request:
     samples_sent: int = 0
     faults: list[Fault] | None = None
     faults_done: set[int] = field(default_factory=set)
+    releases: int = 0
+    release_done_at: float | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
@@ -138,6 +154,8 @@ class Session:
         self._send_lock = asyncio.Lock()
         self._over = asyncio.Event()
         self._loop = asyncio.get_running_loop()
+        self.dialect = state.config.dialect_spec
+        self._release_gap = state.config.release_gap_ms / 1000
         # flush mode
         self._buffers: dict[str | None, _Request] = {}
         self._jobs: asyncio.Queue[_Job] = asyncio.Queue()
@@ -160,6 +178,11 @@ class Session:
                 raise _SessionOver from exc
         self.state.stats.frames_sent += 1
 
+    def _ids(self, server_request_id: str | None, req: TTSRequest | None) -> dict[str, Any]:
+        return ids(
+            self.session_id, server_request_id, req, echo_context_id=self.dialect.echo_context_id
+        )
+
     async def _close(self, code: int, message: bytes) -> None:
         """Close the socket from a worker task; the receive loop then winds down."""
         self._over.set()
@@ -170,7 +193,7 @@ class Session:
     async def _send_error(
         self, message: str, code: str, req: TTSRequest | None, server_request_id: str | None = None
     ) -> None:
-        head = ids(self.session_id, server_request_id, req)
+        head = self._ids(server_request_id, req)
         with contextlib.suppress(_SessionOver):  # the client is gone: nobody to tell
             await self.send(error_frame(head, message, code))
 
@@ -276,6 +299,7 @@ class Session:
         ctx.wake.set()
 
     async def _run_context(self, ctx: _Request) -> None:
+        dialect = self.dialect
         try:
             while True:
                 text = self._context_release(ctx)
@@ -284,9 +308,16 @@ class Session:
                         break
                     await self._wait_for_text(ctx)
                     continue
-                if text.strip():
-                    await self._synthesize(ctx, text)
-            if ctx.had_audio:
+                if not text.strip():
+                    continue
+                if dialect.release_ids:
+                    await self._start_release(ctx)
+                chunks_before = ctx.chunks_sent
+                await self._synthesize(ctx, text)
+                if dialect.complete_per_release and ctx.chunks_sent > chunks_before:
+                    await self._send_complete(ctx)
+                ctx.release_done_at = self._loop.time()
+            if ctx.had_audio and not dialect.complete_per_release:
                 await self._complete_after_backoff(ctx)
         except (_SessionOver, _RequestFailed):
             pass
@@ -294,20 +325,54 @@ class Session:
             if self._contexts.get(ctx.req.context_id or "") is ctx:
                 del self._contexts[ctx.req.context_id or ""]
 
+    async def _start_release(self, ctx: _Request) -> None:
+        """``release*`` dialects: the next release is a new server request (§12).
+
+        A fresh server ``request_id``, word ids and times from 0 again; its first chunk
+        comes no sooner than ``release_gap_ms`` after the previous release ended.
+        """
+        if ctx.releases:
+            ctx.server_request_id = str(uuid.uuid4())
+            ctx.words_sent = 0
+            ctx.audio_seconds = 0.0
+            if ctx.release_done_at is not None:
+                delay = ctx.release_done_at + self._release_gap - self._loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        ctx.releases += 1
+
     def _context_release(self, ctx: _Request) -> str | None:
-        """What the context may synthesize now, or None to keep waiting."""
+        """What the context may synthesize now, or None to keep waiting.
+
+        ``context`` dialect: everything up to the last sentence end (or all of it when
+        closed, flushed or held ``max_buffer_delay_ms``). ``release*`` dialects: one
+        sentence at a time, so each sentence is its own release.
+        """
         if not ctx.buffer:
             ctx.flush_requested = False
+            return None
+        if self.dialect.release_ids:
+            point = _first_release_point(ctx.buffer)
+            if point and point < len(ctx.buffer):
+                return ctx.take(point)
+            if point or ctx.closed or ctx.flush_requested or self._delay_expired(ctx):
+                ctx.flush_requested = False
+                return ctx.take()
             return None
         if ctx.closed or ctx.flush_requested:
             ctx.flush_requested = False
             return ctx.take()
-        if ctx.first_buffered_at is not None:
-            waited_ms = (self._loop.time() - ctx.first_buffered_at) * 1000
-            if waited_ms >= ctx.req.max_buffer_delay_ms:
-                return ctx.take()
+        if self._delay_expired(ctx):
+            return ctx.take()
         point = _release_point(ctx.buffer)
         return ctx.take(point) if point else None
+
+    def _delay_expired(self, ctx: _Request) -> bool:
+        """The context's oldest buffered text has waited ``max_buffer_delay_ms``."""
+        if ctx.first_buffered_at is None:
+            return False
+        waited_ms = (self._loop.time() - ctx.first_buffered_at) * 1000
+        return waited_ms >= ctx.req.max_buffer_delay_ms
 
     async def _wait_for_text(self, ctx: _Request) -> None:
         ctx.wake.clear()
@@ -413,7 +478,7 @@ class Session:
             pacer = Pacer(state.latency)
             tag = req.client_id or request.server_request_id
             synthesis = await render(state, text, req, tag, samples_before=request.samples_sent)
-            head = ids(self.session_id, request.server_request_id, req)
+            head = self._ids(request.server_request_id, req)
             chunks = split_chunks(synthesis.pcm, req.sample_rate, state.latency.chunk_ms)
             words = list(synthesis.words) if req.word_timestamps else []
             offset = request.audio_seconds
@@ -455,9 +520,7 @@ class Session:
         await self._send_complete(request)
 
     async def _send_complete(self, request: _Request) -> None:
-        await self.send(
-            complete_frame(ids(self.session_id, request.server_request_id, request.req))
-        )
+        await self.send(complete_frame(self._ids(request.server_request_id, request.req)))
         self.state.stats.syntheses_completed += 1
         if self.close_after_complete:
             await self._close(1000, b"complete")

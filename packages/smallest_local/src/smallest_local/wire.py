@@ -171,8 +171,17 @@ def parse_request(body: Any, *, max_text_chars: int, websocket: bool = False) ->
 
 
 # -- server → client frames (§5.3) ---------------------------------------------------------
-def ids(session_id: str, server_request_id: str | None, req: TTSRequest | None) -> dict[str, Any]:
-    """The correlation fields every frame of a request carries (§5.3, §12)."""
+def ids(
+    session_id: str,
+    server_request_id: str | None,
+    req: TTSRequest | None,
+    *,
+    echo_context_id: bool = True,
+) -> dict[str, Any]:
+    """The correlation fields every frame of a request carries (§5.3, §12).
+
+    ``echo_context_id=False`` leaves ``context_id`` out (the ``-bare`` dialects).
+    """
     out: dict[str, Any] = {"session_id": session_id}
     if server_request_id is not None:
         out["request_id"] = server_request_id
@@ -181,7 +190,7 @@ def ids(session_id: str, server_request_id: str | None, req: TTSRequest | None) 
             out["external_session_id"] = req.session_id
         if req.request_id:
             out["external_request_id"] = req.request_id
-        if req.context_id:
+        if req.context_id and echo_context_id:
             out["context_id"] = req.context_id
     return out
 
