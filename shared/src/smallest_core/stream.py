@@ -29,7 +29,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 from .codec import DEFAULT_WS_BASE, ws_url
 from .errors import (
     ConnectionLostError,
+    InvalidOptionError,
     InvalidState,
+    RequestTimeoutError,
     SmallestError,
     error_from_close,
     error_from_status,
@@ -73,6 +75,11 @@ class StreamConnection:
         headers: extra upgrade headers (e.g. ``X-Source``).
         end_rule: when a continuations utterance has ended (:class:`EndRule`); a pool
             shares one between its sockets. A fresh one when None.
+        ping_interval: seconds between WebSocket pings (liveness): a peer that answers
+            none within ``ping_timeout`` fails the socket, so a frozen server is noticed
+            within ``ping_interval + ping_timeout``. None disables pings.
+        ping_timeout: seconds to wait for a pong.
+        close_timeout: the longest wait for the peer's side of a close handshake.
     """
 
     def __init__(
@@ -87,6 +94,9 @@ class StreamConnection:
         open_timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
         end_rule: EndRule | None = None,
+        ping_interval: float | None = 5.0,
+        ping_timeout: float = 5.0,
+        close_timeout: float = 2.0,
     ) -> None:
         register_secret(api_key)
         self._api_key = api_key
@@ -97,6 +107,7 @@ class StreamConnection:
         self._connect = connect or websockets.connect
         self._open_timeout = open_timeout
         self._headers = dict(headers or {})
+        self._ping = (ping_interval, ping_timeout, close_timeout)
         self._proto = Protocol(
             self.options,
             mode=mode,  # type: ignore[arg-type]
@@ -140,6 +151,9 @@ class StreamConnection:
                 max_size=None,
                 compression=None,
                 logger=ws_logger,
+                ping_interval=self._ping[0],
+                ping_timeout=self._ping[1],
+                close_timeout=self._ping[2],
             )
         except InvalidStatus as exc:
             response = exc.response
@@ -148,9 +162,7 @@ class StreamConnection:
                 response.status_code, response.body, dict(response.headers)
             ) from None
         except TimeoutError:
-            from .errors import RequestTimeoutError as SmallestTimeout
-
-            raise SmallestTimeout(f"WebSocket handshake to {url} timed out") from None
+            raise RequestTimeoutError(f"WebSocket handshake to {url} timed out") from None
         except (OSError, InvalidURI, websockets.InvalidHandshake) as exc:
             raise ConnectionLostError(f"cannot connect to {url}: {redact(str(exc))}") from None
         self.opened_at = self.last_sent_at = time.monotonic()
@@ -259,6 +271,24 @@ class StreamConnection:
         if self.on_idle is not None:
             self.on_idle()
 
+    def _retire(self, error: SmallestError) -> None:
+        """Give up on this socket now: fail its utterances with ``error`` and close it.
+
+        For a peer that stopped answering; the close runs in the background (a frozen
+        peer never completes the handshake, ``close_timeout`` bounds it).
+        """
+        if self._proto.poisoned:
+            return
+        logger.info("= retiring the socket: %s", error)
+        self._proto.connection_lost(error)
+        self._closed = True
+        self._dispatch()
+        self._notify_idle()
+        if self._ws is not None:
+            task = asyncio.get_running_loop().create_task(self._ws.close(1011, "stalled"))
+            self._pending_writes.add(task)
+            task.add_done_callback(self._pending_writes.discard)
+
     # -- writing ----------------------------------------------------------------------
     async def _write(self) -> None:
         """Send every frame the protocol has queued, in order."""
@@ -287,8 +317,11 @@ class StreamConnection:
         ws = self._ws
         assert ws is not None
         error: SmallestError
+        closing: asyncio.Task[None] | None = None
         try:
             async for message in ws:
+                if self._proto.poisoned:
+                    continue  # keep reading so the close handshake completes promptly
                 draining = self._proto.draining
                 if isinstance(message, str):
                     if logger.isEnabledFor(logging.DEBUG):
@@ -299,10 +332,18 @@ class StreamConnection:
                 self._dispatch()
                 if draining and not self._proto.draining:
                     self._notify_idle()  # flush mode: the abandoned request finished
-                if self._proto.poisoned:
-                    logger.warning("= connection poisoned: %s", self._proto.error)
-                    await ws.close(code=1002, reason="protocol error")
-                    break
+                if self._proto.poisoned and closing is None:
+                    failure = self._proto.error
+                    if isinstance(failure, RequestTimeoutError):
+                        # §5.1: the server's idle timeout, documented normal behaviour
+                        logger.info("= the server timed the socket out: %s", failure)
+                    else:
+                        logger.warning("= connection poisoned: %s", failure)
+                    self._closed = True
+                    self._notify_idle()
+                    closing = asyncio.create_task(ws.close(code=1002, reason="protocol error"))
+            if closing is not None:
+                await closing
             error = error_from_close(ws.close_code, ws.close_reason or "")
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else None
@@ -420,8 +461,10 @@ class Utterance:
         """Send more text; it is spoken as soon as the server has a sentence (or a flush).
 
         Raises:
+            InvalidOptionError: ``text`` is not a str.
             InvalidState: after ``end()`` or ``cancel()``.
         """
+        _check_text(text)
         if not self.open_for_text:
             raise InvalidState(f"push_text() after the utterance ended ({self.request_id})")
         self._texts.append(text)
@@ -441,7 +484,13 @@ class Utterance:
             await self._conn._write()
 
     async def end(self, text: str = "") -> None:
-        """Send the last text (optional): the server finishes and sends ``complete``."""
+        """Send the last text (optional): the server finishes and sends ``complete``.
+
+        Raises:
+            InvalidOptionError: ``text`` is not a str.
+            InvalidState: after ``end()`` or ``cancel()``.
+        """
+        _check_text(text)
         if not self.open_for_text:
             raise InvalidState(f"end() after the utterance ended ({self.request_id})")
         if text:
@@ -504,12 +553,15 @@ class Utterance:
             async with asyncio.timeout(self._finish_timeout):
                 return await self._queue.get()
         except TimeoutError:
-            from .errors import RequestTimeoutError as SmallestTimeout
-
-            return ErrorEvent(
-                self.request_id,
-                SmallestTimeout(f"no event for {self._finish_timeout:g} s after end()"),
+            # The server owes us frames and sends none: its side of this socket is stuck
+            # (a dead worker, a frozen peer). Retire the socket — every utterance on it
+            # gets the error, and those with no audio yet are retried elsewhere.
+            error = RequestTimeoutError(
+                f"no frame for {self._finish_timeout:g} s after end(); retiring the socket",
+                request_id=self.request_id,
             )
+            self._conn._retire(error)
+            return await self._queue.get()
 
     async def _handle_error(self, error: SmallestError) -> None:
         """Retry on a fresh connection if nothing was yielded yet; otherwise raise."""
@@ -531,7 +583,8 @@ class Utterance:
             self._finish()
             raise error
         self._attempt += 1
-        logger.warning("retrying %s in %.3f s after %s", self.request_id, delay, error)
+        # A transparent retry is the design working, not a problem: INFO.
+        logger.info("retrying %s in %.3f s after %s", self.request_id, delay, error)
         if delay > 0:
             await asyncio.sleep(delay)  # backoff, not synchronisation
         old = self._conn
@@ -566,6 +619,11 @@ class Utterance:
             else "open"
         )
         return f"Utterance({self.request_id!r}, {state})"
+
+
+def _check_text(text: object) -> None:
+    if not isinstance(text, str):
+        raise InvalidOptionError("text", type(text).__name__, "a str", problem="is not a str")
 
 
 def _short(frame: str, limit: int = 160) -> str:
