@@ -1,0 +1,406 @@
+"""``SmallestSpeech``: a Runnable that speaks a text stream while it is still arriving.
+
+``chat_model | SmallestSpeech()`` turns the model's token stream into a stream of PCM
+audio: tokens go through the core's :class:`~smallest_core.SentenceSegmenter`, each
+sentence is pushed into one streaming :class:`~smallest_core.Utterance` on a pooled
+WebSocket (:class:`~smallest_core.ConnectionPool`) the moment it is complete, and audio
+chunks are yielded as the server sends them — the first one usually before the model
+has finished. One call is one utterance; it ends when the utterance's iteration ends
+(the server's completion), never on a timer of ours.
+
+Stopping early (closing the stream, breaking out of the loop, cancelling the task)
+cancels the utterance on its socket, which stays open for the next call.
+
+Where the work runs:
+
+* ``atransform``/``astream``/``ainvoke`` run on the caller's event loop, with one
+  connection pool per loop (``aclose()`` closes the current loop's pool);
+* ``transform``/``stream``/``invoke``/``batch`` run the same coroutine on a private
+  event-loop thread owned by this object (its pool lives there; ``close()`` ends both),
+  and read the input in a helper thread, so audio flows while the caller's model is
+  still producing text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import queue
+import threading
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+from langchain_core.prompt_values import PromptValue
+from langchain_core.runnables import RunnableConfig, RunnableSerializable
+from pydantic import ConfigDict, PrivateAttr, SecretStr
+
+from smallest_core import (
+    AudioChunk,
+    ConnectionPool,
+    SentenceSegmenter,
+    TTSOptions,
+    Utterance,
+)
+
+from ._config import api_key_field, base_url_field, check_settings, retry_policy
+from .log import logger
+
+__all__ = ["SmallestSpeech", "SpeechInput"]
+
+#: What :class:`SmallestSpeech` speaks: text, chat messages (their text) or prompts.
+SpeechInput = str | BaseMessage | PromptValue
+
+_DEFAULTS = TTSOptions()
+_END = object()  # end of a bridged stream
+
+
+class SmallestSpeech(RunnableSerializable[SpeechInput, bytes]):
+    """Text (or a chat model's stream) in, Smallest speech out, as it is generated.
+
+    Output chunks are PCM s16le mono at :attr:`sample_rate` (WebSocket audio is always
+    PCM); ``invoke`` returns the whole utterance. Write a WAV with
+    ``smallest_core.pcm_to_wav(pcm, speech.sample_rate)``.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_smallest import SmallestSpeech
+
+            speech = SmallestSpeech(voice_id="meher")
+            async for pcm in (chat_model | speech).astream("Tell me a story."):
+                player.write(pcm)  # starts while the model is still writing
+
+    Errors are the core's typed :class:`~smallest_core.SmallestError` subclasses,
+    raised after the core's own retries (``max_retries``, before any audio); an error
+    in the input stream is re-raised as is, after the utterance was cancelled.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    api_key: SecretStr = api_key_field()
+    """Smallest API key (default ``$SMALLEST_API_KEY``)."""
+    base_url: str = base_url_field()
+    """API base URL (default ``$SMALLEST_BASE_URL`` or the public API); HTTP(S) or WS(S)."""
+    max_retries: int = 2
+    """Retries of an utterance that has produced no audio yet (done by the core)."""
+    model: str = _DEFAULTS.model
+    """Speech model."""
+    voice_id: str = _DEFAULTS.voice_id
+    """Voice."""
+    language: str | None = _DEFAULTS.language
+    """Language code, ``auto``, or None to let the service decide."""
+    speed: float = _DEFAULTS.speed
+    """Speaking rate, 0.5 to 2.0."""
+    sample_rate: int = _DEFAULTS.sample_rate
+    """Sample rate of the PCM chunks: 8000, 16000, 24000 or 44100."""
+    max_connections: int = 4
+    """Sockets the pool may open at once (``batch`` runs utterances side by side)."""
+
+    _options: TTSOptions = PrivateAttr()
+    _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ConnectionPool] = PrivateAttr(
+        default_factory=weakref.WeakKeyDictionary
+    )
+    _thread: _LoopThread | None = PrivateAttr(default=None)
+    _thread_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Build the Runnable; bad settings raise here, before any connection.
+
+        Raises:
+            ValueError: no API key (argument or ``SMALLEST_API_KEY``), or a bad
+                ``max_retries``/``max_connections``.
+            InvalidOptionError: a bad ``model``, ``voice_id``, ``language``, ``speed``
+                or ``sample_rate``, naming the allowed values.
+        """
+        super().__init__(**kwargs)
+        check_settings(self.api_key, 1.0, self.max_retries)
+        if self.max_connections < 1:
+            raise ValueError(
+                f"max_connections={self.max_connections!r} is not allowed; allowed: an integer >= 1"
+            )
+        self._options = TTSOptions(
+            model=self.model,  # type: ignore[arg-type]
+            voice_id=self.voice_id,
+            language=self.language,  # type: ignore[arg-type]
+            speed=self.speed,
+            sample_rate=self.sample_rate,  # type: ignore[arg-type]
+        )
+
+    # -- the Runnable interface -------------------------------------------------------------
+    def invoke(
+        self, input: SpeechInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> bytes:
+        """Speak ``input``; the whole utterance as PCM."""
+        return b"".join(self.stream(input, config, **kwargs))
+
+    async def ainvoke(
+        self, input: SpeechInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> bytes:
+        """Speak ``input`` on the running loop; the whole utterance as PCM."""
+        return b"".join([pcm async for pcm in self.astream(input, config, **kwargs)])
+
+    def stream(
+        self, input: SpeechInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[bytes]:
+        """Speak ``input``; PCM chunks as they arrive."""
+        yield from self.transform(iter([input]), config, **kwargs)
+
+    async def astream(
+        self, input: SpeechInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[bytes]:
+        """Speak ``input`` on the running loop; PCM chunks as they arrive."""
+
+        async def once() -> AsyncIterator[SpeechInput]:
+            yield input
+
+        async for pcm in self.atransform(once(), config, **kwargs):
+            yield pcm
+
+    def transform(
+        self, input: Iterator[SpeechInput], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[bytes]:
+        """Speak a stream of text pieces as one utterance; PCM chunks as they arrive."""
+        _no_kwargs(kwargs)
+        yield from self._transform_stream_with_config(input, self._speak, config)
+
+    async def atransform(
+        self,
+        input: AsyncIterator[SpeechInput],
+        config: RunnableConfig | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[bytes]:
+        """Speak an async stream of text pieces as one utterance, on the running loop."""
+        _no_kwargs(kwargs)
+        async for pcm in self._atransform_stream_with_config(input, self._aspeak, config):
+            yield pcm
+
+    # -- connections --------------------------------------------------------------------------
+    def _pool(self) -> ConnectionPool:
+        """The connection pool of the running loop (created on first use there)."""
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            pool = ConnectionPool(
+                api_key=self.api_key.get_secret_value(),
+                options=self._options,
+                base_url=self.base_url,
+                max_connections=self.max_connections,
+                retry=retry_policy(self.max_retries),
+            )
+            self._pools[loop] = pool
+        return pool
+
+    def _loop_thread(self) -> _LoopThread:
+        with self._thread_lock:
+            if self._thread is None:
+                thread = _LoopThread()
+                # Close the socket cleanly when this object goes away or at exit.
+                weakref.finalize(self, thread.close, self._pools)
+                self._thread = thread
+            return self._thread
+
+    async def aprewarm(self) -> None:
+        """Open a socket on the running loop now, so the first answer skips the handshake.
+
+        Raises:
+            SmallestError: the socket could not be opened (bad key, unreachable...).
+        """
+        await self._pool().prewarm()
+
+    def prewarm(self) -> None:
+        """Open a socket for the sync methods now (see :meth:`aprewarm`)."""
+
+        async def warm() -> None:
+            await self._pool().prewarm()
+
+        self._loop_thread().run(warm())
+
+    async def aclose(self) -> None:
+        """Close the running loop's connection pool (its sockets and background tasks)."""
+        pool = self._pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.aclose()
+
+    def close(self) -> None:
+        """Close the sync methods' pool and their event-loop thread."""
+        with self._thread_lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.close(self._pools)
+
+    # -- speaking -----------------------------------------------------------------------------
+    async def _aspeak(self, chunks: AsyncIterator[SpeechInput]) -> AsyncIterator[bytes]:
+        async def texts() -> AsyncIterator[str]:
+            async for chunk in chunks:
+                yield _text_of(chunk)
+
+        async for pcm in self._utterance_audio(self._pool(), texts()):
+            yield pcm
+
+    async def _utterance_audio(
+        self, pool: ConnectionPool, texts: AsyncIterator[str]
+    ) -> AsyncIterator[bytes]:
+        """One utterance: ``texts`` pushed in by a feeder task, audio yielded as it comes."""
+        utterance = await pool.utterance(options=self._options)
+        feeder = asyncio.create_task(_feed(utterance, texts), name="langchain-smallest-feed")
+        finished = False
+        try:
+            async for event in utterance:
+                if isinstance(event, AudioChunk) and event.audio:
+                    yield event.audio
+            finished = True
+            await feeder  # re-raises a failure of the input stream
+        finally:
+            if not finished:
+                utterance.cancel()  # same socket; nothing more of it is yielded
+            if not feeder.done():
+                feeder.cancel()  # stops the upstream stream too (asyncio cancellation)
+            await asyncio.gather(feeder, return_exceptions=True)
+            metrics = utterance.metrics
+            logger.debug(
+                "utterance %s %s: %d chars, ttfa=%s, %.2f s of audio",
+                utterance.request_id,
+                "done" if finished else "cancelled",
+                metrics.characters,
+                metrics.ttfa,
+                metrics.audio_duration,
+            )
+
+    def _speak(self, chunks: Iterator[SpeechInput]) -> Iterator[bytes]:
+        """The sync path: the same coroutine on the private loop, bridged by queues."""
+        runner = self._loop_thread()
+        loop = runner.loop
+        texts_q: asyncio.Queue[Any] = asyncio.Queue()
+        audio_q: queue.Queue[Any] = queue.Queue()
+        stop = threading.Event()
+        pump_done = threading.Event()
+
+        def read_input() -> None:
+            # Runs in a helper thread so audio can be yielded while the input (e.g. a
+            # chat model's stream) is still blocking for its next token.
+            item: Any = _END
+            try:
+                for chunk in chunks:
+                    if stop.is_set():
+                        return
+                    loop.call_soon_threadsafe(texts_q.put_nowait, _text_of(chunk))
+            except BaseException as exc:  # handed to the utterance's consumer
+                item = exc
+            if not stop.is_set():
+                loop.call_soon_threadsafe(texts_q.put_nowait, item)
+
+        async def texts() -> AsyncIterator[str]:
+            while (item := await texts_q.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+
+        async def pump() -> None:
+            try:
+                async for pcm in self._utterance_audio(self._pool(), texts()):
+                    audio_q.put(pcm)
+                audio_q.put(_END)
+            except BaseException as exc:
+                audio_q.put(exc)
+                if not isinstance(exc, Exception):
+                    raise
+            finally:
+                pump_done.set()
+
+        # The caller's context (LangChain's run tree, tracing) follows the input reads.
+        reader = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(read_input,),
+            name="langchain-smallest-input",
+            daemon=True,
+        )
+        reader.start()
+        future = asyncio.run_coroutine_threadsafe(pump(), loop)
+        try:
+            while (item := audio_q.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            if not pump_done.is_set():
+                future.cancel()  # cancels the utterance on its socket (see above)
+                pump_done.wait()
+            # LangChain reads the rest of the input for tracing once we return; the
+            # reader must have let go of the iterator first.
+            reader.join()
+
+
+async def _feed(utterance: Utterance, texts: AsyncIterator[str]) -> None:
+    """Push sentences into ``utterance`` as they complete, then end it.
+
+    The core's segmenter decides where sentences end (never inside ``3.14`` or after
+    ``Dr.``), so the server only ever sees whole sentences and speaks each at once.
+    """
+    segmenter = SentenceSegmenter()
+    try:
+        async for text in texts:
+            for sentence in segmenter.push(text):
+                await utterance.push_text(sentence)
+        await utterance.end("".join(segmenter.flush()))
+    except BaseException:
+        utterance.cancel()  # ends the consumer's iteration; it then re-raises this
+        raise
+
+
+def _text_of(chunk: object) -> str:
+    """The text to speak from one input piece."""
+    if isinstance(chunk, str):
+        return chunk
+    if isinstance(chunk, BaseMessage):
+        return str(chunk.text)
+    if isinstance(chunk, PromptValue):
+        return chunk.to_string()
+    raise TypeError(
+        "SmallestSpeech speaks str, chat messages (their text) or prompt values; got "
+        f"{type(chunk).__name__}"
+    )
+
+
+def _no_kwargs(kwargs: dict[str, Any]) -> None:
+    if kwargs:
+        raise TypeError(
+            f"SmallestSpeech takes no call options, got {sorted(kwargs)}; set them on "
+            "the object (e.g. SmallestSpeech(voice_id=...))"
+        )
+
+
+class _LoopThread:
+    """A private event loop in a daemon thread, for the sync methods."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._serve, name="langchain-smallest-loop", daemon=True
+        )
+        self._thread.start()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, coro: Any) -> Any:
+        """Run ``coro`` on the loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def close(
+        self, pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ConnectionPool]
+    ) -> None:
+        """Close this loop's pool, then stop the loop and its thread. Idempotent."""
+        if self.loop.is_closed():
+            return
+        pool = pools.pop(self.loop, None)
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                self.run(pool.aclose())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
