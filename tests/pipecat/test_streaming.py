@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from pipecat.frames.frames import (
     AggregatedTextFrame,
     ErrorFrame,
+    InterruptionFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     LLMTextFrame,
@@ -13,9 +17,12 @@ from pipecat.frames.frames import (
     TTSStartedFrame,
     TTSStoppedFrame,
     TTSTextFrame,
+    TTSUpdateSettingsFrame,
 )
+from pipecat.services.tts_service import TextAggregationMode
 from pipecat.tests.utils import run_test
 
+from pipecat_smallest import SmallestTTSService
 from smallest_local.engines.tone import describe, tag_value
 
 from .harness import running
@@ -57,3 +64,143 @@ async def test_llm_turn_sentence_mode(make_tts, smallest_server):
     (ctx,) = run.context_ids()
     assert describe(run.audio()) == {tag_value(ctx): [(0, len(run.audio()) // 4)]}
     assert smallest_server.stats.request_ids == [ctx]
+
+
+async def test_llm_turn_token_mode_streams_tokens(make_tts, smallest_server):
+    """TOKEN aggregation: each token goes out as it comes, in one context and one request."""
+    tts = make_tts(text_aggregation_mode=TextAggregationMode.TOKEN)
+    tokens = ["Hello", " there.", " Your order", " ships", " on Monday."]
+    async with running(tts) as run:
+        await run.send(
+            LLMFullResponseStartFrame(),
+            *(LLMTextFrame(t) for t in tokens),
+            LLMFullResponseEndFrame(),
+        )
+        await run.turns_done(1)
+    assert run.errors() == []
+    (ctx,) = run.context_ids()
+    audio = run.audio()
+    assert describe(audio) == {tag_value(ctx): [(0, len(audio) // 4)]}
+    assert smallest_server.stats.request_ids == [ctx]
+    # one frame per token plus the closing one (continue: true … continue: false)
+    assert smallest_server.stats.frames_received >= len(tokens) + 1
+    words = " ".join(f.text for f in run.down.frames(TTSTextFrame))
+    assert words == "Hello there. Your order ships on Monday."
+
+
+@pytest.mark.smallest_server(first_chunk_ms=100)
+async def test_back_to_back_turns_have_no_stop_timer_gap(make_tts, smallest_server):
+    """Turn 2 follows turn 1's last audio at once: no 3 s idle timeout between contexts."""
+    tts = make_tts()
+    async with running(tts) as run:
+        for text in ("First turn speaks now.", "Second turn follows.", "And a third."):
+            await run.send(
+                LLMFullResponseStartFrame(), LLMTextFrame(text), LLMFullResponseEndFrame()
+            )
+        await run.turns_done(3)
+    assert run.errors() == []
+    contexts = run.context_ids()
+    assert len(contexts) == 3
+    audio = [
+        (s.frame.context_id, s.at) for s in run.down.seen if isinstance(s.frame, TTSAudioRawFrame)
+    ]
+    for before, after in zip(contexts, contexts[1:]):
+        last = max(at for c, at in audio if c == before)
+        first = min(at for c, at in audio if c == after)
+        assert first - last <= 0.050, f"gap {first - last:.3f} s between turns"
+    # every turn's audio is its own, complete
+    for ctx, pcm in run.audio_by_context().items():
+        assert describe(pcm) == {tag_value(ctx): [(0, len(pcm) // 4)]}
+
+
+@pytest.mark.smallest_server(realtime_factor=1.0, chunk_ms=20)
+async def test_barge_in_cancels_on_the_same_socket(make_tts, smallest_server):
+    """Interruption mid-turn: no old audio after the InterruptionFrame, next turn on the same socket."""
+    tts = make_tts()
+    long_text = "This is a long answer that the user is about to interrupt. " * 3
+    async with running(tts) as run:
+        await run.send(TTSSpeakFrame(long_text))
+        await run.down.wait_count(TTSAudioRawFrame, 3)
+        sockets_before = smallest_server.stats.ws_connections_total
+        queued_at = time.perf_counter()
+        await run.worker.queue_frame(InterruptionFrame())
+        await run.down.wait_count(InterruptionFrame, 1)
+        interruption = next(s for s in run.down.seen if isinstance(s.frame, InterruptionFrame))
+        await run.send(TTSSpeakFrame("Sure, go ahead."))
+        await run.turns_done(1)
+    old, new = run.context_ids()
+    assert interruption.at - queued_at < 0.05  # the InterruptionFrame is not held
+    after = run.down.seen[run.down.seen.index(interruption) :]
+    late = [s for s in after if isinstance(s.frame, TTSAudioRawFrame) and s.frame.context_id == old]
+    assert late == []
+    new_audio = b"".join(s.frame.audio for s in after if isinstance(s.frame, TTSAudioRawFrame))
+    assert describe(new_audio) == {tag_value(new): [(0, len(new_audio) // 4)]}
+    assert smallest_server.stats.ws_connections_total == sockets_before  # no reconnect
+    assert smallest_server.stats.syntheses_cancelled == 1
+    assert run.errors() == []
+
+
+async def test_settings_update_applies_at_the_next_utterance(make_tts, smallest_server):
+    """Speed 2.0 halves the next turn's audio; an invalid update is refused, named, survivable."""
+    tts = make_tts()
+    text = "Five words are spoken here."
+    async with running(tts) as run:
+        await run.send(TTSSpeakFrame(text))
+        await run.turns_done(1)
+        await run.send(
+            TTSUpdateSettingsFrame(delta=SmallestTTSService.Settings(speed=2.0)),
+            TTSSpeakFrame(text),
+        )
+        await run.turns_done(2)
+        await run.send(
+            TTSUpdateSettingsFrame(delta=SmallestTTSService.Settings(speed=9.0)),
+            TTSSpeakFrame(text),
+        )
+        await run.turns_done(3)
+    first, second, third = (run.audio_by_context()[c] for c in run.context_ids())
+    assert len(second) == pytest.approx(len(first) / 2, rel=0.05)
+    assert len(third) == len(second)  # the refused update left speed 2.0 in place
+    (error,) = run.errors()
+    assert "speed" in error.error and "0.5..2.0" in error.error
+    assert tts._settings.speed == 2.0
+
+
+@pytest.mark.parametrize("dialect", ["context", "release-ids"])
+async def test_word_timestamps_across_a_multi_sentence_turn(make_tts, smallest_server, dialect):
+    """Word times stay monotonic across sentences (and across server requests) in one turn."""
+    smallest_server.config.dialect = dialect
+    tts = make_tts()
+    sentences = ["One two three.", " Four five six.", " Seven eight nine."]
+    async with running(tts) as run:
+        await run.send(
+            LLMFullResponseStartFrame(),
+            *(LLMTextFrame(s) for s in sentences),
+            LLMFullResponseEndFrame(),
+        )
+        await run.turns_done(1)
+        await run.send(TTSSpeakFrame("Ten eleven."))
+        await run.turns_done(2)
+    words = run.down.frames(TTSTextFrame)
+    assert [w.text for w in words] == [
+        "One",
+        "two",
+        "three.",
+        "Four",
+        "five",
+        "six.",
+        "Seven",
+        "eight",
+        "nine.",
+        "Ten",
+        "eleven.",
+    ]
+    turn1 = [w for w in words if w.context_id == run.context_ids()[0]]
+    pts = [w.pts for w in turn1]
+    assert pts == sorted(pts) and len(set(pts)) == len(pts)
+    # The tone engine speaks words evenly: equal steps, with no jump back at a sentence.
+    steps = [b - a for a, b in zip(pts, pts[1:])]
+    assert max(steps) <= 1.5 * min(steps)
+    # and the last word starts within the turn's audio
+    first_ctx = run.context_ids()[0]
+    duration_ns = len(run.audio_by_context()[first_ctx]) / 2 / 24000 * 1e9
+    assert pts[-1] - pts[0] < duration_ns

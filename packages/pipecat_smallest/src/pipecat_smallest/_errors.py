@@ -2,7 +2,8 @@
 
 Errors reach Pipecat as ``ErrorFrame``\\ s whose ``category`` tells the pipeline worker
 whether the service is still usable: credentials, permissions and malformed requests
-are permanent (Pipecat then stops giving the service work); everything transient —
+are permanent (Pipecat then stops giving the service work); a value the application
+chose that was refused locally is the application's; everything transient —
 dropped sockets, timeouts, server faults, rate limits — is not, so the next turn speaks.
 """
 
@@ -31,7 +32,9 @@ __all__ = ["error_category", "error_frame"]
 _CATEGORIES: tuple[tuple[type[SmallestError], ErrorCategory], ...] = (
     (AuthenticationError, ErrorCategory.AUTHENTICATION),
     (PermissionDeniedError, ErrorCategory.AUTHORIZATION),
-    (InvalidOptionError, ErrorCategory.INVALID_REQUEST),
+    # A value the application chose was refused locally (e.g. a settings update): the
+    # service keeps its previous settings and stays usable.
+    (InvalidOptionError, ErrorCategory.APPLICATION),
     (InvalidRequestError, ErrorCategory.INVALID_REQUEST),
     (RateLimitError, ErrorCategory.RATE_LIMIT),
     (ServerError, ErrorCategory.SERVER),

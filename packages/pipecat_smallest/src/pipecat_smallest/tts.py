@@ -253,19 +253,25 @@ class _Context:
     audio_seconds: float = 0.0
     #: word-time offset per (utterance, server request id) — see _word_time.
     offsets: dict[tuple[int, str | None], float] = field(default_factory=dict)
+    #: where each (utterance, server request id)'s first audio landed, in seconds.
+    bases: dict[tuple[int, str | None], float] = field(default_factory=dict)
+
+    def audio_starts(self, utterance: int, server_request_id: str | None) -> None:
+        """Note where a server request's audio begins on the context's timeline."""
+        self.bases.setdefault((utterance, server_request_id), self.audio_seconds)
 
     def word_time(self, utterance: int, server_request_id: str | None, start: float) -> float:
         """``start`` on the context's timeline (seconds from its first audio).
 
         The server counts word times from the start of *its* request; a context may span
         several (a replacement utterance after a fault, or a server that restarts times
-        per released sentence under a new id). Each new (utterance, server id) starts
-        where the audio received so far ends — unless its times already run from there,
-        in which case they are cumulative and taken as they are.
+        per released sentence under a new id, PROTOCOL.md §13). Each new (utterance,
+        server id) starts where its first audio landed — unless its first word already
+        runs from there, in which case its times are cumulative and taken as they are.
         """
         key = (utterance, server_request_id)
         if key not in self.offsets:
-            base = self.audio_seconds
+            base = self.bases.setdefault(key, self.audio_seconds)
             cumulative = base > 0 and start >= base - _CUMULATIVE_SLACK_S
             self.offsets[key] = 0.0 if cumulative else base
         return self.offsets[key] + start
@@ -320,6 +326,8 @@ class SmallestTTSService(_SmallestService):
                 acceptable (the message names it and the allowed values).
             AuthenticationError: no key given and ``$SMALLEST_API_KEY`` is unset.
         """
+        # The server joins a context's fragments verbatim: sentences need a separator.
+        kwargs.setdefault("append_trailing_space", True)
         super().__init__(
             settings=settings,
             sample_rate=sample_rate,
@@ -466,7 +474,8 @@ class SmallestTTSService(_SmallestService):
         try:
             async for event in utterance:
                 match event:
-                    case AudioChunk(audio=pcm):
+                    case AudioChunk(audio=pcm, server_request_id=srid):
+                        ctx.audio_starts(key, srid)
                         ctx.audio_seconds += len(pcm) / 2 / sample_rate
                         frame = TTSAudioRawFrame(pcm, sample_rate, 1, context_id=ctx.id)
                         await self.append_to_audio_context(ctx.id, frame)
