@@ -143,7 +143,7 @@ class TestOneCompletePerRelease:
         proto.send_text("a", "Three.")
         proto.end("a")
         assert not ended(feed(proto, chunk("a", "r2"), complete("a", "r2")))
-        assert len(proto.timers_to_start()) == 1  # 2 of 3 possible releases: wait
+        assert proto.timers_to_start()[-1][0] == "a"  # 2 of 3 possible releases: wait
         assert ended(feed(proto, chunk("a", "r3"), complete("a", "r3")))  # 3 of 3: at once
         assert proto.timers_to_start() == []
         assert proto.state("a") is UtteranceState.DONE
@@ -270,3 +270,29 @@ class TestValidation:
     def test_protocol_rejects_a_non_rule(self):
         with pytest.raises(InvalidOptionError, match="end_rule"):
             Protocol(OPTS, end_rule=0.5)  # type: ignore[arg-type]
+
+
+class TestClosingAfterReleases:
+    """A per-release server may answer an empty closing fragment with nothing at all."""
+
+    def test_every_release_completed_before_the_close_ends_at_once(self):
+        proto = Protocol(OPTS)
+        proto.open("a")
+        proto.send_text("a", "One. Two. ")
+        feed(proto, chunk("a", "r1"), complete("a", "r1"), chunk("a", "r2"), complete("a", "r2"))
+        proto.end("a")
+        assert proto.events_received() == [Complete("a")]
+        assert len(proto.data_to_send()) == 2  # the text and the closing fragment
+
+    def test_text_left_unreleased_waits_for_quiet_or_more_audio(self):
+        proto = Protocol(OPTS)
+        proto.open("a")
+        proto.send_text("a", "One. Two")
+        feed(proto, chunk("a", "r1"), complete("a", "r1"))
+        proto.end("a")
+        [(_, gen, _)] = proto.timers_to_start()
+        assert proto.events_received() == []
+        feed(proto, chunk("a", "r2"))  # the tail is spoken: the quiet is broken
+        proto.quiet_elapsed("a", gen)
+        assert proto.events_received() == []
+        assert ended(feed(proto, complete("a", "r2")))

@@ -135,7 +135,7 @@ class ConnectionPool:
         request_id: str | None = None,
         *,
         options: TTSOptions | None = None,
-        finish_timeout: float = 15.0,
+        finish_timeout: float = 5.0,
     ) -> Utterance:
         """Start an utterance on a pooled socket, waiting for room if the pool is full.
 

@@ -192,8 +192,9 @@ class _Utterance:
     boundaries: int = 0
     tail: bool = False
     last_char: str = ""
-    #: ``complete`` frames received for this context.
+    #: ``complete`` frames received for this context, and whether nothing came since.
     completes: int = 0
+    quiet_since_complete: bool = False
     #: A ``complete`` came after the closing fragment; the end waits for quiet. Bumped
     #: by every frame, so a timer started for an older value does nothing.
     quiet_gen: int = 0
@@ -432,6 +433,8 @@ class Protocol:
         utt.pending = ""
         if payload or (utt.sent_text and not utt.drained):
             self._send(utt, payload, last=True)
+            if not payload and utt.completes and utt.quiet_since_complete:
+                self._closed_after_releases(utt)
             return
         self._finish(utt, Action.COMPLETE)
         self._events.append(Complete(utt.request_id))
@@ -561,6 +564,7 @@ class Protocol:
             self._drop(rid, "unknown, cancelled or finished request")
             return
         if isinstance(event, AudioChunk | WordTimestamp):
+            utt.quiet_since_complete = False
             if utt.settling:  # more audio after a complete: it was a release's
                 utt.settling = False
                 utt.quiet_gen += 1
@@ -572,9 +576,23 @@ class Protocol:
             self._finish(utt, Action.ERROR)
             self._events.append(event)
 
+    def _closed_after_releases(self, utt: _Utterance) -> None:
+        """An empty closing fragment after the server completed release(s) of ``utt``
+        and sent nothing since: a per-release server may send nothing more at all, so
+        the end rule applies now instead of waiting for a ``complete``."""
+        rule = self.end_rule
+        if not rule.strict and utt.completes >= utt.releases_possible():
+            self._finish(utt, Action.COMPLETE)
+            self._events.append(Complete(utt.request_id))
+            return
+        utt.settling = True
+        utt.quiet_gen += 1
+        self._quiet.append((utt.request_id, utt.quiet_gen, rule.quiet))
+
     def _complete(self, utt: _Utterance, event: Complete) -> None:
         """Continuations: apply the :class:`EndRule` to a ``complete`` for ``utt``."""
         utt.completes += 1
+        utt.quiet_since_complete = True
         rule = self.end_rule
         if utt.state is not _ENDING:
             # §12: one complete per release; this one cannot be the last.

@@ -224,7 +224,7 @@ class StreamConnection:
         options: TTSOptions | None = None,
         retry: RetryPolicy | None = None,
         reacquire: Callable[[StreamConnection], Awaitable[StreamConnection]] | None = None,
-        finish_timeout: float = 15.0,
+        finish_timeout: float = 5.0,
     ) -> Utterance:
         """Start an utterance on this connection.
 
