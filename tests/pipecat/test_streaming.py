@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -104,7 +105,7 @@ async def test_back_to_back_turns_have_no_stop_timer_gap(make_tts, smallest_serv
     audio = [
         (s.frame.context_id, s.at) for s in run.down.seen if isinstance(s.frame, TTSAudioRawFrame)
     ]
-    for before, after in zip(contexts, contexts[1:]):
+    for before, after in itertools.pairwise(contexts):
         last = max(at for c, at in audio if c == before)
         first = min(at for c, at in audio if c == after)
         assert first - last <= 0.050, f"gap {first - last:.3f} s between turns"
@@ -115,7 +116,7 @@ async def test_back_to_back_turns_have_no_stop_timer_gap(make_tts, smallest_serv
 
 @pytest.mark.smallest_server(realtime_factor=1.0, chunk_ms=20)
 async def test_barge_in_cancels_on_the_same_socket(make_tts, smallest_server):
-    """Interruption mid-turn: no old audio after the InterruptionFrame, next turn on the same socket."""
+    """Barge-in: no old audio after the InterruptionFrame; the next turn uses the same socket."""
     tts = make_tts()
     long_text = "This is a long answer that the user is about to interrupt. " * 3
     async with running(tts) as run:
@@ -198,7 +199,7 @@ async def test_word_timestamps_across_a_multi_sentence_turn(make_tts, smallest_s
     pts = [w.pts for w in turn1]
     assert pts == sorted(pts) and len(set(pts)) == len(pts)
     # The tone engine speaks words evenly: equal steps, with no jump back at a sentence.
-    steps = [b - a for a, b in zip(pts, pts[1:])]
+    steps = [b - a for a, b in itertools.pairwise(pts)]
     assert max(steps) <= 1.5 * min(steps)
     # and the last word starts within the turn's audio
     first_ctx = run.context_ids()[0]

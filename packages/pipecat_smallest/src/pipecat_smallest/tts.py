@@ -68,8 +68,6 @@ _LANGUAGES: frozenset[str] = frozenset(get_args(SmallestLanguage))
 _DEFAULTS = TTSOptions()
 #: Errors that say the socket (not the request) failed: reported as on_connection_error.
 _CONNECTION_ERRORS = (ConnectionLostError, RequestTimeoutError, ProtocolError)
-#: Word times that already run this close to the audio received so far are cumulative.
-_CUMULATIVE_SLACK_S = 0.05
 
 
 @dataclass
@@ -249,32 +247,8 @@ class _Context:
     cancelled: bool = False
     #: utterances opened for this context so far (a failed one is replaced).
     opened: int = 0
-    #: seconds of audio appended so far, the base of word-time offsets.
+    #: seconds of audio appended so far: where a replacement utterance's times start.
     audio_seconds: float = 0.0
-    #: word-time offset per (utterance, server request id) — see _word_time.
-    offsets: dict[tuple[int, str | None], float] = field(default_factory=dict)
-    #: where each (utterance, server request id)'s first audio landed, in seconds.
-    bases: dict[tuple[int, str | None], float] = field(default_factory=dict)
-
-    def audio_starts(self, utterance: int, server_request_id: str | None) -> None:
-        """Note where a server request's audio begins on the context's timeline."""
-        self.bases.setdefault((utterance, server_request_id), self.audio_seconds)
-
-    def word_time(self, utterance: int, server_request_id: str | None, start: float) -> float:
-        """``start`` on the context's timeline (seconds from its first audio).
-
-        The server counts word times from the start of *its* request; a context may span
-        several (a replacement utterance after a fault, or a server that restarts times
-        per released sentence under a new id, PROTOCOL.md §13). Each new (utterance,
-        server id) starts where its first audio landed — unless its first word already
-        runs from there, in which case its times are cumulative and taken as they are.
-        """
-        key = (utterance, server_request_id)
-        if key not in self.offsets:
-            base = self.bases.setdefault(key, self.audio_seconds)
-            cumulative = base > 0 and start >= base - _CUMULATIVE_SLACK_S
-            self.offsets[key] = 0.0 if cumulative else base
-        return self.offsets[key] + start
 
 
 class SmallestTTSService(_SmallestService):
@@ -469,19 +443,20 @@ class SmallestTTSService(_SmallestService):
     async def _read(self, ctx: _Context, utterance: Utterance) -> None:
         """Append the utterance's audio and words to its own context, then end it."""
         error: SmallestError | None = None
-        key = id(utterance)
         sample_rate = utterance.options.sample_rate
+        # The core puts word times on the utterance's own timeline (across the server's
+        # releases); a context that needed a replacement utterance continues after the
+        # audio its predecessor delivered. A new context starts from zero (per turn).
+        offset = ctx.audio_seconds
         try:
             async for event in utterance:
                 match event:
-                    case AudioChunk(audio=pcm, server_request_id=srid):
-                        ctx.audio_starts(key, srid)
+                    case AudioChunk(audio=pcm):
                         ctx.audio_seconds += len(pcm) / 2 / sample_rate
                         frame = TTSAudioRawFrame(pcm, sample_rate, 1, context_id=ctx.id)
                         await self.append_to_audio_context(ctx.id, frame)
-                    case WordTimestamp(word=word, start=start, server_request_id=srid):
-                        at = ctx.word_time(key, srid, start)
-                        await self.add_word_timestamps([(word, at)], ctx.id)
+                    case WordTimestamp(word=word, start=start):
+                        await self.add_word_timestamps([(word, offset + start)], ctx.id)
         except SmallestError as err:
             error = err
         # Bookkeeping first (no await): run_tts/flush_audio see the outcome at once.
