@@ -8,6 +8,7 @@ import pickle
 
 import pytest
 
+from smallest_core.classify import error_from_close, error_from_frame, error_from_status
 from smallest_core.errors import (
     AuthenticationError,
     ConnectionLostError,
@@ -22,9 +23,6 @@ from smallest_core.errors import (
     RequestTimeoutError,
     ServerError,
     SmallestError,
-    error_from_close,
-    error_from_frame,
-    error_from_status,
 )
 
 KEY = "sk_live_abcdef123456"
@@ -364,8 +362,8 @@ class TestFromClose:
 
 def test_error_frame_code_with_unicode_digits_does_not_crash():
     """Found by hypothesis: "¹" passes str.isdigit() but int() rejects it."""
+    from smallest_core.classify import error_from_frame as _from_frame
     from smallest_core.errors import ServerError as _ServerError
-    from smallest_core.errors import error_from_frame as _from_frame
 
     err = _from_frame({"status": "error", "message": "x", "error": {"code": "¹", "message": "x"}})
     assert isinstance(err, _ServerError)

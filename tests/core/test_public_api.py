@@ -21,7 +21,7 @@ EXPECTED_ALL = {
     # transport
     "StreamConnection", "Utterance", "ConnectionPool", "RetryPolicy",
     "AsyncRestClient", "RestClient", "Voice", "ClonedVoice", "PronunciationDictionary",
-    "DEFAULT_HTTP_BASE", "DEFAULT_WS_BASE",
+    "DEFAULT_HTTP_BASE", "DEFAULT_WS_BASE", "API_KEY_ENV", "BASE_URL_ENV",
     # helpers
     "SentenceSegmenter", "split_text", "MAX_CHUNK_CHARS", "UtteranceMetrics", "redact",
     "Rechunker", "pcm_duration", "pcm_to_wav", "wav_header", "wav_to_pcm", "decode_to_pcm",

@@ -28,7 +28,7 @@ from .audio import (
     wav_to_pcm,
 )
 from .audio import duration as audio_duration
-from .codec import DEFAULT_HTTP_BASE, DEFAULT_WS_BASE
+from .classify import error_from_close, error_from_frame, error_from_status
 from .errors import (
     AuthenticationError,
     ConnectionLostError,
@@ -43,9 +43,6 @@ from .errors import (
     RequestTimeoutError,
     ServerError,
     SmallestError,
-    error_from_close,
-    error_from_frame,
-    error_from_status,
 )
 from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
 from .metrics import UtteranceMetrics
@@ -58,10 +55,13 @@ from .retry import RetryPolicy
 from .segment import MAX_CHUNK_CHARS, SentenceSegmenter, split_text
 from .state import UtteranceState
 from .stream import StreamConnection, Utterance
+from .wire import API_KEY_ENV, BASE_URL_ENV, DEFAULT_HTTP_BASE, DEFAULT_WS_BASE
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
     "DEFAULT_HTTP_BASE",
     "DEFAULT_WS_BASE",
     "MAX_CHUNK_CHARS",

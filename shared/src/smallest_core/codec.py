@@ -1,12 +1,11 @@
 """Frames ↔ events: every wire literal of the Waves TTS API, the request builders and the parsers.
 
-What lives here: paths, default hosts, header names, JSON field names and status values
-(each defined once — a grep for ``"status"`` elsewhere in the core should find nothing),
-the builders for the sync/SSE body and every WebSocket frame (flush mode §5.2,
+What lives here: the builders for the sync/SSE body and every WebSocket frame (flush mode §5.2,
 continuations §12), :func:`parse_frame` for server frames (§5.3) and :class:`SSEDecoder`
 for the SSE stream (§4). What must not: state (which utterance is open, what was
-cancelled — that is :mod:`smallest_core.protocol`), sockets, clocks, or error
-classification (that is :mod:`smallest_core.errors`).
+cancelled — that is :mod:`smallest_core.protocol`), sockets, clocks, wire names (each
+defined once in :mod:`smallest_core.wire`, re-exported here for the builders' callers) or
+error classification (:mod:`smallest_core.classify`).
 
 Parsing never crashes: anything unexpected becomes a :class:`ProtocolError` whose message
 quotes the frame shortened to 200 characters and redacted.
@@ -18,21 +17,32 @@ import base64
 import json
 import math
 import re
-from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .errors import (
-    ConnectionLostError,
-    InvalidOptionError,
-    ProtocolError,
-    SmallestError,
-    error_from_frame,
-    error_from_status,
-)
+from .classify import error_from_frame, error_from_status
+from .errors import ConnectionLostError, InvalidOptionError, ProtocolError, SmallestError
 from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
 from .options import TTSOptions, validate_request_id
 from .redact import redact
+from .wire import (
+    ALL_VOICES_PATH,
+    API_PREFIX,
+    CLONE_PATH,
+    DEFAULT_HTTP_BASE,
+    DEFAULT_WS_BASE,
+    DICTS_PATH,
+    LIVE_PATH,
+    SSE_PATH,
+    TIMEOUT_QUERY,
+    TTS_PATH,
+    VOICES_PATH,
+    WS_PATH,
+    Field,
+    Header,
+    MediaType,
+    Status,
+)
 
 __all__ = [
     "ALL_VOICES_PATH",
@@ -62,104 +72,6 @@ __all__ = [
     "ws_text",
     "ws_url",
 ]
-
-# -- hosts and paths (PROTOCOL.md §1, §3, §4, §5, §7) --------------------------------------
-DEFAULT_HTTP_BASE = "https://api.smallest.ai"
-DEFAULT_WS_BASE = "wss://api.smallest.ai"
-API_PREFIX = "/waves/v1"
-TTS_PATH = f"{API_PREFIX}/tts"
-#: One URL, two protocols: POST gets SSE (§4), a WebSocket upgrade gets §5.
-LIVE_PATH = f"{API_PREFIX}/tts/live"
-SSE_PATH = LIVE_PATH
-WS_PATH = LIVE_PATH
-CLONE_PATH = f"{API_PREFIX}/voice-cloning"
-#: ``model`` in catalog spelling (hyphens, §1): use :func:`voices_path`.
-VOICES_PATH = API_PREFIX + "/{model}/get_voices"
-ALL_VOICES_PATH = f"{API_PREFIX}/voice/get-all-models"
-DICTS_PATH = f"{API_PREFIX}/pronunciation-dicts"
-#: §5.1: idle timeout in seconds, as a query parameter of the WebSocket URL.
-TIMEOUT_QUERY = "timeout"
-
-
-class Header(StrEnum):
-    """HTTP header names we send or read (§1, §8)."""
-
-    AUTHORIZATION = "Authorization"
-    CONTENT_TYPE = "Content-Type"
-    ACCEPT = "Accept"
-    X_SOURCE = "X-Source"
-    X_EXPIRE_CONTENT = "x-expire-content"
-    X_CONTENT_EXPIRY = "x-content-expiry"
-    X_SESSION_ID = "X-Session-Id"
-    X_REQUEST_ID = "X-Request-Id"
-    X_EXTERNAL_SESSION_ID = "X-External-Session-Id"
-    X_EXTERNAL_REQUEST_ID = "X-External-Request-Id"
-    RETRY_AFTER = "Retry-After"
-    RETRY_AFTER_MS = "retry-after-ms"
-
-
-class MediaType(StrEnum):
-    """Media types of §3/§4 requests."""
-
-    JSON = "application/json"
-    WAV = "audio/wav"
-    EVENT_STREAM = "text/event-stream"
-
-
-class Status(StrEnum):
-    """``status`` values of WebSocket server frames (§5.3)."""
-
-    CHUNK = "chunk"
-    WORD_TIMESTAMP = "word_timestamp"
-    COMPLETE = "complete"
-    ERROR = "error"
-
-
-class Field(StrEnum):
-    """JSON field names of requests (§2, §5.2, §12) and responses (§4, §5.3, §8)."""
-
-    # request body (§2)
-    TEXT = "text"
-    VOICE_ID = "voice_id"
-    MODEL = "model"
-    SAMPLE_RATE = "sample_rate"
-    SPEED = "speed"
-    LANGUAGE = "language"
-    NUMBER_PRONUNCIATION_LANGUAGE = "number_pronunciation_language"
-    MATH_NOTATION = "math_notation"
-    OUTPUT_FORMAT = "output_format"
-    PRONUNCIATION_DICTS = "pronunciation_dicts"
-    WORD_TIMESTAMPS = "word_timestamps"
-    SESSION_ID = "session_id"
-    REQUEST_ID = "request_id"
-    # WebSocket flush mode (§5.2)
-    CONTINUE = "continue"
-    FLUSH = "flush"
-    MAX_BUFFER_FLUSH_MS = "max_buffer_flush_ms"
-    COMPLETE_BACKOFF_MS = "complete_backoff_ms"
-    # continuations (§12)
-    CONTEXT_ID = "context_id"
-    MAX_BUFFER_DELAY_MS = "max_buffer_delay_ms"
-    CANCEL_REQUEST = "cancel_request"
-    # server frames (§5.3) and SSE events (§4)
-    STATUS = "status"
-    DATA = "data"
-    AUDIO = "audio"
-    DONE = "done"
-    ID = "id"
-    WORD = "word"
-    START = "start"
-    END = "end"
-    EXTERNAL_REQUEST_ID = "external_request_id"
-    EXTERNAL_SESSION_ID = "external_session_id"
-    # error shapes (§5.3, §8)
-    MESSAGE = "message"
-    ERROR = "error"
-    CODE = "code"
-    ERROR_CODE = "error_code"
-    ERRORS = "errors"
-    DETAILS = "details"
-    DETAIL = "detail"
 
 
 def authorization(api_key: str) -> str:

@@ -34,12 +34,11 @@ from .protocol import EndRule
 from .redact import mask_key
 from .retry import RetryPolicy
 from .stream import ConnectFn, StreamConnection, Utterance
+from .wire import API_KEY_ENV
 
 __all__ = ["ConnectionPool"]
 
 logger = logging.getLogger("smallest_core")
-
-API_KEY_ENV = "SMALLEST_API_KEY"
 
 
 class ConnectionPool:

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from . import audio
+from .classify import error_from_status
 from .codec import (
     CLONE_PATH,
     DEFAULT_HTTP_BASE,
@@ -32,6 +33,7 @@ from .codec import (
     SSE_PATH,
     TTS_PATH,
     SSEDecoder,
+    authorization,
     sync_body,
     voices_path,
 )
@@ -41,13 +43,13 @@ from .errors import (
     InvalidOptionError,
     InvalidRequestError,
     SmallestError,
-    error_from_status,
 )
 from .errors import RequestTimeoutError as SmallestTimeout
 from .events import AudioChunk, Complete, ErrorEvent
 from .options import TTSOptions, catalog_model
 from .redact import mask_key, redact, register_secret
 from .retry import RetryPolicy
+from .wire import API_KEY_ENV, USER_AGENT, Header
 
 __all__ = [
     "AsyncRestClient",
@@ -57,8 +59,6 @@ __all__ = [
     "Voice",
 ]
 
-API_KEY_ENV = "SMALLEST_API_KEY"
-USER_AGENT = "smallest-core"
 #: §7: accepted upload types for voice cloning, by file suffix.
 CLONE_CONTENT_TYPES = {
     ".wav": "audio/wav",
@@ -178,7 +178,7 @@ class _Api:
         self.options = options or TTSOptions()
 
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}", "X-Source": USER_AGENT}
+        return {Header.AUTHORIZATION: authorization(self.api_key), Header.X_SOURCE: USER_AGENT}
 
     def tts(self, text: str, options: TTSOptions | None, request_id: str | None) -> _Call:
         opts = options or self.options

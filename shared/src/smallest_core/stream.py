@@ -26,15 +26,14 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
-from .codec import DEFAULT_WS_BASE, ws_url
+from .classify import error_from_close, error_from_status
+from .codec import DEFAULT_WS_BASE, authorization, ws_url
 from .errors import (
     ConnectionLostError,
     InvalidOptionError,
     InvalidState,
     RequestTimeoutError,
     SmallestError,
-    error_from_close,
-    error_from_status,
 )
 from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
 from .metrics import UtteranceMetrics
@@ -42,6 +41,7 @@ from .options import TTSOptions
 from .protocol import EndRule, Protocol
 from .redact import RedactingFilter, mask_key, redact, register_secret
 from .retry import RetryPolicy
+from .wire import USER_AGENT, Header
 
 __all__ = ["ConnectFn", "StreamConnection", "Utterance"]
 
@@ -53,8 +53,6 @@ ws_logger.addFilter(RedactingFilter())
 #: How a :class:`StreamConnection` opens its socket (the transport seam):
 #: ``connect(url, additional_headers=..., open_timeout=...)`` → a websockets connection.
 ConnectFn = Callable[..., Awaitable[ClientConnection]]
-
-USER_AGENT = "smallest-core"
 
 
 class StreamConnection:
@@ -139,8 +137,8 @@ class StreamConnection:
         """
         url = ws_url(self.base_url, self.idle_timeout)
         headers = {
-            "Authorization": f"Bearer {self._api_key}",
-            "X-Source": USER_AGENT,
+            Header.AUTHORIZATION: authorization(self._api_key),
+            Header.X_SOURCE: USER_AGENT,
             **self._headers,
         }
         try:
