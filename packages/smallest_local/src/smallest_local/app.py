@@ -93,7 +93,8 @@ async def _auth_and_faults(request: web.Request, handler: Handler) -> web.Stream
 
 
 async def _not_found(request: web.Request) -> web.Response:
-    return json_error(404, "NotFound", f"No route for {request.method} {request.path}.")
+    path = request.path if len(request.path) <= 80 else request.path[:80] + "…"
+    return json_error(404, "NotFound", f"No route for {request.method[:16]} {path}.")
 
 
 def create_app(state: ServerState) -> web.Application:

@@ -104,8 +104,18 @@ class ServerConfig:
         concurrency_limit: syntheses one key may run at once across all sockets
             (PROTOCOL.md §9.10); beyond it HTTP gets 429 and WS an error frame.
         idle_timeout_s: default WS idle timeout when the URL has no ``?timeout=``.
-        max_text_chars: longest ``text`` accepted in one request or one WS frame.
+        max_text_chars: the most text one request may have spoken: one HTTP body's
+            ``text``, all ``continue`` fragments of one WS request or context together,
+            and what remains after pronunciation dictionaries; over it → 400 / an error
+            frame naming ``text``.
         max_frame_bytes: largest WS message accepted; bigger ones close the socket (1009).
+        max_open_requests: WS requests one socket may have open at once (continuation
+            contexts, plus flush-mode requests buffered or queued); beyond it the new
+            one gets a ``TOO_MANY_REQUESTS`` error frame.
+        write_timeout_s: longest a single send may wait for the client to read. A WS
+            client that stops reading has its synthesis stopped, its concurrency unit
+            freed and its socket closed (1008, or aborted if even that cannot be sent);
+            an HTTP/SSE one has its connection aborted.
         db_path: SQLite file for clone jobs and dictionaries (``":memory:"`` for tests).
         clone_pending_s, clone_processing_s: how long a clone job stays in each state.
         legacy_routes: serve the retired legacy routes' old shapes instead of 410.
@@ -132,6 +142,8 @@ class ServerConfig:
     idle_timeout_s: float = 60.0
     max_text_chars: int = 5000
     max_frame_bytes: int = 256 * 1024
+    max_open_requests: int = 128
+    write_timeout_s: float = 10.0
     db_path: str = ":memory:"
     clone_pending_s: float = 0.2
     clone_processing_s: float = 0.5
@@ -143,6 +155,12 @@ class ServerConfig:
         if self.dialect not in DIALECTS:
             raise ValueError(
                 f"Invalid 'dialect': {self.dialect!r}. Allowed values: {', '.join(DIALECTS)}."
+            )
+        if not self.write_timeout_s > 0:
+            raise ValueError(f"Invalid 'write_timeout_s': {self.write_timeout_s!r}. Must be > 0.")
+        if self.max_open_requests < 1:
+            raise ValueError(
+                f"Invalid 'max_open_requests': {self.max_open_requests!r}. Must be >= 1."
             )
         if not self.release_gap_ms >= 0:
             raise ValueError(f"Invalid 'release_gap_ms': {self.release_gap_ms!r}. Must be >= 0.")

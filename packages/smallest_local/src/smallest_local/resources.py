@@ -21,6 +21,10 @@ legacy model routes (§6), both bases       410 ``MODEL_DEPRECATED`` (or the old
 
 Clones and dictionaries are kept by :class:`smallest_local.store.Store` (SQLite), so they
 survive a restart. Handlers run behind the auth middleware of :mod:`smallest_local.app`.
+
+Dictionary uploads are checked for size (:data:`MAX_DICT_ITEMS` entries, words up to
+:data:`MAX_DICT_WORD_CHARS` and pronunciations up to :data:`MAX_DICT_PRONUNCIATION_CHARS`
+characters); pronunciations are literal text (no pattern syntax), applied in one pass.
 """
 
 from __future__ import annotations
@@ -40,10 +44,14 @@ from .catalog import CATALOG_MODELS, LANGUAGES, VOICES, Voice, is_catalog_voice
 from .faults import FaultKind
 from .state import STATE
 from .store import DEFAULT_ORGANIZATION_ID, Store
+from .wire import RequestError, loads_json, short
 
 __all__ = [
     "ALLOWED_CLONE_CONTENT_TYPES",
     "MAX_CLONE_FILE_BYTES",
+    "MAX_DICT_ITEMS",
+    "MAX_DICT_PRONUNCIATION_CHARS",
+    "MAX_DICT_WORD_CHARS",
     "MIN_CLONE_AUDIO_S",
     "add_routes",
     "audio_problem",
@@ -63,6 +71,12 @@ ALLOWED_CLONE_CONTENT_TYPES = (
 )
 #: Largest clone upload (§7: 5 MB).
 MAX_CLONE_FILE_BYTES = 5 * 1024 * 1024
+#: Most entries in one pronunciation dictionary (local limit; the service documents none).
+MAX_DICT_ITEMS = 10_000
+#: Longest dictionary ``word`` (characters).
+MAX_DICT_WORD_CHARS = 100
+#: Longest dictionary ``pronunciation`` (characters).
+MAX_DICT_PRONUNCIATION_CHARS = 500
 #: Shortest WAV a clone job accepts before failing (local rule; the service asks 5-15 s).
 MIN_CLONE_AUDIO_S = 1.0
 #: Models whose routes were retired (§6); ``lightning`` (v1) went before the others.
@@ -158,7 +172,7 @@ async def get_voices(request: web.Request) -> web.Response:
     return app_module.json_error(
         400,
         "InvalidRequest",
-        f"Invalid model '{model}'. Supported: {', '.join(CATALOG_MODELS)}.{hint}",
+        f"Invalid model {short(model)}. Supported: {', '.join(CATALOG_MODELS)}.{hint}",
     )
 
 
@@ -197,7 +211,7 @@ async def get_preview(request: web.Request) -> web.Response:
     """
     voice_id = request.match_info["voice_id"]
     if not is_catalog_voice(voice_id):
-        return app_module.json_error(404, "NotFound", f"No preview for voice '{voice_id}'.")
+        return app_module.json_error(404, "NotFound", f"No preview for voice {short(voice_id)}.")
     index = next(i for i, v in enumerate(VOICES) if v.voice_id == voice_id)
     rate, seconds, freq = 24000, 0.5, 220.0 + 30.0 * index
     frames = b"".join(
@@ -326,10 +340,10 @@ def _validate_clone_form(form: _CloneForm) -> tuple[str, str, str] | web.Respons
     then displayName, model, language. Every message is the ``error`` of §8's cloning body.
     """
     if form.has_file and form.file_type not in ALLOWED_CLONE_CONTENT_TYPES:
-        shown = form.file_type or "none"
+        shown = short(form.file_type or "none")
         return _error(
             400,
-            f"Invalid file type '{shown}'. Supported: {', '.join(ALLOWED_CLONE_CONTENT_TYPES)}",
+            f"Invalid file type {shown}. Supported: {', '.join(ALLOWED_CLONE_CONTENT_TYPES)}",
         )
     if form.file_size > MAX_CLONE_FILE_BYTES:
         return _error(400, "File too large. Maximum size is 5 MB")
@@ -344,7 +358,7 @@ def _validate_clone_form(form: _CloneForm) -> tuple[str, str, str] | web.Respons
     if model in _CLONE_DEPRECATED:
         return _error(400, _CLONE_DEPRECATED[model])
     if model not in CATALOG_MODELS:
-        return _error(400, f"Invalid model '{model}'. Supported: {', '.join(CATALOG_MODELS)}")
+        return _error(400, f"Invalid model {short(model)}. Supported: {', '.join(CATALOG_MODELS)}")
     language = form.fields.get("language", "").strip()
     if language and language not in LANGUAGES:
         return _error(400, f"Invalid language. Supported: {', '.join(LANGUAGES)}")
@@ -451,18 +465,24 @@ class _Missing:
 
 
 _MISSING = _Missing()
-_MALFORMED = object()
+
+
+class _Malformed:
+    """A body :func:`~smallest_local.wire.loads_json` refused, with its reason."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 async def _json_or_missing(request: web.Request) -> Any:
-    """The JSON body, :data:`_MISSING` when empty, :data:`_MALFORMED` when unparsable."""
+    """The JSON body, :data:`_MISSING` when empty, a :class:`_Malformed` when refused."""
     raw = await request.read()
     if not raw.strip():
         return _MISSING
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _MALFORMED
+        return loads_json(raw)
+    except RequestError as exc:
+        return _Malformed(exc.message)
 
 
 def _zod_type(value: Any) -> str:
@@ -483,6 +503,8 @@ def _zod_type(value: Any) -> str:
 
 
 _IssuePath = list[str | int]
+#: Most zod issues listed in one 400 (a 10,000-item body of wrong types stays small).
+_MAX_ISSUES = 20
 
 
 def _invalid_type(path: _IssuePath, expected: str, value: Any) -> dict[str, Any]:
@@ -512,23 +534,47 @@ def _too_small(path: _IssuePath, kind: str) -> dict[str, Any]:
     }
 
 
-def _check_string(issues: list[dict[str, Any]], path: _IssuePath, value: Any) -> None:
+def _too_big(path: _IssuePath, kind: str, maximum: int) -> dict[str, Any]:
+    unit = "element(s)" if kind == "array" else "character(s)"
+    noun = "Array" if kind == "array" else "String"
+    return {
+        "code": "too_big",
+        "maximum": maximum,
+        "type": kind,
+        "inclusive": True,
+        "exact": False,
+        "message": f"{noun} must contain at most {maximum} {unit}",
+        "path": path,
+    }
+
+
+def _check_string(
+    issues: list[dict[str, Any]], path: _IssuePath, value: Any, maximum: int | None = None
+) -> None:
     if not isinstance(value, str):
         issues.append(_invalid_type(path, "string", value))
     elif not value:
         issues.append(_too_small(path, "string"))
+    elif maximum is not None and len(value) > maximum:
+        issues.append(_too_big(path, "string", maximum))
 
 
 def _check_items(issues: list[dict[str, Any]], value: Any, *, min_items: int) -> None:
     if not isinstance(value, list):
         issues.append(_invalid_type(["items"], "array", value))
         return
+    if len(value) > MAX_DICT_ITEMS:
+        issues.append(_too_big(["items"], "array", MAX_DICT_ITEMS))
+        return
+    limits = {"word": MAX_DICT_WORD_CHARS, "pronunciation": MAX_DICT_PRONUNCIATION_CHARS}
     for index, item in enumerate(value):
+        if len(issues) >= _MAX_ISSUES:
+            return
         if not isinstance(item, dict):
             issues.append(_invalid_type(["items", index], "object", item))
             continue
-        for key in ("word", "pronunciation"):
-            _check_string(issues, ["items", index, key], item.get(key, _MISSING))
+        for key, maximum in limits.items():
+            _check_string(issues, ["items", index, key], item.get(key, _MISSING), maximum)
     if len(value) < min_items:
         issues.append(_too_small(["items"], "array"))
 
@@ -537,8 +583,8 @@ def _validate_dict_body(
     body: Any, *, need_id: bool, need_items: bool, min_items: int
 ) -> list[dict[str, Any]]:
     """zod-style issues for a dictionary request body (empty list when valid)."""
-    if body is _MALFORMED:
-        return [{"code": "custom", "message": "Malformed JSON", "path": []}]
+    if isinstance(body, _Malformed):
+        return [{"code": "custom", "message": f"Malformed JSON: {body.reason}", "path": []}]
     if not isinstance(body, dict):
         return [_invalid_type([], "object", body)]
     issues: list[dict[str, Any]] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -39,6 +39,10 @@ class ServerStats:
     rejected_upgrades: int = 0
     concurrency_rejections: int = 0
     peak_concurrency: int = 0
+    #: clients dropped because they stopped reading (a send blocked ``write_timeout_s``)
+    slow_clients_dropped: int = 0
+    #: syntheses that failed inside the server (each answered with an error frame / 500)
+    internal_errors: int = 0
     #: client ids (request_id / context_id) in the order their synthesis started
     request_ids: list[str] = field(default_factory=list)
     #: benchmarks: (client id, samples of the request sent before this chunk,
@@ -82,6 +86,8 @@ class ServerState:
         self.stats = ServerStats()
         self.limiter = ConcurrencyLimiter(self.stats, config.concurrency_limit)
         self.store = store
+        #: compiled pronunciation dictionaries by request dict ids: (store version, index)
+        self.dictionary_cache: dict[tuple[str, ...], tuple[int, Any]] = {}
 
     def is_known_voice(self, voice_id: str) -> bool:
         """A catalog voice or a completed clone (PROTOCOL.md §7)."""

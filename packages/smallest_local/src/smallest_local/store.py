@@ -161,6 +161,8 @@ class Store:
         self.pending_s = pending_s
         self.processing_s = processing_s
         self.clock = clock
+        #: bumped by every dictionary write, so compiled dictionaries know they are stale
+        self.dicts_version = 0
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = sqlite3.connect(
             path,
@@ -404,6 +406,7 @@ class Store:
                 "INSERT INTO dicts (id, items, created_at) VALUES (?, ?, ?)",
                 (dict_id, json.dumps(payload), created_at),
             )
+        self.dicts_version += 1
         return {"id": dict_id, "items": payload, "createdAt": format_timestamp(created_at)}
 
     def update_dict(self, dict_id: str, items: Sequence[tuple[str, str]]) -> dict[str, Any] | None:
@@ -415,12 +418,15 @@ class Store:
             )
             if cursor.rowcount == 0:
                 return None
+        self.dicts_version += 1
         return {"id": dict_id, "items": payload}
 
     def delete_dict(self, dict_id: str) -> bool:
         """Delete a dictionary; False when there was none with that id."""
         with self._write() as conn:
-            return conn.execute("DELETE FROM dicts WHERE id = ?", (dict_id,)).rowcount > 0
+            deleted = conn.execute("DELETE FROM dicts WHERE id = ?", (dict_id,)).rowcount > 0
+        self.dicts_version += 1
+        return deleted
 
     def dict_exists(self, dict_id: str) -> bool:
         """True when a dictionary with this id exists (TTS validates ``pronunciation_dicts``)."""

@@ -9,33 +9,127 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 
 from .config import LatencyModel
 from .engines import Synthesis, ToneEngine
 from .state import ServerState
-from .wire import TTSRequest
+from .wire import RequestError, TTSRequest
 
-__all__ = ["Pacer", "apply_dictionaries", "render", "split_chunks"]
+__all__ = [
+    "Pacer",
+    "PronunciationIndex",
+    "apply_dictionaries",
+    "render",
+    "split_chunks",
+    "spoken_text",
+    "too_long_after_dictionaries",
+]
+
+
+_WORD = re.compile(r"\w")
+_INDEX_CACHE_SIZE = 32
+_CACHE_LOCK = threading.Lock()
+
+
+class PronunciationIndex:
+    """Pronunciation dictionaries compiled for one pass over a text (§7).
+
+    Whole-word (not inside a longer word), case-insensitive, longest entry first, the
+    first dictionary in the request's order winning a conflict. Replacements are
+    literal and never re-scanned, so an entry cannot expand another's output. Cost: one
+    scan of the text, trying at most one hash lookup per distinct entry length at each
+    word start — independent of the number of entries.
+    """
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._by_len: dict[int, dict[str, str]] = {}
+        for word, pronunciation in pairs:
+            if word:
+                self._by_len.setdefault(len(word), {}).setdefault(word.lower(), pronunciation)
+        self._lengths = sorted(self._by_len, reverse=True)
+        self._first = {key[0] for table in self._by_len.values() for key in table}
+
+    def apply(self, text: str) -> str:
+        """``text`` with every dictionary word replaced by its pronunciation."""
+        if not self._lengths:
+            return text
+        out: list[str] = []
+        last = i = 0
+        n = len(text)
+        first, by_len, lengths = self._first, self._by_len, self._lengths
+        while i < n:
+            if text[i].lower() in first and (i == 0 or not _WORD.match(text, i - 1)):
+                for length in lengths:
+                    j = i + length
+                    if j > n:
+                        continue
+                    replacement = by_len[length].get(text[i:j].lower())
+                    if replacement is not None and (j == n or not _WORD.match(text, j)):
+                        out.append(text[last:i])
+                        out.append(replacement)
+                        last = i = j
+                        break
+                else:
+                    i += 1
+            else:
+                i += 1
+        out.append(text[last:])
+        return "".join(out)
+
+
+def _index(state: ServerState, dict_ids: tuple[str, ...]) -> PronunciationIndex:
+    """The compiled dictionaries of a request, cached until any dictionary changes."""
+    assert state.store is not None
+    version = state.store.dicts_version
+    cache = state.dictionary_cache
+    with _CACHE_LOCK:
+        hit = cache.get(dict_ids)
+    if hit is not None and hit[0] == version:
+        index: PronunciationIndex = hit[1]
+        return index
+    index = PronunciationIndex(state.store.dict_items(list(dict_ids)))
+    with _CACHE_LOCK:
+        if len(cache) >= _INDEX_CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[dict_ids] = (version, index)
+    return index
 
 
 def apply_dictionaries(state: ServerState, text: str, dict_ids: tuple[str, ...]) -> str:
     """Replace whole words by their pronunciations from the requested dictionaries (§7)."""
     if not dict_ids or state.store is None:
         return text
-    for word, pronunciation in state.store.dict_items(list(dict_ids)):
-        text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", pronunciation, text, flags=re.IGNORECASE)
-    return text
+    return _index(state, dict_ids).apply(text)
+
+
+async def spoken_text(state: ServerState, text: str, req: TTSRequest) -> str:
+    """What will actually be synthesized: ``text`` after the request's dictionaries.
+
+    Runs off the event loop when dictionaries apply, so a big dictionary never stalls
+    other sockets.
+    """
+    if not req.pronunciation_dicts or state.store is None:
+        return text
+    return await asyncio.to_thread(apply_dictionaries, state, text, req.pronunciation_dicts)
+
+
+def too_long_after_dictionaries(spoken_chars: int, limit: int) -> RequestError:
+    """The error for a request whose text to speak, after dictionaries, is over the limit."""
+    return RequestError(
+        f"The 'text' field is too long after pronunciation dictionaries: {spoken_chars} "
+        f"characters to speak (maximum {limit})."
+    )
 
 
 async def render(
-    state: ServerState, text: str, req: TTSRequest, tag: str, *, samples_before: int = 0
+    state: ServerState, spoken: str, req: TTSRequest, tag: str, *, samples_before: int = 0
 ) -> Synthesis:
-    """Synthesize ``text`` with the request's voice, rate, speed and language.
+    """Synthesize ``spoken`` (dictionaries already applied, see :func:`spoken_text`).
 
     ``samples_before``: audio this request already produced (earlier releases), so the
     tone engine's counter continues across releases.
     """
-    spoken = apply_dictionaries(state, text, req.pronunciation_dicts)
     kwargs = {
         "voice_id": req.voice_id,
         "sample_rate": req.sample_rate,

@@ -3,6 +3,11 @@
 Both validate the body, take a concurrency unit (429 beyond the limit), render the text
 and stream the result through the latency model; the scripted HTTP faults of
 :mod:`smallest_local.faults` (abort, early close, stall) act between chunks.
+
+The text limit applies to what will be spoken, after pronunciation dictionaries. A body
+piece the client does not take within ``write_timeout_s`` aborts the connection (the
+client stopped reading) and frees its concurrency unit; a failure inside synthesis is a
+logged JSON 500, never a traceback page.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import uuid
 from typing import Any
 
@@ -18,10 +24,12 @@ from aiohttp import web
 from . import audio
 from .faults import SYNTHESIS_KINDS, Fault, FaultKind
 from .state import STATE, ServerState
-from .synth import Pacer, render, split_chunks
-from .wire import RequestError, TTSRequest, parse_request
+from .synth import Pacer, render, split_chunks, spoken_text, too_long_after_dictionaries
+from .wire import RequestError, TTSRequest, loads_json, parse_request, short
 
 __all__ = ["add_routes", "check_references"]
+
+logger = logging.getLogger("smallest_local")
 
 TTS_PATH = "/waves/v1/tts"
 LIVE_PATH = "/waves/v1/tts/live"
@@ -34,23 +42,20 @@ def check_references(state: ServerState, req: TTSRequest) -> None:
     """Reject unknown voices and dictionaries (§8 best reading: 400 InvalidRequest)."""
     if not state.is_known_voice(req.voice_id):
         raise RequestError(
-            f"Unknown 'voice_id': {req.voice_id!r}. "
+            f"Unknown 'voice_id': {short(req.voice_id)}. "
             "List voices with GET /waves/v1/lightning-v3.1/get_voices."
         )
     if state.store is not None:
         for dict_id in req.pronunciation_dicts:
             if not state.store.dict_exists(dict_id):
                 raise RequestError(
-                    f"Invalid 'pronunciation_dicts': unknown dictionary id {dict_id!r}."
+                    f"Invalid 'pronunciation_dicts': unknown dictionary id {short(dict_id)}."
                 )
 
 
 async def _read_request(request: web.Request) -> TTSRequest:
     state = request.app[STATE]
-    try:
-        body: Any = await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise RequestError("Request body must be valid JSON.") from None
+    body: Any = loads_json(await request.read())
     req = parse_request(body, max_text_chars=state.config.max_text_chars)
     check_references(state, req)
     return req
@@ -69,7 +74,25 @@ def _headers(request: web.Request, req: TTSRequest) -> dict[str, str]:
 
 
 class _Abort(Exception):
-    """The scripted fault ended the response."""
+    """The scripted fault ended the response, or the client stopped reading."""
+
+
+async def _write(request: web.Request, response: web.StreamResponse, data: bytes) -> None:
+    """Write one body piece; a client that does not take it in time is cut off."""
+    state = request.app[STATE]
+    try:
+        async with asyncio.timeout(state.config.write_timeout_s):
+            await response.write(data)
+    except TimeoutError:
+        state.stats.slow_clients_dropped += 1
+        logger.info(
+            "HTTP client not reading for %ss on %s: connection aborted",
+            state.config.write_timeout_s,
+            request.path,
+        )
+        if request.transport is not None:
+            request.transport.abort()
+        raise _Abort from None
 
 
 async def _apply_faults(request: web.Request, faults: list[Fault], sent: int) -> None:
@@ -116,7 +139,12 @@ async def _handle(request: web.Request, *, sse: bool) -> web.StreamResponse:
             SYNTHESIS_KINDS, route="http", request_id=req.request_id, where=request.path
         )
         tag = req.request_id or str(uuid.uuid4())
-        synthesis = await render(state, req.text, req, tag)
+        spoken = await spoken_text(state, req.text, req)
+        limit = state.config.max_text_chars
+        if len(spoken) > limit:
+            too_long = too_long_after_dictionaries(len(spoken), limit)
+            return json_error(too_long.status, too_long.error, too_long.message)
+        synthesis = await render(state, spoken, req, tag)
         pcm_chunks = split_chunks(synthesis.pcm, req.sample_rate, state.latency.chunk_ms)
         response = web.StreamResponse(headers=_headers(request, req))
         if sse:
@@ -137,6 +165,14 @@ async def _handle(request: web.Request, *, sse: bool) -> web.StreamResponse:
     except _Abort:
         # The socket is gone; hand aiohttp back the prepared response it expects.
         return response if response is not None else web.Response(status=499)
+    except Exception as exc:  # a failure inside synthesis: answer it, keep serving
+        state.stats.internal_errors += 1
+        logger.error("synthesis failed for request %s: %r", req.request_id or "-", exc)
+        if response is None or not response.prepared:
+            return json_error(500, "InternalServerError", "Synthesis failed.")
+        if request.transport is not None:  # headers are out: the body cannot say it
+            request.transport.abort()
+        return response
     finally:
         if not released:
             state.limiter.release(key)
@@ -160,7 +196,7 @@ async def _stream_sync(
         await _apply_faults(request, faults, i)
         seconds = len(pcm_chunks[i]) / 2 / req.sample_rate if i < len(pcm_chunks) else 0.0
         await pacer.wait(seconds)
-        await response.write(body[start : start + step])
+        await _write(request, response, body[start : start + step])
     await _apply_faults(request, faults, n)
 
 
@@ -180,14 +216,14 @@ async def _stream_sse(
         if i == len(pcm_chunks) - 1:
             payload += encoder.finish()
         if payload:
-            await response.write(_sse_event(payload))
+            await _write(request, response, _sse_event(payload))
     await _apply_faults(request, faults, len(pcm_chunks))
     if not pcm_chunks:
         tail = encoder.finish()
         if tail:
-            await response.write(_sse_event(tail))
+            await _write(request, response, _sse_event(tail))
     # §4: the terminator has no `event:` line.
-    await response.write(b'data: {"status": "200", "done": true}\n\n')
+    await _write(request, response, b'data: {"status": "200", "done": true}\n\n')
 
 
 def _sse_event(payload: bytes) -> bytes:

@@ -24,13 +24,20 @@ to one of two request models:
 Every frame of a request carries ``session_id``, the server ``request_id`` and the
 client's ids echoed as ``external_*`` / ``context_id``. Idle sockets get the documented
 timeout error frame and are closed (§5.1). Scripted faults act between chunks.
+
+Bounded under abuse: all fragments of a request or context together, and what remains
+after pronunciation dictionaries, stay within ``max_text_chars``; at most
+``max_open_requests`` requests are open per socket; a send blocked for
+``write_timeout_s`` (a client that stopped reading) stops the socket's syntheses, frees
+their concurrency units and closes it with 1008; the idle timeout fires even while a send
+is blocked; a failure inside one synthesis is an ``INTERNAL_ERROR`` frame for that
+request (logged once with its id) and the socket keeps serving.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import time
@@ -42,7 +49,7 @@ from aiohttp import WSMsgType, web
 
 from .faults import CONNECTION_KINDS, SYNTHESIS_KINDS, Fault, FaultKind
 from .state import STATE, ServerState
-from .synth import Pacer, render, split_chunks
+from .synth import Pacer, render, split_chunks, spoken_text, too_long_after_dictionaries
 from .tts_http import LIVE_PATH, check_references
 from .wire import (
     RequestError,
@@ -51,7 +58,9 @@ from .wire import (
     complete_frame,
     error_frame,
     ids,
+    loads_json,
     parse_request,
+    short,
     word_frame,
 )
 
@@ -61,6 +70,14 @@ logger = logging.getLogger("smallest_local")
 
 # A sentence may be released once its end is followed by whitespace (so "3." + "14"
 # arriving in two fragments is not cut).
+#: Longest wait for a close handshake (or the idle-timeout frame) before the TCP
+#: connection is aborted instead: a client that does not read never answers.
+CLOSE_GRACE_S = 1.0
+#: Close code for a client dropped because it stopped reading (policy violation).
+CLOSE_NOT_READING = 1008
+#: Largest ``?timeout=`` accepted, in seconds (one day).
+MAX_IDLE_TIMEOUT_S = 86_400
+
 _SENTENCE_END = re.compile(r"[.!?…。！？।]+[\"')\]]*\s+")
 
 
@@ -106,6 +123,8 @@ class _Request:
     faults_done: set[int] = field(default_factory=set)
     releases: int = 0
     release_done_at: float | None = None
+    received_chars: int = 0
+    spoken_chars: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
@@ -113,6 +132,7 @@ class _Request:
         if text and self.first_buffered_at is None:
             self.first_buffered_at = now
         self.buffer += text
+        self.received_chars += len(text)
 
     def take(self, upto: int | None = None) -> str:
         """Remove and return the first ``upto`` characters of the buffer (all if None)."""
@@ -156,6 +176,9 @@ class Session:
         self._loop = asyncio.get_running_loop()
         self.dialect = state.config.dialect_spec
         self._release_gap = state.config.release_gap_ms / 1000
+        self.write_timeout = state.config.write_timeout_s
+        self.max_open = state.config.max_open_requests
+        self.max_text = state.config.max_text_chars
         # flush mode
         self._buffers: dict[str | None, _Request] = {}
         self._jobs: asyncio.Queue[_Job] = asyncio.Queue()
@@ -170,13 +193,39 @@ class Session:
         """Send one text frame; raise :class:`_SessionOver` once the socket is gone."""
         if self._over.is_set() or self.ws.closed:
             raise _SessionOver
-        async with self._send_lock:
-            try:
+        try:
+            async with asyncio.timeout(self.write_timeout), self._send_lock:
                 await self.ws.send_str(frame)
-            except (ConnectionError, RuntimeError) as exc:
-                self._over.set()
-                raise _SessionOver from exc
+        except TimeoutError:
+            await self._drop_slow_client()
+        except (ConnectionError, RuntimeError) as exc:
+            self._over.set()
+            raise _SessionOver from exc
         self.state.stats.frames_sent += 1
+
+    async def _drop_slow_client(self) -> None:
+        """A send waited ``write_timeout_s``: the client stopped reading. Close it (1008)."""
+        if not self._over.is_set():
+            self._over.set()
+            self._closer = asyncio.current_task()
+            self.state.stats.slow_clients_dropped += 1
+            logger.info(
+                "WS %s: client not reading for %ss; closing (%d)",
+                self.session_id,
+                self.write_timeout,
+                CLOSE_NOT_READING,
+            )
+            await self._close_bounded(CLOSE_NOT_READING, b"client not reading")
+        raise _SessionOver
+
+    async def _close_bounded(self, code: int, message: bytes) -> None:
+        """Close with ``code``; abort the TCP connection if that takes over the grace."""
+        try:
+            async with asyncio.timeout(CLOSE_GRACE_S):
+                await self.ws.close(code=code, message=message)
+        except TimeoutError:
+            if self.http_request.transport is not None:
+                self.http_request.transport.abort()
 
     def _ids(self, server_request_id: str | None, req: TTSRequest | None) -> dict[str, Any]:
         return ids(
@@ -227,10 +276,14 @@ class Session:
     async def _idle_timeout(self) -> None:
         seconds = self.idle_timeout
         shown = int(seconds) if float(seconds).is_integer() else seconds
-        # §5.1: the documented text, with the configured number.
+        # §5.1: the documented text, with the configured number. Bounded: a send blocked
+        # by a client that does not read must not hold the timeout back.
         message = f"Connection timed out after {shown} seconds of inactivity"
-        await self._send_error(message, "IDLE_TIMEOUT", None)
-        await self.ws.close(code=1000, message=b"idle timeout")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_GRACE_S):
+                await self._send_error(message, "IDLE_TIMEOUT", None)
+        self._over.set()
+        await self._close_bounded(1000, b"idle timeout")
 
     async def _shutdown(self) -> None:
         self._over.set()
@@ -249,9 +302,9 @@ class Session:
 
     async def _on_text(self, data: str) -> None:
         try:
-            body: Any = json.loads(data)
-        except json.JSONDecodeError as exc:
-            await self._send_error(f"Invalid JSON: {exc.msg}.", "INVALID_JSON", None)
+            body: Any = loads_json(data)
+        except RequestError as exc:
+            await self._send_error(exc.message, exc.code, None)
             return
         try:
             req = parse_request(
@@ -264,7 +317,7 @@ class Session:
         if req.context_id is not None:
             await self._on_context_frame(req)
         else:
-            self._on_flush_frame(req)
+            await self._on_flush_frame(req)
 
     # -- continuations (§12) ----------------------------------------------------------
     async def _on_context_frame(self, req: TTSRequest) -> None:
@@ -287,9 +340,24 @@ class Session:
             )
             return
         if ctx is None:
+            if self._open_requests() >= self.max_open:
+                await self._send_error(*self._too_many(), req)
+                return
             ctx = _Request(req)
             self._contexts[req.context_id] = ctx
             ctx.task = asyncio.create_task(self._run_context(ctx))
+        if ctx.received_chars + len(req.text) > self.max_text:
+            # Over the limit across fragments: the whole context is refused.
+            del self._contexts[req.context_id]
+            if ctx.task is not None:
+                ctx.task.cancel()
+            await self._send_error(
+                self._too_long_message(ctx.received_chars + len(req.text)),
+                "INVALID_REQUEST",
+                req,
+                ctx.server_request_id,
+            )
+            return
         ctx.req = req
         ctx.add_text(req.text, self._loop.time())
         if req.flush:
@@ -383,13 +451,44 @@ class Session:
         with contextlib.suppress(TimeoutError):  # the delay expired: release anyway
             await asyncio.wait_for(ctx.wake.wait(), timeout)
 
+    def _open_requests(self) -> int:
+        """Requests this socket holds: contexts, flush buffers and queued releases."""
+        return len(self._contexts) + len(self._buffers) + self._jobs.qsize()
+
+    def _too_many(self) -> tuple[str, str]:
+        return (
+            f"Too many open requests on this socket: at most {self.max_open} "
+            "(contexts, buffered and queued requests); finish or cancel some first.",
+            "TOO_MANY_REQUESTS",
+        )
+
+    def _too_long_message(self, total: int) -> str:
+        return (
+            f"The 'text' field is too long: {total} characters across this request's "
+            f"fragments (maximum {self.max_text})."
+        )
+
     # -- flush mode (§5.2, §5.4) ------------------------------------------------------
-    def _on_flush_frame(self, req: TTSRequest) -> None:
+    async def _on_flush_frame(self, req: TTSRequest) -> None:
         key = req.request_id
         request = self._buffers.get(key)
         if request is None:
+            if self._open_requests() >= self.max_open:
+                await self._send_error(*self._too_many(), req)
+                return
             request = _Request(req)
             self._buffers[key] = request
+        if request.received_chars + len(req.text) > self.max_text:
+            del self._buffers[key]
+            self._cancel_timer(key)
+            request.failed = True  # releases already queued are skipped
+            await self._send_error(
+                self._too_long_message(request.received_chars + len(req.text)),
+                "INVALID_REQUEST",
+                req,
+                request.server_request_id,
+            )
+            return
         request.req = req
         request.add_text(req.text, self._loop.time())
         if not req.continue_:
@@ -421,7 +520,7 @@ class Session:
 
     def _enqueue(self, request: _Request, text: str, *, ends_request: bool) -> None:
         self._jobs.put_nowait(_Job(request, text, ends_request))
-        if self._worker is None:
+        if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._run_jobs())
 
     async def _run_jobs(self) -> None:
@@ -455,9 +554,39 @@ class Session:
 
     # -- synthesis and completion -----------------------------------------------------
     async def _synthesize(self, request: _Request, text: str) -> None:
-        """Render ``text`` and stream it as chunk (+ word) frames of ``request``."""
+        """Render ``text`` and stream it as chunk (+ word) frames of ``request``.
+
+        Any failure inside becomes an error frame for this request (``_RequestFailed``);
+        only the socket ending (``_SessionOver``) or cancellation propagate otherwise.
+        """
+        try:
+            await self._synthesize_unguarded(request, text)
+        except (_SessionOver, _RequestFailed):
+            raise
+        except Exception as exc:
+            request.failed = True
+            self.state.stats.internal_errors += 1
+            logger.error(
+                "WS %s: synthesis failed for request %s: %r",
+                self.session_id,
+                request.req.client_id or request.server_request_id,
+                exc,
+            )
+            await self._send_error(
+                "Synthesis failed.", "INTERNAL_ERROR", request.req, request.server_request_id
+            )
+            raise _RequestFailed from None
+
+    async def _synthesize_unguarded(self, request: _Request, text: str) -> None:
         state = self.state
         req = request.req
+        spoken = await spoken_text(state, text, req)
+        request.spoken_chars += len(spoken)
+        if request.spoken_chars > self.max_text:
+            request.failed = True
+            exc = too_long_after_dictionaries(request.spoken_chars, self.max_text)
+            await self._send_error(exc.message, exc.code, req, request.server_request_id)
+            raise _RequestFailed
         if request.faults is None:  # first synthesis of this request
             request.faults = state.faults.take(
                 SYNTHESIS_KINDS, route="ws", request_id=req.client_id, where="ws"
@@ -477,7 +606,7 @@ class Session:
         try:
             pacer = Pacer(state.latency)
             tag = req.client_id or request.server_request_id
-            synthesis = await render(state, text, req, tag, samples_before=request.samples_sent)
+            synthesis = await render(state, spoken, req, tag, samples_before=request.samples_sent)
             head = self._ids(request.server_request_id, req)
             chunks = split_chunks(synthesis.pcm, req.sample_rate, state.latency.chunk_ms)
             words = list(synthesis.words) if req.word_timestamps else []
@@ -590,12 +719,13 @@ async def tts_live(request: web.Request) -> web.StreamResponse:
     idle: float = state.config.idle_timeout_s
     raw_timeout = request.query.get("timeout")
     if raw_timeout is not None:
-        if not (raw_timeout.isascii() and raw_timeout.isdecimal()) or int(raw_timeout) <= 0:
+        digits = raw_timeout.isascii() and raw_timeout.isdecimal() and len(raw_timeout) <= 6
+        if not digits or not 0 < int(raw_timeout) <= MAX_IDLE_TIMEOUT_S:
             return json_error(
                 400,
                 "InvalidRequest",
-                f"Invalid 'timeout': {raw_timeout!r}. Must be a positive integer "
-                "number of seconds.",
+                f"Invalid 'timeout': {short(raw_timeout)}. Must be a whole number of "
+                f"seconds from 1 to {MAX_IDLE_TIMEOUT_S}.",
             )
         idle = int(raw_timeout)
     for fault in conn_faults:

@@ -3,21 +3,49 @@
 Validation follows PROTOCOL.md §2/§5.2/§12 field by field; every error names the field
 and what is allowed, as ``{"error": "InvalidRequest", "message": ...}`` (HTTP 400) or an
 error frame (WebSocket). Unknown fields are accepted and ignored (§5.2 best reading).
+
+Hostile input is refused before it costs anything: :func:`loads_json` bounds nesting
+(:data:`MAX_JSON_DEPTH`) and number literals (:data:`MAX_NUMBER_CHARS`), refuses
+``NaN``/``Infinity`` and lone surrogates; types are strict (``sample_rate: 24000.0`` is not
+an integer); no message quotes more than :data:`ECHO_CHARS` characters of user input.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from .catalog import LANGUAGES, MODELS, OUTPUT_FORMATS, SAMPLE_RATES
 
-__all__ = ["RequestError", "TTSRequest", "audio_frame", "error_frame", "parse_request"]
+__all__ = [
+    "ECHO_CHARS",
+    "MAX_DICTS_PER_REQUEST",
+    "MAX_JSON_DEPTH",
+    "MAX_NUMBER_CHARS",
+    "RequestError",
+    "TTSRequest",
+    "audio_frame",
+    "error_frame",
+    "loads_json",
+    "parse_request",
+    "short",
+]
 
 _ID_RE = re.compile(r"^[a-zA-Z0-9_\-.]+$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+#: Deepest JSON nesting accepted (a TTS body needs 2, a dictionary upload 3).
+MAX_JSON_DEPTH = 32
+#: Longest JSON number literal accepted (digits, sign, point and exponent).
+MAX_NUMBER_CHARS = 32
+#: Most characters of a user-supplied value quoted back in an error.
+ECHO_CHARS = 40
+#: Most dictionary ids in one request's ``pronunciation_dicts``.
+MAX_DICTS_PER_REQUEST = 16
 
 
 class RequestError(Exception):
@@ -36,6 +64,76 @@ class RequestError(Exception):
         self.status = status
         self.error = error
         self.code = code
+
+
+def short(value: Any) -> str:
+    """``repr(value)`` cut to :data:`ECHO_CHARS` characters (errors never echo more)."""
+    if isinstance(value, str) and len(value) > ECHO_CHARS:
+        return f"{value[:ECHO_CHARS]!r}… ({len(value)} characters)"
+    shown = repr(value)
+    return shown if len(shown) <= ECHO_CHARS + 2 else shown[: ECHO_CHARS + 2] + "…"
+
+
+def _number(literal: str) -> float | int:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise RequestError(f"Invalid JSON: a number has more than {MAX_NUMBER_CHARS} characters.")
+    value = float(literal) if any(c in literal for c in ".eE") else int(literal)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RequestError("Invalid JSON: a number is out of range.")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise RequestError(f"Invalid JSON: {name} is not a JSON value.")
+
+
+def _check_tree(value: Any) -> None:
+    """Depth and Unicode checks over a parsed JSON value, iteratively (no recursion)."""
+    stack: list[tuple[Any, int, str | None]] = [(value, 1, None)]
+    while stack:
+        node, depth, field_name = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                where = f"'{field_name}'" if field_name else "a string"
+                raise RequestError(
+                    f"Invalid {where}: contains a lone surrogate (\\ud800-\\udfff), "
+                    "which is not valid Unicode text."
+                )
+            continue
+        if isinstance(node, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise RequestError(f"Invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels.")
+            if isinstance(node, dict):
+                for key, item in node.items():
+                    name = field_name or (key if len(key) <= ECHO_CHARS else None)
+                    stack.append((key, depth + 1, field_name))
+                    stack.append((item, depth + 1, name))
+            else:
+                stack.extend((item, depth + 1, field_name) for item in node)
+
+
+def loads_json(raw: str | bytes) -> Any:
+    """Parse a request body or frame, refusing hostile shapes with :class:`RequestError`.
+
+    Raises:
+        RequestError: not UTF-8 / not JSON, nested deeper than :data:`MAX_JSON_DEPTH`, a
+            number literal over :data:`MAX_NUMBER_CHARS` characters, ``NaN``/``Infinity``,
+            or a string with a lone surrogate. Never ``RecursionError``/``ValueError``.
+    """
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise RequestError("Invalid JSON: the body is not UTF-8.") from None
+    try:
+        value = json.loads(text, parse_int=_number, parse_float=_number, parse_constant=_constant)
+    except json.JSONDecodeError as exc:
+        raise RequestError(f"Invalid JSON: {exc.msg}.", code="INVALID_JSON") from None
+    except RecursionError:
+        raise RequestError(f"Invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels.") from None
+    except ValueError:  # e.g. int() over the interpreter's digit limit
+        raise RequestError("Invalid JSON: a number is out of range.") from None
+    _check_tree(value)
+    return value
 
 
 @dataclass(slots=True)
@@ -82,7 +180,7 @@ def _bool(body: dict[str, Any], name: str, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise RequestError(f"Invalid '{name}': {value!r}. Must be true or false.")
+        raise RequestError(f"Invalid '{name}': {short(value)}. Must be true or false.")
     return value
 
 
@@ -91,7 +189,9 @@ def _int_range(body: dict[str, Any], name: str, default: float, lo: int, hi: int
     if value is None:
         return default
     if not _is_number(value) or not lo <= value <= hi:
-        raise RequestError(f"Invalid '{name}': {value!r}. Must be a number between {lo} and {hi}.")
+        raise RequestError(
+            f"Invalid '{name}': {short(value)}. Must be a number between {lo} and {hi}."
+        )
     return value
 
 
@@ -101,7 +201,7 @@ def _ident(body: dict[str, Any], name: str) -> str | None:
         return None
     if not isinstance(value, str) or not value or len(value) > 128 or not _ID_RE.match(value):
         raise RequestError(
-            f"Invalid '{name}': {str(value)[:40]!r}. Use 1-128 characters from "
+            f"Invalid '{name}': {short(value)}. Use 1-128 characters from "
             "letters, digits, '_', '-' and '.'."
         )
     return value
@@ -111,8 +211,11 @@ def _enum(body: dict[str, Any], name: str, allowed: tuple[Any, ...], default: An
     value = body.get(name, default)
     if value is None:
         return default
-    if value not in allowed or isinstance(value, bool):
-        raise RequestError(f"Invalid '{name}': {value!r}. Allowed values: {_allowed(allowed)}.")
+    # Strict: 24000.0 is not the integer 24000, True is not 1.
+    if isinstance(value, bool) or not any(type(value) is type(a) and value == a for a in allowed):
+        raise RequestError(
+            f"Invalid '{name}': {short(value)}. Allowed values: {_allowed(allowed)}."
+        )
     return value
 
 
@@ -139,15 +242,24 @@ def parse_request(body: Any, *, max_text_chars: int, websocket: bool = False) ->
     if speed is None:
         speed = 1.0
     if not _is_number(speed) or not 0.5 <= speed <= 2.0:
-        raise RequestError(f"Invalid 'speed': {speed!r}. Must be a number between 0.5 and 2.0.")
+        raise RequestError(
+            f"Invalid 'speed': {short(speed)}. Must be a number between 0.5 and 2.0."
+        )
     language = _enum(body, "language", LANGUAGES, None)
     _enum(body, "number_pronunciation_language", LANGUAGES, None)
     _bool(body, "math_notation", False)
     # §9.7: WS chunks are always PCM; output_format is an HTTP/SSE field, ignored on WS.
     output_format = "pcm" if websocket else _enum(body, "output_format", OUTPUT_FORMATS, "pcm")
     dicts = body.get("pronunciation_dicts") or []
-    if not isinstance(dicts, list) or not all(isinstance(d, str) and d for d in dicts):
-        raise RequestError("Invalid 'pronunciation_dicts': must be a list of dictionary ids.")
+    if (
+        not isinstance(dicts, list)
+        or len(dicts) > MAX_DICTS_PER_REQUEST
+        or not all(isinstance(d, str) and 0 < len(d) <= 128 for d in dicts)
+    ):
+        raise RequestError(
+            "Invalid 'pronunciation_dicts': must be a list of at most "
+            f"{MAX_DICTS_PER_REQUEST} dictionary ids."
+        )
     return TTSRequest(
         text=text,
         voice_id=voice_id,
