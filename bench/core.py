@@ -11,7 +11,10 @@ Prints:
    process (server in its own process, realtime_factor 1.0): p99 chunk lateness, i.e.
    how late each chunk reaches the caller relative to playback started at its first chunk;
 4. loss detection — a socket dropped after audio: last chunk to ConnectionLostError;
-5. wire modes — continuations vs flush on one socket: TTFA and first audio after barge-in.
+5. wire modes — continuations vs flush on one socket: TTFA and first audio after barge-in;
+6. end rule — under each server dialect (docs/protocol.md §13), the time from the last
+   audio chunk reaching the caller to the utterance's end, for one-sentence utterances
+   and token-streamed three-sentence replies (releases 100 ms apart).
 
 Targets (issue 3): overhead p50 <= 0.5 ms, p99 <= 3 ms; CPU <= 0.5 ms per audio second;
 >= 100 concurrent real-time streams with p99 lateness <= 20 ms.
@@ -217,6 +220,30 @@ async def loss_detection(rounds: int) -> list[float]:
     return out
 
 
+async def end_after_last_audio(dialect: str, text: str, rounds: int) -> tuple[list[float], str]:
+    """ms from the last AudioChunk yielded to the utterance's iteration ending.
+
+    One pool for all rounds (the EndRule learns the server's reading as a real pool
+    would); returns the samples and the reading learned.
+    """
+    server = Server(engine="tone", api_keys=(KEY,), dialect=dialect, release_gap_ms=100)
+    out: list[float] = []
+    with server:
+        async with ConnectionPool(api_key=KEY, base_url=server.ws_url, options=OPTS) as pool:
+            for i in range(rounds):
+                utt = await pool.utterance(f"e{i}")
+                for token in text.split(" "):
+                    await utt.push_text(token + " ")
+                await utt.end()
+                last = time.perf_counter()
+                async for event in utt:
+                    if isinstance(event, AudioChunk):
+                        last = time.perf_counter()
+                out.append((time.perf_counter() - last) * 1000)
+            assert pool.end_rule.late_frames == 0, "audio arrived after an utterance ended"
+            return out, pool.end_rule.reading
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples")
@@ -277,6 +304,25 @@ def main() -> None:
                 f"   {mode:13}  token-streamed TTFA {ttfa:7.1f} ms   "
                 f"first audio after barge-in {barge:7.1f} ms"
             )
+
+    print(
+        "\n6. end rule: last audio -> utterance ends, per server dialect "
+        "(release gap 100 ms; p50 / max over the rounds after the first two)"
+    )
+    rounds = 6 if args.quick else 20
+    one = "Just one sentence here"
+    three = "The first sentence is here. A second one follows it. And a third ends the turn."
+    for dialect in ("context", "release-ids", "release", "release-bare"):
+        row = []
+        for label, text in (("1 sentence", one), ("3 sentences", three)):
+            got, reading = asyncio.run(end_after_last_audio(dialect, text, rounds))
+            first, steady = got[:2], got[2:]  # the rule learns from the first two
+            row.append(
+                f"{label}: first two {first[0]:5.0f}/{first[1]:5.0f} ms, then "
+                f"p50 {statistics.median(steady):5.2f} max {max(steady):5.2f} ms"
+            )
+        print(f"   {dialect:12}  {'   '.join(row)}   (learned: {reading})")
+    print("   target: <= 5 ms where the server completes once per context")
 
 
 if __name__ == "__main__":

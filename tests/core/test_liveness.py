@@ -204,3 +204,28 @@ class TestCallerSide:
                 await getattr(utt, call)(None)
             await utt.end("still usable")
             assert only(await collect(utt), "t", 2)
+
+
+class TestFlushModeQueue:
+    @pytest.mark.smallest_server(realtime_factor=1.0, chunk_ms=100)
+    async def test_waiting_behind_a_cancelled_request_is_not_a_stall(self, smallest_server: Server):
+        """Flush mode has no cancel (§5.4): the server speaks the abandoned request to the
+        end before the next one, so a wait longer than ``finish_timeout`` is legitimate."""
+        conn = StreamConnection(
+            api_key=smallest_server.api_key,
+            base_url=smallest_server.ws_url,
+            options=OPTS,
+            mode="flush",
+        )
+        async with conn:
+            old = conn.utterance("old")
+            await old.end("w " * 8)  # 1.6 s of real-time audio
+            async for event in old:
+                if isinstance(event, AudioChunk):
+                    break
+            old.cancel()
+            assert conn.draining
+            new = conn.utterance("new", finish_timeout=0.3)
+            await new.end("fine")
+            assert only(await collect(new), "new", 1)
+            assert not conn.closed  # the socket was not retired

@@ -195,6 +195,11 @@ class StreamConnection:
         """Utterances on this connection that have not finished."""
         return len(self._utterances)
 
+    @property
+    def draining(self) -> bool:
+        """Flush mode: the server is still speaking a cancelled request on this socket."""
+        return self._proto.draining
+
     def can_open(self) -> bool:
         """Whether a new utterance may start here now (flush mode: none open for text)."""
         if self.closed:
@@ -547,19 +552,24 @@ class Utterance:
         # loop timer (asyncio.timeout) rather than wait_for's extra task otherwise.
         if not self._queue.empty() or not self._ended:
             return await self._queue.get()
-        try:
-            async with asyncio.timeout(self._finish_timeout):
-                return await self._queue.get()
-        except TimeoutError:
-            # The server owes us frames and sends none: its side of this socket is stuck
-            # (a dead worker, a frozen peer). Retire the socket — every utterance on it
-            # gets the error, and those with no audio yet are retried elsewhere.
-            error = RequestTimeoutError(
-                f"no frame for {self._finish_timeout:g} s after end(); retiring the socket",
-                request_id=self.request_id,
-            )
-            self._conn._retire(error)
-            return await self._queue.get()
+        while True:
+            try:
+                async with asyncio.timeout(self._finish_timeout):
+                    return await self._queue.get()
+            except TimeoutError:
+                if not self._conn.draining:
+                    break
+                # flush mode: queued behind a cancelled request the server is still
+                # speaking (§5.4 has no cancel); the wait is real work, not a stall.
+        # The server owes us frames and sends none: its side of this socket is stuck
+        # (a dead worker, a frozen peer). Retire the socket — every utterance on it gets
+        # the error, and those with no audio yet are retried elsewhere.
+        error = RequestTimeoutError(
+            f"no frame for {self._finish_timeout:g} s after end(); retiring the socket",
+            request_id=self.request_id,
+        )
+        self._conn._retire(error)
+        return await self._queue.get()
 
     async def _handle_error(self, error: SmallestError) -> None:
         """Retry on a fresh connection if nothing was yielded yet; otherwise raise."""
