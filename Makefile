@@ -23,6 +23,14 @@ test: venv
 	$(RUN) mypy
 	$(RUN) pytest -q
 
+# The live suite (tests/live/) against the real service; never part of `make test`.
+# Needs SMALLEST_API_KEY (every test skips, with the reason, without it); SMALLEST_BASE_URL
+# points it elsewhere. pytest-socket's --force-enable-socket lifts, for this run only, the
+# loopback-only guard that pyproject.toml's addopts put on every test.
+.PHONY: test-live
+test-live: venv
+	$(RUN) pytest -m live tests/live --force-enable-socket -rsP
+
 bench: venv
 	$(RUN) python bench/server.py
 	$(RUN) python bench/core.py
