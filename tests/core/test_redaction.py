@@ -67,3 +67,40 @@ def test_redact_shapes():
     assert redact(f"Authorization: Bearer {SECRET}") == "Authorization: Bearer [secure]"
     assert redact(f"key={SECRET}") == "key=[secure]"
     assert redact("Bearer token is missing or invalid.") == "Bearer token is missing or invalid."
+
+
+PLAIN = "plainkey-without-a-known-shape-4242"  # no sk_ prefix: only the registry knows it
+
+
+@pytest.mark.smallest_server(api_keys=(PLAIN,))
+async def test_a_key_of_no_known_shape_is_redacted_while_its_client_lives(
+    smallest_server: Server, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    async with AsyncRestClient(api_key=PLAIN, base_url=smallest_server.http_url) as rest:
+        with pytest.raises(InvalidRequestError) as info:  # the server quotes it back
+            await rest.synthesize("x", options=TTSOptions(voice_id=PLAIN))
+        pool = ConnectionPool(api_key=PLAIN, base_url=smallest_server.ws_url)
+        utt = await pool.utterance("p")
+        await utt.end("hello there")
+        assert [e async for e in utt]
+        await pool.aclose()
+    texts = [str(info.value), repr(info.value), repr(pool), repr(rest)]
+    texts += ["".join(traceback.format_exception(info.value))]
+    texts += [record.getMessage() for record in caplog.records]
+    for text in texts:
+        assert PLAIN not in text, text
+    assert redact(f"echo {PLAIN}") == "echo [secure]"
+
+
+def test_the_registry_forgets_keys_of_clients_that_are_gone():
+    """Per client, not a process-global set that grows with every key ever used."""
+    import gc
+
+    key = "another-plain-key-0000111122223333"
+    client = RestClient(api_key=key, base_url="http://127.0.0.1:9")
+    assert redact(key) == "[secure]"
+    client.close()
+    del client
+    gc.collect()
+    assert redact(key) == key

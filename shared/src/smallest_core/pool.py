@@ -31,7 +31,7 @@ from .codec import DEFAULT_WS_BASE
 from .errors import AuthenticationError, InvalidOptionError, InvalidState
 from .options import TTSOptions
 from .protocol import EndRule
-from .redact import mask_key
+from .redact import mask_key, register_secret
 from .retry import RetryPolicy
 from .stream import ConnectFn, StreamConnection, Utterance
 from .wire import API_KEY_ENV
@@ -91,6 +91,7 @@ class ConnectionPool:
         if max_connections < 1:
             raise InvalidOptionError("max_connections", max_connections, "an integer >= 1")
         self._api_key = key
+        self._secret = register_secret(key)  # redacted while this pool lives
         self.options = options or TTSOptions()
         self.base_url = base_url
         self.mode = mode

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
+import weakref
 
-__all__ = ["REDACTED", "RedactingFilter", "mask_key", "redact", "register_secret"]
+__all__ = ["REDACTED", "RedactingFilter", "Secret", "mask_key", "redact", "register_secret"]
 
 REDACTED = "[secure]"
 
@@ -20,22 +21,43 @@ _PATTERNS = (
     re.compile(r"(?i)(bearer\s+)(?=[^\s\"',;]{16}|[^\s\"',;]*[0-9_\-])[^\s\"',;]{6,}"),
     re.compile(r"\bsk_[A-Za-z0-9_\-]{4,}"),
 )
-_known: set[str] = set()
 
 
-def register_secret(secret: str) -> None:
-    """Remember a secret so :func:`redact` hides it even when it has no known shape."""
+class Secret:
+    """A key held by one client; :func:`redact` hides it for as long as the client lives.
+
+    The registry of live secrets holds them weakly: a client that is gone takes its key
+    out of it, so a process that creates many clients does not accumulate keys.
+    """
+
+    __slots__ = ("__weakref__", "value")
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Secret({mask_key(self.value)})"
+
+
+_live: weakref.WeakSet[Secret] = weakref.WeakSet()
+
+
+def register_secret(secret: str) -> Secret:
+    """Make :func:`redact` hide ``secret`` (even with no known shape) while the returned
+    handle is referenced; a client keeps the handle as long as it holds the key."""
+    handle = Secret(secret)
     if secret and len(secret) >= 4:
-        _known.add(secret)
+        _live.add(handle)
+    return handle
 
 
 def redact(text: str) -> str:
     """Return ``text`` with API keys and Bearer tokens replaced by ``[secure]``."""
     if not text:
         return text
-    for secret in _known:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
+    for handle in list(_live):
+        if handle.value in text:
+            text = text.replace(handle.value, REDACTED)
     text = _PATTERNS[0].sub(lambda m: m.group(1) + REDACTED, text)
     return _PATTERNS[1].sub(REDACTED, text)
 

@@ -172,7 +172,7 @@ class _Api:
         key = api_key or os.environ.get(API_KEY_ENV)
         if not key:
             raise AuthenticationError(f"no API key: pass api_key= or set {API_KEY_ENV}")
-        register_secret(key)
+        self._secret = register_secret(key)  # redacted while this client lives
         self.api_key = key
         self.base_url = base_url.rstrip("/")
         self.options = options or TTSOptions()

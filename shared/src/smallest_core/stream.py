@@ -96,7 +96,7 @@ class StreamConnection:
         ping_timeout: float = 5.0,
         close_timeout: float = 2.0,
     ) -> None:
-        register_secret(api_key)
+        self._secret = register_secret(api_key)  # redacted while this connection lives
         self._api_key = api_key
         self.options = options or TTSOptions()
         self.base_url = base_url
