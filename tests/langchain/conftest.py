@@ -27,9 +27,10 @@ GATE_TIMEOUT_S = 20.0
 
 
 class ScriptedChatModel(BaseChatModel):
-    """Answers with the scripted messages in order, whatever it is asked."""
+    """Answers with the scripted replies in order: an AIMessage, or a function of the
+    conversation so far that returns one (to use ids a tool returned earlier)."""
 
-    replies: list[AIMessage]
+    replies: list[Any]  # AIMessage | Callable[[list[BaseMessage]], AIMessage]
     _next: int = PrivateAttr(default=0)
 
     @property
@@ -48,6 +49,8 @@ class ScriptedChatModel(BaseChatModel):
     ) -> ChatResult:
         reply = self.replies[self._next]
         self._next += 1
+        if callable(reply):
+            reply = reply(messages)
         return ChatResult(generations=[ChatGeneration(message=reply)])
 
 

@@ -1,0 +1,256 @@
+"""``SmallestSpeech`` inside real LangChain pipelines, against the local server.
+
+A gated fake chat model streams a multi-sentence answer token by token and stops
+half-way until the test has received audio (see ``GatedStreamingModel``): a passing run
+proves the first audio came while the model was still writing. The tone engine makes
+durations exact (200 ms per word at speed 1) and tells whose audio is whose
+(``describe``); the espeak engine plus pocketsphinx checks the speech is intelligible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID
+
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import AIMessage
+from langchain_core.prompt_values import StringPromptValue
+from langchain_core.runnables import RunnableLambda
+
+from langchain_smallest import SmallestSpeech
+from smallest_core import AuthenticationError, pcm_duration
+from smallest_local import Server
+from smallest_local.engines.tone import ToneEngine, describe
+from tests.local.asr import transcribe, wer
+
+from .conftest import GatedStreamingModel, tokens
+
+RATE = 24000
+ANSWER = (
+    "The weather today is sunny and warm. Tomorrow it will rain in the afternoon. "
+    "Bring an umbrella if you go out."
+)
+WORDS = len(ANSWER.split())
+#: The model stops after the first token of the second sentence: the segmenter has then
+#: released the first sentence, and nothing later may be needed for the first audio.
+GATE_AFTER = tokens(ANSWER).index("Tomorrow ") + 1
+PAIRS_PER_WORD = ToneEngine().pairs_per_word(RATE)
+
+
+def speech_for(server: Server, **kwargs: Any) -> SmallestSpeech:
+    return SmallestSpeech(api_key=server.api_key, base_url=server.http_url, **kwargs)
+
+
+def assert_one_intact_utterance(pcm: bytes, words: int) -> None:
+    """Tone audio of exactly one request: one contiguous run of ``words`` words."""
+    runs = describe(pcm)
+    assert len(runs) == 1, runs
+    [(first, count)] = next(iter(runs.values()))
+    assert (first, count) == (0, words * PAIRS_PER_WORD)
+
+
+async def test_astream_speaks_while_the_model_is_still_writing(smallest_server: Server):
+    model = GatedStreamingModel(text=ANSWER, gate_after=GATE_AFTER)
+    speech = speech_for(smallest_server)
+    chunks: list[bytes] = []
+    model_done_at_first_audio = None
+
+    async for pcm in (model | speech).astream("What's the weather?"):
+        if not chunks:
+            model_done_at_first_audio = model.finished
+            model.open_gate()
+        chunks.append(pcm)
+
+    assert model_done_at_first_audio is False and model.finished
+    audio = b"".join(chunks)
+    assert len(chunks) > 1
+    assert pcm_duration(audio, RATE) == pytest.approx(WORDS * 0.2)
+    assert_one_intact_utterance(audio, WORDS)
+    assert smallest_server.stats.syntheses_cancelled == 0
+    await speech.aclose()
+
+
+def test_stream_speaks_while_the_model_is_still_writing(smallest_server: Server):
+    model = GatedStreamingModel(text=ANSWER, gate_after=GATE_AFTER)
+    speech = speech_for(smallest_server)
+    chunks: list[bytes] = []
+    model_done_at_first_audio = None
+
+    for pcm in (model | speech).stream("What's the weather?"):
+        if not chunks:
+            model_done_at_first_audio = model.finished
+            model.open_gate()
+        chunks.append(pcm)
+
+    assert model_done_at_first_audio is False and model.finished
+    audio = b"".join(chunks)
+    assert pcm_duration(audio, RATE) == pytest.approx(WORDS * 0.2)
+    assert_one_intact_utterance(audio, WORDS)
+    speech.close()
+
+
+@pytest.mark.slow
+@pytest.mark.smallest_server(engine="espeak")
+async def test_streamed_speech_is_intelligible(smallest_server: Server):
+    text = (
+        "Please call me back tomorrow morning. I would like to order a large pizza. "
+        "Your appointment is scheduled for Monday at three o'clock."
+    )
+    model = GatedStreamingModel(text=text, gate_after=tokens(text).index("I ") + 1)
+    speech = speech_for(smallest_server, voice_id="magnus", speed=0.8)
+    chunks: list[bytes] = []
+    async for pcm in (model | speech).astream("Leave a message."):
+        if not chunks:
+            model.open_gate()
+        chunks.append(pcm)
+    audio = b"".join(chunks)
+
+    heard = transcribe(audio, RATE)
+    assert wer(text, heard) <= 0.35, heard
+    assert wer("The weather today is sunny and warm.", heard) >= 0.6, heard
+    await speech.aclose()
+
+
+@pytest.mark.smallest_server(realtime_factor=0.5)
+async def test_stopping_the_consumer_cancels_the_utterance_on_the_same_socket(
+    smallest_server: Server,
+):
+    speech = speech_for(smallest_server)
+    long_answer = " ".join(["word"] * 60) + "."  # 12 s of audio, paced at 2x real time
+    stream = speech.astream(long_answer)
+    first = await anext(stream)
+    await stream.aclose()  # the consumer walks away after the first chunk
+
+    # The next answer goes out on the socket that carried the cancel, behind it.
+    after = await speech.ainvoke("Sure, go ahead.")
+
+    stats = smallest_server.stats
+    assert first and stats.syntheses_cancelled == 1
+    assert stats.ws_connections_active == stats.ws_connections_total  # no socket closed
+    assert_one_intact_utterance(after, 3)  # none of the cancelled audio leaked in
+    await speech.aclose()
+
+
+@pytest.mark.smallest_server(realtime_factor=0.5)
+def test_closing_a_sync_stream_cancels_the_utterance(smallest_server: Server):
+    speech = speech_for(smallest_server)
+    stream = speech.stream(" ".join(["word"] * 60) + ".")
+    assert next(stream)
+    stream.close()
+
+    after = speech.invoke("Sure, go ahead.")
+
+    assert smallest_server.stats.syntheses_cancelled == 1
+    assert_one_intact_utterance(after, 3)
+    speech.close()
+
+
+@pytest.mark.smallest_server(realtime_factor=0.5)
+async def test_cancelling_the_consumer_task_cancels_the_utterance(smallest_server: Server):
+    speech = speech_for(smallest_server)
+    first_audio = asyncio.Event()
+
+    async def play() -> None:
+        async for _ in speech.astream(" ".join(["word"] * 60) + "."):
+            first_audio.set()
+
+    player = asyncio.create_task(play())
+    await first_audio.wait()
+    player.cancel()  # barge-in
+    with pytest.raises(asyncio.CancelledError):
+        await player
+    await speech.ainvoke("Okay.")
+
+    assert smallest_server.stats.syntheses_cancelled == 1
+    await speech.aclose()
+
+
+async def test_invoke_accepts_text_messages_and_prompts(smallest_server: Server):
+    speech = speech_for(smallest_server, sample_rate=16000)
+    whole = await speech.ainvoke("One two three four.")
+    from_message = await speech.ainvoke(AIMessage("One two."))
+    from_prompt = speech.invoke(StringPromptValue(text="One two three."))
+
+    assert pcm_duration(whole, 16000) == pytest.approx(0.8)
+    assert pcm_duration(from_message, 16000) == pytest.approx(0.4)
+    assert pcm_duration(from_prompt, 16000) == pytest.approx(0.6)
+    assert await speech.ainvoke("") == b""  # nothing to say: no audio, no error
+    await speech.aclose()
+    speech.close()
+
+
+async def test_abatch_and_batch_give_each_input_its_own_utterance(smallest_server: Server):
+    speech = speech_for(smallest_server)
+    texts = ["One.", "One two.", "One two three."]
+
+    async_results = await speech.abatch(texts)
+    sync_results = await asyncio.to_thread(speech.batch, texts)
+
+    for results in (async_results, sync_results):
+        for words, pcm in enumerate(results, start=1):
+            assert_one_intact_utterance(pcm, words)
+    assert len({next(iter(describe(pcm))) for pcm in async_results + sync_results}) == 6
+    await speech.aclose()
+    speech.close()
+
+
+class RunRecorder(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.outputs: dict[UUID, Any] = {}
+        self.names: dict[UUID, str] = {}
+
+    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: UUID, **kw: Any) -> None:
+        name = kw.get("name") or ""
+        self.started.append(name)
+        self.names[run_id] = name
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kw: Any) -> None:
+        self.outputs[run_id] = outputs
+
+
+def test_callbacks_see_the_speech_run(smallest_server: Server):
+    speech = speech_for(smallest_server)
+    recorder = RunRecorder()
+    chain = RunnableLambda(lambda q: f"You asked: {q}.") | speech
+
+    pcm = chain.invoke("about rain", config={"callbacks": [recorder]})
+
+    [run_id] = [rid for rid, name in recorder.names.items() if name == "SmallestSpeech"]
+    assert recorder.outputs[run_id] == pcm
+    assert pcm_duration(pcm, RATE) == pytest.approx(4 * 0.2)
+    speech.close()
+
+
+async def test_an_error_in_the_input_stream_reaches_the_caller(smallest_server: Server):
+    speech = speech_for(smallest_server)
+
+    async def broken_model(_: Any):
+        yield "A first sentence. And then"
+        raise RuntimeError("the model crashed")
+
+    with pytest.raises(RuntimeError, match="the model crashed"):
+        async for _ in (RunnableLambda(broken_model) | speech).astream("x"):
+            pass
+    # The pool is still usable after the failed call.
+    assert_one_intact_utterance(await speech.ainvoke("Still here."), 2)
+    await speech.aclose()
+
+
+def test_input_of_the_wrong_type_is_refused(smallest_server: Server):
+    speech = speech_for(smallest_server)
+    with pytest.raises(TypeError, match="got int"):
+        speech.invoke(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="voice_id"):
+        speech.invoke("hi", voice_id="x")
+    speech.close()
+
+
+def test_a_rejected_key_raises_the_core_error(smallest_server: Server):
+    speech = SmallestSpeech(api_key="sk_wrong", base_url=smallest_server.http_url)
+    with pytest.raises(AuthenticationError) as caught:
+        speech.invoke("Hello.")
+    assert "sk_wrong" not in str(caught.value)
+    speech.close()
