@@ -1,7 +1,7 @@
 """Audio helpers for the five output formats: PCM, WAV, G.711 (μ-law, A-law) and MP3.
 
 Lives here: pure byte-level helpers a client needs to use what the server sends
-(PROTOCOL.md §2, §3: ``pcm`` = headerless s16le mono, ``wav`` = RIFF s16le mono,
+(docs/protocol.md §2, §3: ``pcm`` = headerless s16le mono, ``wav`` = RIFF s16le mono,
 ``ulaw``/``alaw`` = 8-bit G.711, ``mp3``): durations, WAV headers and parsing, G.711
 encode/decode, MP3 frame walking, and :class:`Rechunker` for fixed-size frames.
 
@@ -32,7 +32,7 @@ __all__ = [
     "wav_to_pcm",
 ]
 
-_FORMATS = ("pcm", "wav", "mp3", "ulaw", "alaw")  # PROTOCOL.md §2 output_format
+_FORMATS = ("pcm", "wav", "mp3", "ulaw", "alaw")  # docs/protocol.md §2 output_format
 _SAMPLE_WIDTH = 2  # s16le
 _WAV_HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
 _STREAMING_SIZES = (0, 0xFFFFFFFF)  # what streaming writers put where the size goes

@@ -37,7 +37,7 @@ from .wire import Field, Header
 __all__ = ["error_from_close", "error_from_frame", "error_from_status"]
 
 
-# -- HTTP statuses (PROTOCOL.md §8) ---------------------------------------------------------
+# -- HTTP statuses (docs/protocol.md §8) ---------------------------------------------------------
 # One table, most specific row first; the first row whose range holds the status wins.
 _STATUS_TABLE: tuple[tuple[int, int, type[SmallestError]], ...] = (
     (401, 401, AuthenticationError),
@@ -130,7 +130,7 @@ def _issues(items: Any) -> str | None:
 
 
 def _describe(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """The (message, code) of any error shape of PROTOCOL.md §5.3/§8.
+    """The (message, code) of any error shape of docs/protocol.md §5.3/§8.
 
     Shapes: ``{error, message}`` (TTS), ``{error}`` alone (cloning), ``{error, details}``
     (dicts), ``{status: false, errors}`` (plan gate), ``{error_code, message}`` (410,
@@ -177,7 +177,7 @@ def error_from_status(
 
     Args:
         status: the HTTP status code.
-        body: the response body; JSON error shapes of PROTOCOL.md §8 are understood,
+        body: the response body; JSON error shapes of docs/protocol.md §8 are understood,
             anything else is quoted (shortened, redacted).
         headers: response headers; ``retry-after-ms`` and ``Retry-After`` (seconds or
             HTTP-date) become ``retry_after``; ``X-Request-Id`` and
@@ -215,7 +215,7 @@ def error_from_status(
     )
 
 
-# -- WebSocket error frames (PROTOCOL.md §5.3, §5.1, §5.4) ---------------------------------
+# -- WebSocket error frames (docs/protocol.md §5.3, §5.1, §5.4) ---------------------------------
 # One table, in priority order. A row matches when the frame's code contains one of its
 # code keys (codes are compared upper-case), else — in a second pass over the whole table —
 # when the message contains one of its text keys (lower-case). Codes are checked first
@@ -313,7 +313,7 @@ def error_from_frame(frame: Mapping[str, Any]) -> SmallestError:
     )
 
 
-# -- WebSocket close codes (PROTOCOL.md §5.4: undocumented for TTS; analogues) --------------
+# -- WebSocket close codes (docs/protocol.md §5.4: undocumented for TTS; analogues) --------------
 _CLOSE_TABLE: dict[int, type[SmallestError]] = {
     1000: ConnectionLostError,  # normal (Hydra: normal/idle); benign after complete (§9.1)
     1001: ConnectionLostError,  # going away

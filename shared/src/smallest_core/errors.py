@@ -81,7 +81,7 @@ class SmallestError(Exception):
         request_id: our id of the request it belongs to (``X-External-Request-Id``,
             ``external_request_id`` or ``context_id``), when known.
         server_request_id: the server's id (``X-Request-Id`` or a frame's ``request_id``);
-            quote it to support (PROTOCOL.md §8).
+            quote it to support (docs/protocol.md §8).
         body: the server's body or frame, redacted and shortened.
         retry_after: seconds the server asked us to wait (``Retry-After``), when it did.
     """
@@ -165,7 +165,7 @@ class PermissionDeniedError(SmallestError):
 
 
 class PlanNotEntitledError(PermissionDeniedError):
-    """The account's plan does not include this feature or model (PROTOCOL.md §8)."""
+    """The account's plan does not include this feature or model (docs/protocol.md §8)."""
 
 
 class InvalidRequestError(SmallestError):
@@ -173,7 +173,7 @@ class InvalidRequestError(SmallestError):
 
 
 class ModelDeprecatedError(InvalidRequestError):
-    """A retired model or route (HTTP 410 ``MODEL_DEPRECATED``, PROTOCOL.md §6)."""
+    """A retired model or route (HTTP 410 ``MODEL_DEPRECATED``, docs/protocol.md §6)."""
 
 
 class RateLimitError(SmallestError):

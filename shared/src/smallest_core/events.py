@@ -24,7 +24,7 @@ __all__ = ["AudioChunk", "Complete", "ErrorEvent", "Event", "WordTimestamp"]
 
 @dataclass(frozen=True, slots=True)
 class AudioChunk:
-    """A piece of audio for one request (``status: "chunk"``, PROTOCOL.md §5.3, §4).
+    """A piece of audio for one request (``status: "chunk"``, docs/protocol.md §5.3, §4).
 
     On the WebSocket ``audio`` is raw PCM s16le mono at the requested sample rate; over
     SSE it follows the requested ``output_format``.

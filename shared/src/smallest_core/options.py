@@ -2,7 +2,7 @@
 
 What lives here: :class:`TTSOptions` (checked on construction, before any network call),
 the ``Literal`` aliases and allowed-value tuples for models, languages, sample rates and
-output formats (PROTOCOL.md §2), the model-spelling helper :func:`catalog_model` (§1),
+output formats (docs/protocol.md §2), the model-spelling helper :func:`catalog_model` (§1),
 and :func:`validate_request_id`. What must not: JSON field names or frame layout (those
 are wire literals and live in :mod:`smallest_core.codec`), voice catalogs (they change;
 ask the voices API), and any I/O.
@@ -120,7 +120,7 @@ def validate_request_id(rid: object, *, field: str = "request_id") -> str:
 def catalog_model(model: str) -> str:
     """The catalog/cloning spelling of a model: ``lightning_v3.1_pro`` → ``lightning-v3.1-pro``.
 
-    TTS bodies use underscores, the catalog and cloning routes hyphens (PROTOCOL.md §1);
+    TTS bodies use underscores, the catalog and cloning routes hyphens (docs/protocol.md §1);
     either spelling is accepted here so callers never have to remember which is which.
 
     Raises:
@@ -141,7 +141,7 @@ class TTSOptions:
 
     Each utterance takes its own copy (``options.replace(...)``), so changing the
     defaults never affects an utterance already in flight. Values go on the wire as
-    described in PROTOCOL.md §2 (all transports), §5.2 (WebSocket flush mode) and §12
+    described in docs/protocol.md §2 (all transports), §5.2 (WebSocket flush mode) and §12
     (continuations); ``None`` means "omit the field, let the server decide".
 
     Attributes:

@@ -6,7 +6,7 @@ What the pool does, and why:
   service); the pool opens one socket before the first utterance and keeps one idle
   spare so the next utterance never waits for a handshake.
 * **refresh before the idle timeout** — the server closes a socket after ``timeout``
-  seconds without a client message (PROTOCOL.md §5.1). The pool asks for a known
+  seconds without a client message (docs/protocol.md §5.1). The pool asks for a known
   ``?timeout=`` and replaces idle sockets shortly before it expires, and sockets older
   than ``max_age``; it never synthesizes junk text to keep a socket alive.
 * **replacement** — a socket the server closed (including a server that closes after

@@ -12,7 +12,7 @@ strings and calls, in the websockets pairing:
 * ``receive_text``/``receive_bytes``/``connection_lost`` → then
   :meth:`Protocol.events_received`.
 
-Two modes (PROTOCOL.md §5.2, §12):
+Two modes (docs/protocol.md §5.2, §12):
 
 * ``"continuations"`` (default): utterances are multiplexed by ``context_id`` (also sent
   as ``request_id``), each ends by the :class:`EndRule` (a server may send one

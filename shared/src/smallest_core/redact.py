@@ -15,7 +15,7 @@ __all__ = ["REDACTED", "RedactingFilter", "Secret", "mask_key", "redact", "regis
 
 REDACTED = "[secure]"
 
-# API keys look like ``sk_…`` (PROTOCOL.md §1); Bearer tokens may be anything.
+# API keys look like ``sk_…`` (docs/protocol.md §1); Bearer tokens may be anything.
 _PATTERNS = (
     # a token, not prose: "Bearer token is missing" stays readable
     re.compile(r"(?i)(bearer\s+)(?=[^\s\"',;]{16}|[^\s\"',;]*[0-9_\-])[^\s\"',;]{6,}"),

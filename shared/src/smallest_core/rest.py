@@ -74,7 +74,7 @@ FINAL_CLONE_STATES = ("completed", "failed")
 # -- what the API returns -------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Voice:
-    """A catalog voice (``get_voices``, PROTOCOL.md §7)."""
+    """A catalog voice (``get_voices``, docs/protocol.md §7)."""
 
     voice_id: str
     display_name: str

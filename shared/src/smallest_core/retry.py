@@ -25,7 +25,7 @@ _MAX_EXPONENT = 64
 class RetryPolicy:
     """Jittered exponential backoff that honours ``Retry-After`` and a deadline.
 
-    PROTOCOL.md §8: retry 408, 429 and 5xx (here: whatever is ``retryable``), honour
+    docs/protocol.md §8: retry 408, 429 and 5xx (here: whatever is ``retryable``), honour
     ``Retry-After``, back off exponentially otherwise.
 
     Attributes:

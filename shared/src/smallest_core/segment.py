@@ -4,7 +4,7 @@ Lives here: :class:`SentenceSegmenter` (streaming), :func:`split_text` (whole te
 :data:`MAX_CHUNK_CHARS`. Pure functions of the text: no I/O, no clock, no asyncio.
 
 Why: the service synthesizes best in chunks of at most 250 characters and our client
-segments on punctuation (PROTOCOL.md §9.16, §10). Sending a sentence as soon as it is
+segments on punctuation (docs/protocol.md §9.16, §10). Sending a sentence as soon as it is
 complete keeps time to first audio low; cutting inside ``3.14`` or ``Dr.`` would make
 the voice pause in the wrong place.
 
@@ -28,7 +28,7 @@ from .errors import InvalidOptionError
 __all__ = ["MAX_CHUNK_CHARS", "SentenceSegmenter", "split_text"]
 
 MAX_CHUNK_CHARS = 250
-"""Longest chunk our client sends (PROTOCOL.md §9.16, model cards: 250-char chunks)."""
+"""Longest chunk our client sends (docs/protocol.md §9.16, model cards: 250-char chunks)."""
 
 # Terminators that need whitespace after them (``3.14``, ``x.y/a?b``) and whose
 # next word decides (``p.m. today`` is one sentence).

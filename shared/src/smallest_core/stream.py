@@ -58,7 +58,7 @@ ConnectFn = Callable[..., Awaitable[ClientConnection]]
 class StreamConnection:
     """One WebSocket to ``/waves/v1/tts/live`` carrying any number of utterances.
 
-    In continuations mode (the default, PROTOCOL.md §12) utterances are multiplexed by
+    In continuations mode (the default, docs/protocol.md §12) utterances are multiplexed by
     ``context_id``; in flush mode (§5.2) one utterance at a time is open for text and
     finished ones may still be receiving audio. ``cancel`` never closes the socket.
 

@@ -38,7 +38,7 @@ BASE_URL_ENV = "SMALLEST_BASE_URL"
 #: Sent as ``X-Source`` (§1).
 USER_AGENT = "smallest-core"
 
-# -- hosts and paths (PROTOCOL.md §1, §3, §4, §5, §7) --------------------------------------
+# -- hosts and paths (docs/protocol.md §1, §3, §4, §5, §7) --------------------------------------
 DEFAULT_HTTP_BASE = "https://api.smallest.ai"
 DEFAULT_WS_BASE = "wss://api.smallest.ai"
 API_PREFIX = "/waves/v1"
