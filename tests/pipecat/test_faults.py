@@ -16,6 +16,7 @@ import pytest
 from pipecat.frames.frames import TTSAudioRawFrame, TTSSpeakFrame, TTSStoppedFrame
 from pipecat.utils.errors import ErrorCategory
 
+from smallest_core import SmallestError
 from smallest_local.engines.tone import describe, tag_value
 from smallest_local.faults import FaultPlan
 
@@ -118,3 +119,23 @@ async def test_close_after_every_complete_ten_times(make_tts, smallest_server):
             await run.turns_done(i + 1)
     check_turns(run, ROUNDS, must_know=False)
     assert smallest_server.stats.syntheses_completed == ROUNDS + 1
+
+
+async def test_server_unreachable_for_several_turns_then_back(make_tts, smallest_server):
+    """Upgrades refused for five turns: each reports why; once the server is back, it speaks."""
+    smallest_server.faults.refuse_upgrade(503, times=None)
+    tts = make_tts()
+    async with running(tts) as run:
+        for i in range(5):
+            await run.send(TTSSpeakFrame(TEXT))
+            await run.turns_done(i + 1)
+        assert len(run.errors()) >= 5 and tts.is_usable
+        smallest_server.faults.clear()
+        await run.send(TTSSpeakFrame(TEXT))
+        await run.turns_done(6)
+    last = run.context_ids()[-1]
+    assert describe(run.audio_by_context()[last]) == {tag_value(last): [(0, FULL_PAIRS)]}
+    assert run.audio_by_context().keys() == {last}
+    ours = [e for e in run.errors() if isinstance(e.exception, SmallestError)]
+    assert len(ours) == 5  # one per turn, with its cause (Pipecat adds its own
+    assert all(e.category is ErrorCategory.SERVER for e in ours)  # "no audio" notices)

@@ -19,7 +19,7 @@ import asyncio
 import io
 import os
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, get_args
 from urllib.parse import urlsplit, urlunsplit
 
@@ -92,6 +92,9 @@ class SmallestTTSSettings(TTSSettings):
     number_pronunciation_language: str | NotGiven | None = field(default_factory=lambda: NOT_GIVEN)
     pronunciation_dicts: tuple[str, ...] | NotGiven = field(default_factory=lambda: NOT_GIVEN)
     max_buffer_delay_ms: int | NotGiven | None = field(default_factory=lambda: NOT_GIVEN)
+
+
+_SETTINGS_FIELDS = frozenset(f.name for f in fields(SmallestTTSSettings)) - {"extra"}
 
 
 def _store_settings(settings: SmallestTTSSettings | None) -> SmallestTTSSettings:
@@ -231,7 +234,7 @@ class _SmallestService(TTSService):
                     setattr(self._settings, name, value)
             await self.push_error_frame(error_frame(err))
             return {}
-        self._warn_unhandled_updated_settings(set(changed) - set(previous))
+        self._warn_unhandled_updated_settings(set(changed) - _SETTINGS_FIELDS)
         return changed
 
 
@@ -302,6 +305,9 @@ class SmallestTTSService(_SmallestService):
         """
         # The server joins a context's fragments verbatim: sentences need a separator.
         kwargs.setdefault("append_trailing_space", True)
+        # A context that failed was already reported with its cause; the pool recovers
+        # when the server does, so silence alone never writes the service off.
+        kwargs.setdefault("max_consecutive_zero_audio_contexts", 0)
         super().__init__(
             settings=settings,
             sample_rate=sample_rate,
