@@ -104,3 +104,23 @@ def test_the_registry_forgets_keys_of_clients_that_are_gone():
     del client
     gc.collect()
     assert redact(key) == key
+
+
+async def test_no_user_text_in_logs_at_any_level(smallest_server: Server, caplog):
+    """Frames are logged with ids and lengths only: text and words never appear."""
+    caplog.set_level(logging.DEBUG)
+    secret_words = "Zanzibar quixotic marmalade"
+    async with ConnectionPool(
+        api_key=smallest_server.api_key,
+        base_url=smallest_server.ws_url,
+        options=TTSOptions(word_timestamps=True),
+    ) as pool:
+        utt = await pool.utterance("private")
+        await utt.push_text(secret_words + ". ")
+        await utt.end("Another sentence.")
+        events = [e async for e in utt]
+    assert any(getattr(e, "word", "") == "Zanzibar" for e in events)  # words did flow
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "private" in logged  # the id is there, for correlation
+    for word in secret_words.split():
+        assert word not in logged

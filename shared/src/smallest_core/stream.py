@@ -18,6 +18,7 @@ yielded audio raises :class:`ConnectionLostError` at once, so audio is never dup
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -41,7 +42,7 @@ from .options import TTSOptions
 from .protocol import EndRule, Protocol
 from .redact import RedactingFilter, mask_key, redact, register_secret
 from .retry import RetryPolicy
-from .wire import USER_AGENT, Header
+from .wire import USER_AGENT, Field, Header
 
 __all__ = ["ConnectFn", "StreamConnection", "Utterance"]
 
@@ -634,9 +635,27 @@ def _check_text(text: object) -> None:
         raise InvalidOptionError("text", type(text).__name__, "a str", problem="is not a str")
 
 
-def _short(frame: str, limit: int = 160) -> str:
-    """A log-safe rendering of a frame: audio as a length, text truncated, keys redacted."""
-    if '"audio"' in frame and len(frame) > limit:
-        return f"<audio frame, {len(frame)} chars>"
-    text = frame if len(frame) <= limit else frame[:limit] + "…"
-    return redact(text)
+#: Frame fields whose values are user content (or audio): logged as a length, never as text.
+_CONTENT = frozenset({Field.TEXT, Field.AUDIO, Field.WORD, Field.MESSAGE, Field.DATA})
+
+
+def _short(frame: str, limit: int = 200) -> str:
+    """A log line for a frame that carries no user content: ids, flags and status as they
+    are; text, words, audio and messages as their lengths; keys redacted."""
+    try:
+        data = json.loads(frame)
+    except (ValueError, RecursionError):
+        return f"<unparseable frame, {len(frame)} chars>"
+    if not isinstance(data, dict):
+        return f"<{type(data).__name__} frame, {len(frame)} chars>"
+    shown = {k: _content(v) if k in _CONTENT else v for k, v in data.items()}
+    text = json.dumps(shown, separators=(",", ":"), default=str)
+    return redact(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _content(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _content(v) for k, v in value.items()}
+    if isinstance(value, str):
+        return f"<{len(value)} chars>"
+    return value
