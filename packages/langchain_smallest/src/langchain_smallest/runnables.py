@@ -263,7 +263,7 @@ class SmallestSpeech(RunnableSerializable[SpeechInput, bytes]):
             logger.debug(
                 "utterance %s %s: %d chars, ttfa=%s, %.2f s of audio",
                 utterance.request_id,
-                "done" if finished else "cancelled",
+                "finished" if finished else "cancelled",
                 metrics.characters,
                 metrics.ttfa,
                 metrics.audio_duration,

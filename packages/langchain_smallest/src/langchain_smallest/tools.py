@@ -85,17 +85,6 @@ class SpeechAudio:
     model: str
     path: Path | None = None
 
-    @property
-    def mime_type(self) -> str:
-        """The media type of ``audio`` (RFC 2586 / 3551 names for the headerless ones)."""
-        return {
-            "wav": "audio/wav",
-            "mp3": "audio/mpeg",
-            "pcm": f"audio/L16;rate={self.sample_rate};channels=1",
-            "ulaw": "audio/PCMU",
-            "alaw": "audio/PCMA",
-        }.get(self.output_format, "application/octet-stream")
-
     def __repr__(self) -> str:  # never dump the audio into logs or traces
         return (
             f"SpeechAudio({len(self.audio)} bytes, {self.output_format} {self.sample_rate} Hz, "
@@ -295,14 +284,14 @@ class SmallestTextToSpeechTool(_SmallestTool):
         """Synthesize on the core's sync :class:`RestClient`."""
         options = self._call_options(
             text,
-            {
-                "voice_id": voice_id,
-                "model": model,
-                "language": language,
-                "speed": speed,
-                "sample_rate": sample_rate,
-                "output_format": output_format,
-            },
+            dict(
+                voice_id=voice_id,
+                model=model,
+                language=language,
+                speed=speed,
+                sample_rate=sample_rate,
+                output_format=output_format,
+            ),
         )
         client = self._rest()
         try:
@@ -329,14 +318,14 @@ class SmallestTextToSpeechTool(_SmallestTool):
         """Synthesize on the core's :class:`AsyncRestClient`."""
         options = self._call_options(
             text,
-            {
-                "voice_id": voice_id,
-                "model": model,
-                "language": language,
-                "speed": speed,
-                "sample_rate": sample_rate,
-                "output_format": output_format,
-            },
+            dict(
+                voice_id=voice_id,
+                model=model,
+                language=language,
+                speed=speed,
+                sample_rate=sample_rate,
+                output_format=output_format,
+            ),
         )
         async with self._arest() as client:
             try:
