@@ -11,11 +11,12 @@ from smallest_core.errors import (
     AuthenticationError,
     ConnectionLostError,
     InvalidOptionError,
+    InvalidRequestError,
     InvalidState,
     RateLimitError,
     ServerError,
 )
-from smallest_core.retry import RetryPolicy
+from smallest_core.retry import Attempts, RetryPolicy
 
 NO_JITTER = RetryPolicy(max_attempts=10, base_delay=0.1, max_delay=1.0, deadline=60.0, jitter=0)
 
@@ -122,3 +123,42 @@ class TestConfiguration:
     def test_frozen(self):
         with pytest.raises(dataclasses.FrozenInstanceError):
             RetryPolicy().max_attempts = 9  # type: ignore[misc]
+
+
+class TestAttempts:
+    """The one "retry only before the first output" rule (stream and both REST clients)."""
+
+    POLICY = RetryPolicy(max_attempts=3, base_delay=0.1, max_delay=1.0, deadline=5.0, jitter=0)
+
+    def test_retryable_failures_get_delays_until_attempts_run_out(self):
+        attempts = Attempts(self.POLICY, now=100.0)
+        assert attempts.next_delay(ServerError("x"), now=100.0) == 0.1
+        assert attempts.next_delay(ServerError("x"), now=100.2) == 0.2
+        with pytest.raises(ServerError):
+            attempts.next_delay(ServerError("third"), now=100.5)
+
+    def test_after_output_a_retryable_failure_is_connection_lost_from_it(self):
+        attempts = Attempts(self.POLICY, now=0.0, what="utterance u-1")
+        attempts.output()
+        cause = ServerError("dropped", request_id="u-1")
+        with pytest.raises(ConnectionLostError, match="utterance u-1") as info:
+            attempts.next_delay(cause, now=0.1)
+        assert info.value.__cause__ is cause and info.value.request_id == "u-1"
+
+    def test_after_output_a_final_error_is_raised_as_it_is(self):
+        attempts = Attempts(self.POLICY, now=0.0)
+        attempts.output()
+        final = InvalidRequestError("bad voice")
+        with pytest.raises(InvalidRequestError):
+            attempts.next_delay(final, now=0.0)
+
+    def test_no_policy_never_retries_and_has_no_time_left(self):
+        attempts = Attempts(None, now=0.0)
+        with pytest.raises(ServerError):
+            attempts.next_delay(ServerError("x"), now=0.0)
+        assert attempts.remaining(now=1.0) == 0.0
+
+    def test_remaining_counts_down_to_the_deadline(self):
+        attempts = Attempts(self.POLICY, now=10.0)
+        assert attempts.remaining(now=12.0) == pytest.approx(3.0)
+        assert attempts.remaining(now=20.0) == 0.0

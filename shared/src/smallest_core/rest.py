@@ -48,7 +48,7 @@ from .errors import RequestTimeoutError as SmallestTimeout
 from .events import AudioChunk, Complete, ErrorEvent
 from .options import TTSOptions, catalog_model
 from .redact import mask_key, redact, register_secret
-from .retry import RetryPolicy
+from .retry import Attempts, RetryPolicy
 from .wire import API_KEY_ENV, USER_AGENT, Header
 
 __all__ = [
@@ -312,24 +312,6 @@ def _to_wav(data: bytes, opts: TTSOptions) -> bytes:
     )
 
 
-class _Attempts:
-    """Retry bookkeeping shared by both clients: attempts and elapsed time under a policy."""
-
-    def __init__(self, policy: RetryPolicy | None) -> None:
-        self.policy = policy
-        self.started = time.monotonic()
-        self.attempt = 0
-
-    def next_delay(self, error: SmallestError) -> float:
-        """Seconds to wait before trying again; raises ``error`` when giving up."""
-        self.attempt += 1
-        elapsed = time.monotonic() - self.started
-        delay = self.policy.delay(self.attempt, error, elapsed) if self.policy else None
-        if delay is None:
-            raise error
-        return delay
-
-
 class _SSEStream:
     """Turns SSE bytes into audio chunks for one attempt; shared by both ``stream()``s."""
 
@@ -353,15 +335,6 @@ class _SSEStream:
             elif isinstance(event, ErrorEvent):
                 raise event.error
         return chunks
-
-
-def _after_audio(error: SmallestError) -> SmallestError:
-    """What a stream that already yielded audio raises instead of retrying."""
-    if error.retryable:
-        lost = ConnectionLostError(f"SSE stream broke after audio: {error}")
-        lost.__cause__ = error
-        return lost
-    return error
 
 
 class _CloneWatch:
@@ -449,7 +422,7 @@ class AsyncRestClient:
     # -- plumbing ---------------------------------------------------------------------
     async def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
         """Send with retries until a successful (2xx) response starts."""
-        attempts = _Attempts(self.retry)
+        attempts = Attempts(self.retry, time.monotonic())
         while True:
             try:
                 request = self._client.build_request(
@@ -472,7 +445,7 @@ class AsyncRestClient:
                 )
             except httpx.HTTPError as exc:
                 error = _transport_error(exc)
-            await asyncio.sleep(attempts.next_delay(error))  # backoff
+            await asyncio.sleep(attempts.next_delay(error, time.monotonic()))  # backoff
 
     async def _json(self, call: _Call) -> Any:
         response = await self._send(call)
@@ -517,8 +490,7 @@ class AsyncRestClient:
         Retried transparently until the first chunk is yielded; after that a failure
         raises :class:`ConnectionLostError`.
         """
-        attempts = _Attempts(self.retry)
-        yielded = False
+        attempts = Attempts(self.retry, time.monotonic(), what="SSE stream")
         while True:
             try:
                 response = await self._send(self._api.sse(text, options, request_id), stream=True)
@@ -526,12 +498,12 @@ class AsyncRestClient:
                 try:
                     async for data in response.aiter_bytes():
                         for chunk in sse.feed(data):
-                            yielded = True
+                            attempts.output()
                             yield chunk
                         if sse.done:
                             return
                     for chunk in sse.close():
-                        yielded = True
+                        attempts.output()
                         yield chunk
                     return
                 finally:
@@ -540,9 +512,7 @@ class AsyncRestClient:
                 error = _transport_error(exc)
             except SmallestError as exc:
                 error = exc
-            if yielded:
-                raise _after_audio(error)
-            await asyncio.sleep(attempts.next_delay(error))  # backoff
+            await asyncio.sleep(attempts.next_delay(error, time.monotonic()))  # backoff
 
     # -- voices and cloning -----------------------------------------------------------
     async def voices(self, model: str = "lightning_v3.1") -> list[Voice]:
@@ -678,7 +648,7 @@ class RestClient:
         return f"RestClient({self._api.base_url!r}, key={mask_key(self._api.api_key)})"
 
     def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
-        attempts = _Attempts(self.retry)
+        attempts = Attempts(self.retry, time.monotonic())
         while True:
             try:
                 request = self._client.build_request(
@@ -701,7 +671,7 @@ class RestClient:
                 )
             except httpx.HTTPError as exc:
                 error = _transport_error(exc)
-            time.sleep(attempts.next_delay(error))  # backoff
+            time.sleep(attempts.next_delay(error, time.monotonic()))  # backoff
 
     def _json(self, call: _Call) -> Any:
         return self._api.json(self._send(call))
@@ -732,8 +702,7 @@ class RestClient:
         self, text: str, *, options: TTSOptions | None = None, request_id: str | None = None
     ) -> Iterator[AudioChunk]:
         """See :meth:`AsyncRestClient.stream` (retried only before the first chunk)."""
-        attempts = _Attempts(self.retry)
-        yielded = False
+        attempts = Attempts(self.retry, time.monotonic(), what="SSE stream")
         while True:
             try:
                 response = self._send(self._api.sse(text, options, request_id), stream=True)
@@ -741,12 +710,12 @@ class RestClient:
                 try:
                     for data in response.iter_bytes():
                         for chunk in sse.feed(data):
-                            yielded = True
+                            attempts.output()
                             yield chunk
                         if sse.done:
                             return
                     for chunk in sse.close():
-                        yielded = True
+                        attempts.output()
                         yield chunk
                     return
                 finally:
@@ -755,9 +724,7 @@ class RestClient:
                 error = _transport_error(exc)
             except SmallestError as exc:
                 error = exc
-            if yielded:
-                raise _after_audio(error)
-            time.sleep(attempts.next_delay(error))  # backoff
+            time.sleep(attempts.next_delay(error, time.monotonic()))  # backoff
 
     def voices(self, model: str = "lightning_v3.1") -> list[Voice]:
         """See :meth:`AsyncRestClient.voices`."""

@@ -1,10 +1,11 @@
-"""The retry policy: how long to wait before the next attempt, or whether to give up.
+"""The retry policy and the one rule every client retries by.
 
 What lives here: :class:`RetryPolicy`, a pure function of (attempt, error, elapsed) →
-delay. It reads only ``error.retryable`` and ``error.retry_after`` (the websockets
-``process_exception`` pattern). What must not: sleeping, clocks, or knowing whether audio
-already reached the caller — the transport retries only before the first audio and
-passes the elapsed time in.
+delay that reads only ``error.retryable`` and ``error.retry_after`` (the websockets
+``process_exception`` pattern), and :class:`Attempts`, the bookkeeping of one operation
+under a policy — "retry only before the first output", written once and used by the
+stream and both REST clients. What must not: sleeping or reading a clock (callers pass
+``now`` in and do the waiting).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import math
 import random
 from dataclasses import dataclass
 
-from .errors import InvalidOptionError, SmallestError
+from .errors import ConnectionLostError, InvalidOptionError, SmallestError
 
-__all__ = ["RetryPolicy"]
+__all__ = ["Attempts", "RetryPolicy"]
 
 # 2**64 times any sane base delay is beyond every cap; stops float overflow.
 _MAX_EXPONENT = 64
@@ -97,3 +98,59 @@ class RetryPolicy:
         if elapsed + wait > self.deadline:
             return None
         return wait
+
+
+class Attempts:
+    """One operation's attempts under a policy: retry only before the first output.
+
+    The caller reports output with :meth:`output` (audio reached its caller) and asks
+    :meth:`next_delay` after each failure: a delay to wait before the next attempt, or the
+    error to raise. Once output went out nothing is retried (audio would be duplicated): a
+    retryable failure then becomes :class:`ConnectionLostError` (from the original).
+
+    Args:
+        policy: the retry policy; None never retries.
+        now: the monotonic time the operation started.
+        what: how errors name the operation (e.g. ``"utterance u-1"``).
+    """
+
+    __slots__ = ("attempt", "policy", "produced", "started", "what")
+
+    def __init__(self, policy: RetryPolicy | None, now: float, what: str = "the request"):
+        self.policy = policy
+        self.started = now
+        self.what = what
+        self.attempt = 0
+        self.produced = False
+
+    def output(self) -> None:
+        """Output reached the caller: from now on nothing is retried."""
+        self.produced = True
+
+    def next_delay(self, error: SmallestError, now: float) -> float:
+        """Seconds to wait before the next attempt.
+
+        Raises:
+            SmallestError: ``error`` when giving up (not retryable, attempts or deadline
+                used up, no policy); a :class:`ConnectionLostError` from ``error`` when a
+                retryable failure came after output.
+        """
+        if self.produced:
+            if not error.retryable:
+                raise error
+            raise ConnectionLostError(
+                f"{self.what} lost its stream after audio was delivered ({error}); "
+                "not retried, to avoid duplicate audio",
+                request_id=error.request_id,
+            ) from error
+        self.attempt += 1
+        delay = self.policy.delay(self.attempt, error, now - self.started) if self.policy else None
+        if delay is None:
+            raise error
+        return delay
+
+    def remaining(self, now: float) -> float:
+        """Seconds left before the policy's deadline (0 without a policy)."""
+        if self.policy is None:
+            return 0.0
+        return max(0.0, self.policy.deadline - (now - self.started))

@@ -41,7 +41,7 @@ from .metrics import UtteranceMetrics
 from .options import TTSOptions
 from .protocol import EndRule, Protocol
 from .redact import RedactingFilter, mask_key, redact, register_secret
-from .retry import RetryPolicy
+from .retry import Attempts, RetryPolicy
 from .wire import USER_AGENT, Field, Header
 
 __all__ = ["ConnectFn", "StreamConnection", "Utterance"]
@@ -433,7 +433,6 @@ class Utterance:
         self._conn = conn
         self.request_id: str = request_id or ""
         self.options = options
-        self._retry = retry
         self._reacquire = reacquire
         self._finish_timeout = finish_timeout
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
@@ -441,14 +440,17 @@ class Utterance:
         self._ended = False
         self._cancelled = False
         self._done = False
-        self._yielded_audio = False
-        self._attempt = 0
-        self._started = time.monotonic()
         self.metrics = UtteranceMetrics(
             request_id=request_id or "", sample_rate=options.sample_rate
         )
-        conn._attach(self)
+        conn._attach(self)  # assigns the request id when none was given
         self.metrics.request_id = self.request_id
+        # Retries need somewhere to go: without ``reacquire`` there is no policy.
+        self._attempts = Attempts(
+            retry if reacquire is not None else None,
+            time.monotonic(),
+            what=f"utterance {self.request_id}",
+        )
 
     # -- sending ----------------------------------------------------------------------
     @property
@@ -537,7 +539,7 @@ class Utterance:
                 case None:
                     raise StopAsyncIteration
                 case AudioChunk():
-                    self._yielded_audio = True
+                    self._attempts.output()
                     self.metrics.on_audio(len(event.audio))
                     return event
                 case WordTimestamp():
@@ -573,44 +575,38 @@ class Utterance:
         return await self._queue.get()
 
     async def _handle_error(self, error: SmallestError) -> None:
-        """Retry on a fresh connection if nothing was yielded yet; otherwise raise."""
-        if self._yielded_audio:
-            self._finish()
-            if error.retryable:
-                raise ConnectionLostError(
-                    f"utterance {self.request_id} lost its stream after audio was delivered "
-                    f"({error}); not retried, to avoid duplicate audio",
-                    request_id=self.request_id,
-                ) from error
-            raise error
-        delay = (
-            self._retry.delay(self._attempt + 1, error, time.monotonic() - self._started)
-            if self._retry is not None and self._reacquire is not None
-            else None
-        )
-        if delay is None:
-            self._finish()
-            raise error
-        self._attempt += 1
-        # A transparent retry is the design working, not a problem: INFO.
-        logger.info("retrying %s in %.3f s after %s", self.request_id, delay, error)
-        if delay > 0:
-            await asyncio.sleep(delay)  # backoff, not synchronisation
-        old = self._conn
-        old._detach(self)
-        assert self._reacquire is not None
-        remaining = self._retry.deadline - (time.monotonic() - self._started)  # type: ignore[union-attr]
-        try:
-            # A full pool may have no other socket for a while: wait within the deadline.
-            self._conn = await asyncio.wait_for(self._reacquire(old), max(remaining, 0.0))
-        except TimeoutError:
-            self._finish()
-            raise error from None
-        except SmallestError as exc:
-            await self._handle_error(exc)
+        """Retry on a fresh connection if nothing was yielded yet; otherwise raise.
+
+        Raises:
+            SmallestError: the error when it is final (see :meth:`Attempts.next_delay`).
+        """
+        while True:
+            try:
+                delay = self._attempts.next_delay(error, time.monotonic())
+            except SmallestError:
+                self._finish()
+                raise
+            # A transparent retry is the design working, not a problem: INFO.
+            logger.info("retrying %s in %.3f s after %s", self.request_id, delay, error)
+            if delay > 0:
+                await asyncio.sleep(delay)  # backoff, not synchronisation
+            old = self._conn
+            old._detach(self)
+            assert self._reacquire is not None  # no policy without it (see __init__)
+            try:
+                # A full pool may have no other socket for a while: wait within the deadline.
+                self._conn = await asyncio.wait_for(
+                    self._reacquire(old), self._attempts.remaining(time.monotonic())
+                )
+            except TimeoutError:
+                self._finish()
+                raise error from None
+            except SmallestError as exc:
+                error = exc  # no socket to be had: that failure is the next to weigh
+                continue
+            self._conn._attach(self)
+            await self._conn._write()
             return
-        self._conn._attach(self)
-        await self._conn._write()
 
     def _finish(self) -> None:
         self._done = True
