@@ -17,6 +17,9 @@ import struct
 import sys
 from array import array
 
+from .errors import InvalidOptionError
+from .options import OUTPUT_FORMATS
+
 __all__ = [
     "Rechunker",
     "alaw_decode",
@@ -32,7 +35,6 @@ __all__ = [
     "wav_to_pcm",
 ]
 
-_FORMATS = ("pcm", "wav", "mp3", "ulaw", "alaw")  # docs/protocol.md §2 output_format
 _SAMPLE_WIDTH = 2  # s16le
 _WAV_HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
 _STREAMING_SIZES = (0, 0xFFFFFFFF)  # what streaming writers put where the size goes
@@ -400,8 +402,8 @@ def _find_first_frame(data: bytes, pos: int) -> tuple[int, tuple[int, int, int, 
 
 
 def _check_format(fmt: str) -> None:
-    if fmt not in _FORMATS:
-        raise ValueError(f"unknown audio format {fmt!r}; allowed: {', '.join(_FORMATS)}")
+    if fmt not in OUTPUT_FORMATS:  # docs/protocol.md §2, defined once in options
+        raise InvalidOptionError("output_format", fmt, ", ".join(OUTPUT_FORMATS))
 
 
 def decode_to_pcm(data: bytes, fmt: str, sample_rate: int) -> bytes:

@@ -29,6 +29,7 @@ from .events import AudioChunk
 from .options import TTSOptions
 from .rest import AsyncRestClient
 from .stream import StreamConnection
+from .wire import API_KEY_ENV, BASE_URL_ENV
 
 __all__ = ["main"]
 
@@ -52,12 +53,12 @@ def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> N
     """
     suppress = argparse.SUPPRESS
     parser.add_argument(
-        "--api-key", default=None if defaults else suppress, help="default: $SMALLEST_API_KEY"
+        "--api-key", default=None if defaults else suppress, help=f"default: ${API_KEY_ENV}"
     )
     parser.add_argument(
         "--base-url",
-        default=os.environ.get("SMALLEST_BASE_URL", DEFAULT_HTTP_BASE) if defaults else suppress,
-        help=f"HTTP base URL (default: $SMALLEST_BASE_URL, else {DEFAULT_HTTP_BASE})",
+        default=os.environ.get(BASE_URL_ENV, DEFAULT_HTTP_BASE) if defaults else suppress,
+        help=f"HTTP base URL (default: ${BASE_URL_ENV}, else {DEFAULT_HTTP_BASE})",
     )
 
 
@@ -106,7 +107,7 @@ async def _say(args: argparse.Namespace, key: str | None) -> int:
     pcm = bytearray()
     ttfa = None
     conn = StreamConnection(
-        api_key=key or os.environ.get("SMALLEST_API_KEY", ""),
+        api_key=key or os.environ.get(API_KEY_ENV, ""),
         options=options,
         base_url=ws_base(args.base_url),
     )
