@@ -300,7 +300,7 @@ class TestFormats:
             decode_to_pcm(pcm_to_wav(_ramp(10), 24000), "wav", 16000)
 
     def test_unknown_format_lists_the_allowed_ones(self) -> None:
-        with pytest.raises(ValueError, match="output_format=.*allowed: pcm, mp3, wav, ulaw, alaw"):
+        with pytest.raises(ValueError, match=r"output_format=.*allowed: pcm, mp3, wav, ulaw, alaw"):
             duration(b"", "flac", 16000)
 
     def test_duration_of_every_format(self) -> None:
