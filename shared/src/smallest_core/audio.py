@@ -160,7 +160,7 @@ def _parse_fmt(fmt: bytes) -> int:
             "expected PCM 16-bit mono"
         )
     _check_rate(rate)
-    return rate
+    return int(rate)
 
 
 # ------------------------------------------------------------------------- G.711
