@@ -8,6 +8,7 @@ with ``describe`` (one contiguous run per request id).
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -189,6 +190,24 @@ class TestPool:
             await utt.end("still here")
             assert only(await collect(utt), "after-idle", 2)
         assert smallest_server.stats.ws_connections_total >= 2  # refreshed, not junk-kept
+
+    async def test_idle_refresh_happens_before_the_server_times_the_socket_out(
+        self, smallest_server: Server, caplog: pytest.LogCaptureFixture
+    ):
+        """The pool replaces an idle socket ``refresh_margin`` early: the server's idle
+        timeout (§5.1) never fires. Without the early refresh it would, at 2 s."""
+        caplog.set_level(logging.INFO, logger="smallest_core")
+        async with pool(smallest_server, idle_timeout=2, warm_spare=False) as p:
+            await p.prewarm()
+            first = p.connections[0]
+            await asyncio.sleep(2.6)  # the scenario: idle past the server's 2 s timeout
+            assert first not in p.connections and first.closed
+            utt = await p.utterance("after")  # on a fresh socket, opened on demand
+            await utt.end("fine")
+            assert only(await collect(utt), "after", 1)
+            assert smallest_server.stats.ws_connections_total == 2
+        messages = [r.getMessage() for r in caplog.records]
+        assert not any("timed the socket out" in m for m in messages), messages
 
     async def test_server_closing_after_every_complete(self, smallest_server: Server):
         smallest_server.faults.close_after_complete(times=None)
