@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
+import socket
+import struct
 import uuid
 from typing import Any
 
@@ -27,7 +30,7 @@ from .state import STATE, ServerState
 from .synth import Pacer, render, split_chunks, spoken_text, too_long_after_dictionaries
 from .wire import RequestError, TTSRequest, loads_json, parse_request, short
 
-__all__ = ["add_routes", "check_references"]
+__all__ = ["add_routes", "check_references", "reset_connection"]
 
 logger = logging.getLogger("smallest_local")
 
@@ -73,6 +76,22 @@ def _headers(request: web.Request, req: TTSRequest) -> dict[str, str]:
     return headers
 
 
+def reset_connection(request: web.Request) -> None:
+    """Drop a connection at once with a TCP reset (RST), discarding unsent data.
+
+    For a peer that stopped reading: a plain close would leave the kernel holding the
+    unsent bytes (and the peer never seeing the end) until the peer reads again.
+    """
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
 class _Abort(Exception):
     """The scripted fault ended the response, or the client stopped reading."""
 
@@ -90,8 +109,7 @@ async def _write(request: web.Request, response: web.StreamResponse, data: bytes
             state.config.write_timeout_s,
             request.path,
         )
-        if request.transport is not None:
-            request.transport.abort()
+        reset_connection(request)
         raise _Abort from None
 
 

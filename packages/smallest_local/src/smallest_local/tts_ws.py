@@ -50,7 +50,7 @@ from aiohttp import WSMsgType, web
 from .faults import CONNECTION_KINDS, SYNTHESIS_KINDS, Fault, FaultKind
 from .state import STATE, ServerState
 from .synth import Pacer, render, split_chunks, spoken_text, too_long_after_dictionaries
-from .tts_http import LIVE_PATH, check_references
+from .tts_http import LIVE_PATH, check_references, reset_connection
 from .wire import (
     RequestError,
     TTSRequest,
@@ -215,17 +215,33 @@ class Session:
                 self.write_timeout,
                 CLOSE_NOT_READING,
             )
-            await self._close_bounded(CLOSE_NOT_READING, b"client not reading")
+            # The close frame is queued behind what the client does not read, so the
+            # connection is reset after it: nothing more is held for this client.
+            await self._close_bounded(CLOSE_NOT_READING, b"client not reading", reset=True)
         raise _SessionOver
 
-    async def _close_bounded(self, code: int, message: bytes) -> None:
-        """Close with ``code``; abort the TCP connection if that takes over the grace."""
+    async def _close_bounded(self, code: int, message: bytes, *, reset: bool = False) -> None:
+        """Close with ``code``; reset the TCP connection if that cannot finish.
+
+        A reset (RST) follows when ``reset`` is asked, when the close handshake takes over
+        :data:`CLOSE_GRACE_S`, or when bytes are still waiting for the client afterwards.
+        """
         try:
             async with asyncio.timeout(CLOSE_GRACE_S):
                 await self.ws.close(code=code, message=message)
         except TimeoutError:
-            if self.http_request.transport is not None:
-                self.http_request.transport.abort()
+            reset = True
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # a real cancellation
+                reset_connection(self.http_request)
+                raise
+            # Not us being cancelled: aiohttp's drain waiter, cancelled along with an
+            # earlier timed-out send, fails every later drain on this connection.
+            reset = True
+        transport = self.http_request.transport
+        if reset or (transport is not None and transport.get_write_buffer_size() > 0):
+            reset_connection(self.http_request)
 
     def _ids(self, server_request_id: str | None, req: TTSRequest | None) -> dict[str, Any]:
         return ids(
@@ -279,9 +295,13 @@ class Session:
         # §5.1: the documented text, with the configured number. Bounded: a send blocked
         # by a client that does not read must not hold the timeout back.
         message = f"Connection timed out after {shown} seconds of inactivity"
-        with contextlib.suppress(TimeoutError):
+        try:
             async with asyncio.timeout(CLOSE_GRACE_S):
                 await self._send_error(message, "IDLE_TIMEOUT", None)
+        except TimeoutError:  # the client does not read: a close frame would not get out
+            self._over.set()
+            reset_connection(self.http_request)
+            return
         self._over.set()
         await self._close_bounded(1000, b"idle timeout")
 
