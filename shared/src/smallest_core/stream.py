@@ -42,6 +42,7 @@ from .options import TTSOptions
 from .protocol import EndRule, Protocol
 from .redact import RedactingFilter, mask_key, redact, register_secret
 from .retry import Attempts, RetryPolicy
+from .state import TERMINAL, Action, UtteranceState, transition
 from .wire import USER_AGENT, Field, Header
 
 __all__ = ["ConnectFn", "StreamConnection", "Utterance"]
@@ -256,26 +257,58 @@ class StreamConnection:
         )
         return utt
 
-    def _attach(self, utt: Utterance) -> None:
-        """Open ``utt`` on this socket's protocol and replay what it has sent so far."""
-        rid = self._proto.open(utt.request_id, options=utt.options)
-        utt.request_id = rid
-        self._utterances[rid] = utt
-        for text in utt._texts:
-            self._proto.send_text(rid, text)
-        if utt._ended:
-            self._proto.end(rid)
+    # -- the API an Utterance uses (its only way into a connection) --------------------
+    def attach(self, utt: Utterance) -> str:
+        """Open ``utt`` here and replay what it has sent so far (a first attempt or a retry).
 
-    def _detach(self, utt: Utterance) -> None:
+        Returns:
+            The utterance's request id (generated when it had none).
+        """
+        rid = self._proto.open(utt.request_id or None, options=utt.options)
+        self._utterances[rid] = utt
+        for text in utt.sent_texts:
+            self._proto.send_text(rid, text)
+        if utt.state is UtteranceState.ENDING:
+            self._proto.end(rid)
+        return rid
+
+    async def reattach(self, utt: Utterance) -> None:
+        """:meth:`attach` a retried utterance and write its replayed frames now."""
+        self.attach(utt)
+        await self._write()
+
+    def detach(self, utt: Utterance) -> None:
+        """``utt`` no longer listens here (it finished, was cancelled or moved on)."""
         if self._utterances.get(utt.request_id) is utt:
             del self._utterances[utt.request_id]
         self._notify_idle()
 
-    def _notify_idle(self) -> None:
-        if self.on_idle is not None:
-            self.on_idle()
+    async def send(self, request_id: str, action: Action, text: str = "") -> None:
+        """Apply a caller action (``send_text``, ``flush`` or ``end``) and write its frames.
 
-    def _retire(self, error: SmallestError) -> None:
+        A closed connection takes nothing: the utterance's reader gets the failure and a
+        retry replays the text elsewhere.
+        """
+        if self.closed:
+            return
+        if action is Action.SEND_TEXT:
+            self._proto.send_text(request_id, text)
+        elif action is Action.FLUSH:
+            self._proto.flush(request_id)
+        elif action is Action.END:
+            self._proto.end(request_id, text)
+        else:
+            raise InvalidState(f"send() takes send_text, flush or end, not {action.value}")
+        self._dispatch()  # local events (e.g. an empty utterance's Complete)
+        await self._write()
+
+    def cancel(self, request_id: str) -> None:
+        """Stop ``request_id`` now; the cancel frame (if the mode has one) goes out soon."""
+        if not self.closed:
+            self._proto.cancel(request_id)
+            self._write_soon()
+
+    def retire(self, error: SmallestError) -> None:
         """Give up on this socket now: fail its utterances with ``error`` and close it.
 
         For a peer that stopped answering; the close runs in the background (a frozen
@@ -292,6 +325,10 @@ class StreamConnection:
             task = asyncio.get_running_loop().create_task(self._ws.close(1011, "stalled"))
             self._pending_writes.add(task)
             task.add_done_callback(self._pending_writes.discard)
+
+    def _notify_idle(self) -> None:
+        if self.on_idle is not None:
+            self.on_idle()
 
     # -- writing ----------------------------------------------------------------------
     async def _write(self) -> None:
@@ -380,9 +417,9 @@ class StreamConnection:
             utt = self._utterances.get(rid) if rid else None
             if utt is None:
                 continue  # the protocol routes; an unknown id here is already dropped
-            utt._deliver(event)
+            utt.deliver(event)
             if isinstance(event, Complete | ErrorEvent):
-                self._detach(utt)
+                self.detach(utt)
         for rid, generation, seconds in self._proto.timers_to_start():
             old = self._quiet.pop(rid, None)
             if old is not None:
@@ -436,14 +473,14 @@ class Utterance:
         self._reacquire = reacquire
         self._finish_timeout = finish_timeout
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        #: Where this utterance is, by the one transition table (state.py). The socket's
+        #: protocol keeps its own per-attempt copy; this one spans retries.
+        self.state = UtteranceState.OPEN
         self._texts: list[str] = []
-        self._ended = False
-        self._cancelled = False
-        self._done = False
         self.metrics = UtteranceMetrics(
             request_id=request_id or "", sample_rate=options.sample_rate
         )
-        conn._attach(self)  # assigns the request id when none was given
+        self.request_id = conn.attach(self)
         self.metrics.request_id = self.request_id
         # Retries need somewhere to go: without ``reacquire`` there is no policy.
         self._attempts = Attempts(
@@ -455,39 +492,47 @@ class Utterance:
     # -- sending ----------------------------------------------------------------------
     @property
     def open_for_text(self) -> bool:
-        """True until ``end()`` or ``cancel()``."""
-        return not (self._ended or self._cancelled or self._done)
+        """True until ``end()`` or ``cancel()`` (or until it failed)."""
+        return self.state is UtteranceState.OPEN
+
+    @property
+    def sent_texts(self) -> tuple[str, ...]:
+        """The text sent so far, in order (a retry replays it on the next socket)."""
+        return tuple(self._texts)
 
     @property
     def connection(self) -> StreamConnection:
         """The connection currently carrying this utterance (changes on a retry)."""
         return self._conn
 
+    def _act(self, action: Action) -> bool:
+        """Move by the table; False when the action is absorbed (the utterance failed)."""
+        before = self.state
+        self.state = transition(before, action, self.request_id)
+        return before is not UtteranceState.FAILED
+
     async def push_text(self, text: str) -> None:
         """Send more text; it is spoken as soon as the server has a sentence (or a flush).
 
         Raises:
             InvalidOptionError: ``text`` is not a str.
-            InvalidState: after ``end()`` or ``cancel()``.
+            InvalidState: after ``end()`` or ``cancel()``. (After a failure, which the
+                iterator reports, the text is dropped.)
         """
         _check_text(text)
-        if not self.open_for_text:
-            raise InvalidState(f"push_text() after the utterance ended ({self.request_id})")
-        self._texts.append(text)
-        self.metrics.on_text(len(text))
-        if not self._conn.closed:
-            self._conn._proto.send_text(self.request_id, text)
-            self._conn._dispatch()  # local events (e.g. an empty utterance's Complete)
-            await self._conn._write()
+        if self._act(Action.SEND_TEXT):
+            self._texts.append(text)
+            self.metrics.on_text(len(text))
+            await self._conn.send(self.request_id, Action.SEND_TEXT, text)
 
     async def flush(self) -> None:
-        """Ask the server to speak everything sent so far without waiting for more."""
-        if not self.open_for_text:
-            raise InvalidState(f"flush() after the utterance ended ({self.request_id})")
-        if not self._conn.closed:
-            self._conn._proto.flush(self.request_id)
-            self._conn._dispatch()  # local events (e.g. an empty utterance's Complete)
-            await self._conn._write()
+        """Ask the server to speak everything sent so far without waiting for more.
+
+        Raises:
+            InvalidState: after ``end()`` or ``cancel()``.
+        """
+        if self._act(Action.FLUSH):
+            await self._conn.send(self.request_id, Action.FLUSH)
 
     async def end(self, text: str = "") -> None:
         """Send the last text (optional): the server finishes and sends ``complete``.
@@ -497,34 +542,28 @@ class Utterance:
             InvalidState: after ``end()`` or ``cancel()``.
         """
         _check_text(text)
-        if not self.open_for_text:
-            raise InvalidState(f"end() after the utterance ended ({self.request_id})")
-        if text:
-            self._texts.append(text)
-            self.metrics.on_text(len(text))
-        self._ended = True
-        if not self._conn.closed:
-            self._conn._proto.end(self.request_id, text)
-            self._conn._dispatch()  # local events (e.g. an empty utterance's Complete)
-            await self._conn._write()
+        if self._act(Action.END):
+            if text:
+                self._texts.append(text)
+                self.metrics.on_text(len(text))
+            await self._conn.send(self.request_id, Action.END, text)
 
     def cancel(self) -> None:
         """Stop this utterance now (barge-in); never closes the socket. Idempotent."""
-        if self._cancelled or self._done:
+        if self.state in TERMINAL:
             return
-        self._cancelled = True
-        self._conn._detach(self)
-        if not self._conn.closed:
-            self._conn._proto.cancel(self.request_id)
-            self._conn._write_soon()
+        self._act(Action.CANCEL)
+        self._conn.detach(self)
+        self._conn.cancel(self.request_id)
         # Drop what was routed but not yet consumed: nothing is yielded after cancel().
         while not self._queue.empty():
             self._queue.get_nowait()
         self._queue.put_nowait(None)
 
     # -- receiving --------------------------------------------------------------------
-    def _deliver(self, event: Event) -> None:
-        if not self._cancelled:
+    def deliver(self, event: Event) -> None:
+        """Queue an event for the iterator (called by the connection's reader)."""
+        if self.state is not UtteranceState.CANCELLED:
             self._queue.put_nowait(event)
 
     def __aiter__(self) -> Utterance:
@@ -532,7 +571,7 @@ class Utterance:
 
     async def __anext__(self) -> AudioChunk | WordTimestamp:
         while True:
-            if self._done or self._cancelled:
+            if self.state in TERMINAL:
                 raise StopAsyncIteration
             event = await self._next_event()
             match event:
@@ -545,7 +584,7 @@ class Utterance:
                 case WordTimestamp():
                     return event
                 case Complete():
-                    self._finish()
+                    self._finish(Action.COMPLETE)
                     raise StopAsyncIteration
                 case ErrorEvent(error=error):
                     await self._handle_error(error)
@@ -553,7 +592,7 @@ class Utterance:
     async def _next_event(self) -> Event | None:
         # Hot path (every chunk): no timer when an event is already waiting, and a plain
         # loop timer (asyncio.timeout) rather than wait_for's extra task otherwise.
-        if not self._queue.empty() or not self._ended:
+        if not self._queue.empty() or self.state is not UtteranceState.ENDING:
             return await self._queue.get()
         while True:
             try:
@@ -571,7 +610,7 @@ class Utterance:
             f"no frame for {self._finish_timeout:g} s after end(); retiring the socket",
             request_id=self.request_id,
         )
-        self._conn._retire(error)
+        self._conn.retire(error)
         return await self._queue.get()
 
     async def _handle_error(self, error: SmallestError) -> None:
@@ -584,14 +623,14 @@ class Utterance:
             try:
                 delay = self._attempts.next_delay(error, time.monotonic())
             except SmallestError:
-                self._finish()
+                self._finish(Action.ERROR)
                 raise
             # A transparent retry is the design working, not a problem: INFO.
             logger.info("retrying %s in %.3f s after %s", self.request_id, delay, error)
             if delay > 0:
                 await asyncio.sleep(delay)  # backoff, not synchronisation
             old = self._conn
-            old._detach(self)
+            old.detach(self)
             assert self._reacquire is not None  # no policy without it (see __init__)
             try:
                 # A full pool may have no other socket for a while: wait within the deadline.
@@ -599,31 +638,21 @@ class Utterance:
                     self._reacquire(old), self._attempts.remaining(time.monotonic())
                 )
             except TimeoutError:
-                self._finish()
+                self._finish(Action.ERROR)
                 raise error from None
             except SmallestError as exc:
                 error = exc  # no socket to be had: that failure is the next to weigh
                 continue
-            self._conn._attach(self)
-            await self._conn._write()
+            await self._conn.reattach(self)
             return
 
-    def _finish(self) -> None:
-        self._done = True
-        self._conn._detach(self)
+    def _finish(self, action: Action) -> None:
+        self.state = transition(self.state, action, self.request_id)
+        self._conn.detach(self)
         self.metrics.on_end()
 
     def __repr__(self) -> str:
-        state = (
-            "cancelled"
-            if self._cancelled
-            else "done"
-            if self._done
-            else "ending"
-            if self._ended
-            else "open"
-        )
-        return f"Utterance({self.request_id!r}, {state})"
+        return f"Utterance({self.request_id!r}, {self.state.value})"
 
 
 def _check_text(text: object) -> None:
