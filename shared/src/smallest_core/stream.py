@@ -5,14 +5,18 @@ the sans-I/O :class:`~smallest_core.protocol.Protocol`. One reader task feeds re
 frames to the protocol and routes the events it produces to their utterance by request
 id; writes go out in protocol order under one lock.
 
-Follow one utterance: ``Utterance.push_text`` → ``Protocol.send_text`` builds the frame
-→ ``StreamConnection._write`` sends it → the server answers → ``_read`` feeds
-``Protocol.receive_text`` → the event is routed to ``Utterance._deliver`` → ``async for``
-yields it.
+Follow one utterance: ``Utterance.push_text`` → ``StreamConnection.send`` →
+``Protocol.send_text`` builds the frame → ``StreamConnection._write`` sends it → the
+server answers → ``_read`` feeds ``Protocol.receive_text`` → ``_dispatch`` routes the
+event to ``Utterance.deliver`` → ``async for`` yields it. The two classes meet only
+through that small API (``attach``/``reattach``/``detach``/``send``/``cancel``/
+``retire`` one way, ``deliver``/``sent_texts``/``state`` the other).
 
-Retries (``RetryPolicy``): an utterance whose connection fails before it yielded any
-audio is replayed on a fresh connection from its pool, transparently; one that already
-yielded audio raises :class:`ConnectionLostError` at once, so audio is never duplicated.
+Retries (:class:`~smallest_core.retry.Attempts`): an utterance whose connection fails
+before it yielded any audio is replayed on a fresh connection from its pool,
+transparently; one that already yielded audio raises :class:`ConnectionLostError` at
+once, so audio is never duplicated. A socket that owes frames and sends none past
+``finish_timeout`` is retired; pings bound a frozen peer.
 """
 
 from __future__ import annotations
