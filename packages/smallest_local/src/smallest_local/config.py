@@ -108,7 +108,8 @@ class ServerConfig:
             ``text``, all ``continue`` fragments of one WS request or context together,
             and what remains after pronunciation dictionaries; over it → 400 / an error
             frame naming ``text``.
-        max_frame_bytes: largest WS message accepted; bigger ones close the socket (1009).
+        max_frame_bytes: largest WS message accepted (bigger ones close the socket with
+            1009) and largest TTS HTTP/SSE body (bigger ones get a 400).
         max_open_requests: WS requests one socket may have open at once (continuation
             contexts, plus flush-mode requests buffered or queued); beyond it the new
             one gets a ``TOO_MANY_REQUESTS`` error frame.

@@ -58,7 +58,11 @@ def check_references(state: ServerState, req: TTSRequest) -> None:
 
 async def _read_request(request: web.Request) -> TTSRequest:
     state = request.app[STATE]
-    body: Any = loads_json(await request.read())
+    raw = await request.read()
+    limit = state.config.max_frame_bytes
+    if len(raw) > limit:  # a TTS body is small; the same bound as one WS message
+        raise RequestError(f"Request body too large: {len(raw)} bytes (maximum {limit}).")
+    body: Any = loads_json(raw)
     req = parse_request(body, max_text_chars=state.config.max_text_chars)
     check_references(state, req)
     return req

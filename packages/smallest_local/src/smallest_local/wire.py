@@ -25,6 +25,7 @@ __all__ = [
     "ECHO_CHARS",
     "MAX_DICTS_PER_REQUEST",
     "MAX_JSON_DEPTH",
+    "MAX_JSON_VALUES",
     "MAX_NUMBER_CHARS",
     "RequestError",
     "TTSRequest",
@@ -40,6 +41,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 #: Deepest JSON nesting accepted (a TTS body needs 2, a dictionary upload 3).
 MAX_JSON_DEPTH = 32
+#: Most values (objects, arrays, strings, numbers, keys) in one parsed JSON document, so
+#: checking a body never costs more than a bounded walk.
+MAX_JSON_VALUES = 200_000
 #: Longest JSON number literal accepted (digits, sign, point and exponent).
 MAX_NUMBER_CHARS = 32
 #: Most characters of a user-supplied value quoted back in an error.
@@ -90,8 +94,12 @@ def _constant(name: str) -> Any:
 def _check_tree(value: Any) -> None:
     """Depth and Unicode checks over a parsed JSON value, iteratively (no recursion)."""
     stack: list[tuple[Any, int, str | None]] = [(value, 1, None)]
+    seen = 0
     while stack:
         node, depth, field_name = stack.pop()
+        seen += 1
+        if seen > MAX_JSON_VALUES:
+            raise RequestError(f"Invalid JSON: more than {MAX_JSON_VALUES} values.")
         if isinstance(node, str):
             if _SURROGATE.search(node):
                 where = f"'{field_name}'" if field_name else "a string"
