@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -28,6 +29,7 @@ from .redact import redact
 from .wire import (
     ALL_VOICES_PATH,
     API_PREFIX,
+    BASE_URL_ENV,
     CLONE_PATH,
     DEFAULT_HTTP_BASE,
     DEFAULT_WS_BASE,
@@ -65,7 +67,9 @@ __all__ = [
     "ctx_cancel",
     "ctx_flush",
     "ctx_text",
+    "http_base",
     "parse_frame",
+    "resolve_base_url",
     "sync_body",
     "voices_path",
     "ws_flush",
@@ -82,6 +86,25 @@ def authorization(api_key: str) -> str:
 def voices_path(model: str) -> str:
     """``/waves/v1/{model}/get_voices``; ``model`` in catalog spelling (see ``catalog_model``)."""
     return VOICES_PATH.format(model=model)
+
+
+def resolve_base_url(base: str | None) -> str:
+    """``base``, else ``$SMALLEST_BASE_URL``, else the real service (one URL for REST and
+    streaming: http(s) or ws(s), each transport takes the scheme it needs)."""
+    return base or os.environ.get(BASE_URL_ENV) or DEFAULT_HTTP_BASE
+
+
+def http_base(base: str) -> str:
+    """The REST base URL for ``base``: ``ws(s)://`` becomes ``http(s)://``, no trailing ``/``.
+
+    Raises:
+        InvalidOptionError: not an http(s)/ws(s) URL with a host.
+    """
+    parts = urlsplit(base)
+    scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
+    if scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidOptionError("base_url", base, "http://, https://, ws:// or wss:// URLs")
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), parts.query, ""))
 
 
 def ws_url(base: str = DEFAULT_WS_BASE, timeout_s: int | None = None) -> str:

@@ -27,7 +27,7 @@ import os
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from .codec import DEFAULT_WS_BASE
+from .codec import resolve_base_url, ws_url
 from .errors import AuthenticationError, InvalidOptionError, InvalidState
 from .options import TTSOptions
 from .protocol import EndRule
@@ -47,7 +47,8 @@ class ConnectionPool:
     Args:
         api_key: the Bearer key; default ``$SMALLEST_API_KEY``.
         options: default :class:`TTSOptions` for utterances.
-        base_url: ``wss://api.smallest.ai`` or a local server's ``ws://host:port``.
+        base_url: the service or a local server (``ws://host:port``); http(s) URLs are
+            taken too. Default ``$SMALLEST_BASE_URL``, else the real service.
         mode: ``"continuations"`` (default, multiplexed) or ``"flush"``.
         max_connections: the most sockets open at once.
         max_utterances_per_connection: continuations mode: utterances sharing a socket.
@@ -70,7 +71,7 @@ class ConnectionPool:
         *,
         api_key: str | None = None,
         options: TTSOptions | None = None,
-        base_url: str = DEFAULT_WS_BASE,
+        base_url: str | None = None,
         mode: str = "continuations",
         max_connections: int = 8,
         max_utterances_per_connection: int = 16,
@@ -93,7 +94,8 @@ class ConnectionPool:
         self._api_key = key
         self._secret = register_secret(key)  # redacted while this pool lives
         self.options = options or TTSOptions()
-        self.base_url = base_url
+        self.base_url = resolve_base_url(base_url)
+        ws_url(self.base_url, idle_timeout)  # a bad URL or timeout fails here, not at connect
         self.mode = mode
         self.max_connections = max_connections
         self.max_per_connection = max_utterances_per_connection

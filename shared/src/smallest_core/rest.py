@@ -28,12 +28,13 @@ from . import audio
 from .classify import error_from_status
 from .codec import (
     CLONE_PATH,
-    DEFAULT_HTTP_BASE,
     DICTS_PATH,
     SSE_PATH,
     TTS_PATH,
     SSEDecoder,
     authorization,
+    http_base,
+    resolve_base_url,
     sync_body,
     voices_path,
 )
@@ -168,13 +169,15 @@ class _Call:
 class _Api:
     """Builds requests and reads responses; no I/O."""
 
-    def __init__(self, api_key: str | None, base_url: str, options: TTSOptions | None) -> None:
+    def __init__(
+        self, api_key: str | None, base_url: str | None, options: TTSOptions | None
+    ) -> None:
         key = api_key or os.environ.get(API_KEY_ENV)
         if not key:
             raise AuthenticationError(f"no API key: pass api_key= or set {API_KEY_ENV}")
         self._secret = register_secret(key)  # redacted while this client lives
         self.api_key = key
-        self.base_url = base_url.rstrip("/")
+        self.base_url = http_base(resolve_base_url(base_url))
         self.options = options or TTSOptions()
 
     def headers(self) -> dict[str, str]:
@@ -383,7 +386,9 @@ class AsyncRestClient:
 
     Args:
         api_key: Bearer key; default ``$SMALLEST_API_KEY``.
-        base_url: ``https://api.smallest.ai`` or a local server's ``http://host:port``.
+        base_url: the service or a local server (``http://host:port``); ws(s) URLs are
+            taken too (one URL for both transports). Default ``$SMALLEST_BASE_URL``, else
+            ``https://api.smallest.ai``.
         options: default synthesis options.
         client: your own ``httpx.AsyncClient`` (we do not close it).
         timeout: seconds per request when we create the client.
@@ -394,7 +399,7 @@ class AsyncRestClient:
         self,
         *,
         api_key: str | None = None,
-        base_url: str = DEFAULT_HTTP_BASE,
+        base_url: str | None = None,
         options: TTSOptions | None = None,
         client: httpx.AsyncClient | None = None,
         timeout: float = 30.0,
@@ -622,7 +627,7 @@ class RestClient:
         self,
         *,
         api_key: str | None = None,
-        base_url: str = DEFAULT_HTTP_BASE,
+        base_url: str | None = None,
         options: TTSOptions | None = None,
         client: httpx.Client | None = None,
         timeout: float = 30.0,

@@ -32,7 +32,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from .classify import error_from_close, error_from_status
-from .codec import DEFAULT_WS_BASE, authorization, ws_url
+from .codec import authorization, resolve_base_url, ws_url
 from .errors import (
     ConnectionLostError,
     InvalidOptionError,
@@ -71,7 +71,8 @@ class StreamConnection:
     Args:
         api_key: the Bearer key (never logged; redacted everywhere).
         options: default options for utterances on this connection.
-        base_url: ``wss://api.smallest.ai`` or a local server's ``ws://host:port``.
+        base_url: the service or a local server (``ws://host:port``); http(s) URLs are
+            taken too. Default ``$SMALLEST_BASE_URL``, else the real service.
         mode: ``"continuations"`` or ``"flush"``.
         idle_timeout: seconds sent as ``?timeout=`` (§5.1); None = the server default (60).
         connect: the socket factory (default ``websockets.connect``).
@@ -91,7 +92,7 @@ class StreamConnection:
         *,
         api_key: str,
         options: TTSOptions | None = None,
-        base_url: str = DEFAULT_WS_BASE,
+        base_url: str | None = None,
         mode: str = "continuations",
         idle_timeout: int | None = None,
         connect: ConnectFn | None = None,
@@ -105,7 +106,8 @@ class StreamConnection:
         self._secret = register_secret(api_key)  # redacted while this connection lives
         self._api_key = api_key
         self.options = options or TTSOptions()
-        self.base_url = base_url
+        self.base_url = resolve_base_url(base_url)
+        ws_url(self.base_url, idle_timeout)  # a bad URL or timeout fails here, not at connect
         self.mode = mode
         self.idle_timeout = idle_timeout
         self._connect = connect or websockets.connect
