@@ -318,7 +318,7 @@ class Session:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         if not self.ws.closed:
-            await self.ws.close()
+            await self._close_bounded(1000, b"")
 
     async def _on_text(self, data: str) -> None:
         try:
