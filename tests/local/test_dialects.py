@@ -222,7 +222,7 @@ class TestRelease:
         first_complete = next(t for t, f in stamped if f["status"] == "complete")
         second_id = stamped[-1][1]["request_id"]
         next_chunk = next(t for t, f in stamped if f["request_id"] == second_id)
-        assert 0.12 <= next_chunk - first_complete < 1.0
+        assert 0.1 <= next_chunk - first_complete < 1.0  # server-side gap: 0.15 s
 
     @pytest.mark.smallest_server(dialect="release", realtime_factor=1.0, chunk_ms=50)
     async def test_cancel_request_drops_pending_releases(self, smallest_server: Server):
