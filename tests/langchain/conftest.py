@@ -73,6 +73,8 @@ class GatedStreamingModel(BaseChatModel):
     _gate: threading.Event = PrivateAttr(default_factory=threading.Event)
     _agate: asyncio.Event | None = PrivateAttr(default=None)
     _finished: bool = PrivateAttr(default=False)
+    _cancelled: bool = PrivateAttr(default=False)
+    _agate_cancelled: asyncio.Event | None = PrivateAttr(default=None)
 
     @property
     def _llm_type(self) -> str:
@@ -82,6 +84,16 @@ class GatedStreamingModel(BaseChatModel):
     def finished(self) -> bool:
         """Whether the last token has been emitted."""
         return self._finished
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the async stream was cancelled while waiting at the gate."""
+        return self._cancelled
+
+    async def wait_cancelled(self) -> None:
+        """Return once the async stream has been cancelled at the gate (or time out)."""
+        assert self._agate_cancelled is not None, "the async stream never started"
+        await asyncio.wait_for(self._agate_cancelled.wait(), GATE_TIMEOUT_S)
 
     def open_gate(self) -> None:
         """Let the rest of the answer through (call from the consumer's side)."""
@@ -119,12 +131,17 @@ class GatedStreamingModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         self._agate = asyncio.Event()
+        self._agate_cancelled = asyncio.Event()
         if self._gate.is_set():
             self._agate.set()
         for i, token in enumerate(tokens(self.text)):
             if i == self.gate_after:
                 try:
                     await asyncio.wait_for(self._agate.wait(), GATE_TIMEOUT_S)
+                except asyncio.CancelledError:
+                    self._cancelled = True
+                    self._agate_cancelled.set()
+                    raise
                 except TimeoutError:
                     raise AssertionError(
                         "no audio reached the consumer while the model streamed"

@@ -167,6 +167,34 @@ async def test_cancelling_the_consumer_task_cancels_the_utterance(smallest_serve
     await speech.aclose()
 
 
+async def test_a_barge_in_also_cancels_the_model_stream(smallest_server: Server):
+    """Cancelling the consumer reaches upstream: the model stops mid-answer.
+
+    Not necessarily by the time ``await player`` returns: when the cancel lands while
+    LangChain holds a chunk, the pipeline's generators are closed by asyncio's
+    async-generator finalizer a few loop iterations later. So the test waits for it.
+    """
+    model = GatedStreamingModel(text=ANSWER, gate_after=GATE_AFTER)
+    speech = speech_for(smallest_server)
+    first_audio = asyncio.Event()
+
+    async def play() -> None:
+        async for _ in (model | speech).astream("What's the weather?"):
+            first_audio.set()  # the gate stays shut: the model is still "thinking"
+
+    player = asyncio.create_task(play())
+    await first_audio.wait()
+    player.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await player
+
+    await model.wait_cancelled()
+    assert model.cancelled and not model.finished
+    await speech.ainvoke("Okay.")  # on the socket that carried the cancel, behind it
+    assert smallest_server.stats.syntheses_cancelled == 1
+    await speech.aclose()
+
+
 async def test_invoke_accepts_text_messages_and_prompts(smallest_server: Server):
     speech = speech_for(smallest_server, sample_rate=16000)
     whole = await speech.ainvoke("One two three four.")
