@@ -1,7 +1,7 @@
 """A local Smallest AI "Waves"-compatible TTS server, for offline development and CI.
 
 Real speech (espeak-ng) or a deterministic tone engine, the full wire protocol of
-PROTOCOL.md (sync, SSE, WebSocket incl. continuations), voices, cloning and pronunciation
+docs/protocol.md (sync, SSE, WebSocket incl. continuations), voices, cloning and pronunciation
 dictionaries, a latency model and scriptable faults. Start one with ``smallest-local
 serve`` or ``with Server() as server:``; in pytest use the ``smallest_server`` fixture.
 """

@@ -29,7 +29,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def json_error(
     status: int, error: str, message: str, *, headers: dict[str, str] | None = None
 ) -> web.Response:
-    """The TTS error body of PROTOCOL.md §8: ``{"error": ..., "message": ...}``."""
+    """The TTS error body of docs/protocol.md §8: ``{"error": ..., "message": ...}``."""
     return web.Response(
         status=status,
         text=json.dumps({"error": error, "message": message}),
@@ -98,7 +98,7 @@ async def _not_found(request: web.Request) -> web.Response:
 
 
 def create_app(state: ServerState) -> web.Application:
-    """Build the application serving every route of PROTOCOL.md §3-§8 and §12."""
+    """Build the application serving every route of docs/protocol.md §3-§8 and §12."""
     app = web.Application(middlewares=[_auth_and_faults], client_max_size=8 * 1024 * 1024)
     app[STATE] = state
     tts_http.add_routes(app)

@@ -1,4 +1,4 @@
-"""Encoders from PCM s16le mono to the output formats of PROTOCOL.md §3.
+"""Encoders from PCM s16le mono to the output formats of docs/protocol.md §3.
 
 Formats: ``pcm`` (headerless s16le, the identity), ``wav`` (RIFF, s16le mono), ``mp3``
 (``lameenc``), ``ulaw`` and ``alaw`` (8-bit G.711). ``encode`` does a whole body at once;

@@ -1,4 +1,4 @@
-"""The built-in voice catalog and the protocol's enumerations, read from PROTOCOL.md.
+"""The built-in voice catalog and the protocol's enumerations, read from docs/protocol.md.
 
 This module is the local server's own reading of the spec (DESIGN.md: the server does
 not import the client core, so a misread field cannot hide on both sides).
@@ -18,13 +18,13 @@ __all__ = [
     "is_catalog_voice",
 ]
 
-#: TTS body model names (underscores; PROTOCOL.md §1 naming trap).
+#: TTS body model names (underscores; docs/protocol.md §1 naming trap).
 MODELS = ("lightning_v3.1", "lightning_v3.1_pro")
 #: Catalog/cloning model names (hyphens).
 CATALOG_MODELS = ("lightning-v3.1", "lightning-v3.1-pro")
 SAMPLE_RATES = (8000, 16000, 24000, 44100)
 OUTPUT_FORMATS = ("pcm", "mp3", "wav", "ulaw", "alaw")
-# PROTOCOL.md §2: the 32-code enum shared by `language` and `number_pronunciation_language`.
+# docs/protocol.md §2: the 32-code enum shared by `language` and `number_pronunciation_language`.
 LANGUAGES = (
     "auto", "en", "hi", "mr", "kn", "ta", "bn", "gu", "te", "ml", "pa", "or", "es", "de", "fr",
     "it", "nl", "sv", "pt", "ru", "el", "fi", "no", "pl", "ar", "zh", "id", "ja", "ko", "ms",
@@ -34,7 +34,7 @@ LANGUAGES = (
 
 @dataclass(frozen=True, slots=True)
 class Voice:
-    """One catalog voice (PROTOCOL.md §7 `get_voices` shape)."""
+    """One catalog voice (docs/protocol.md §7 `get_voices` shape)."""
 
     voice_id: str
     display_name: str
@@ -60,7 +60,7 @@ class Voice:
         }
 
 
-# Voice ids that appear in the spec, the SDK and the two official clients (PROTOCOL.md §10).
+# Voice ids that appear in the spec, the SDK and the two official clients (docs/protocol.md §10).
 VOICES: tuple[Voice, ...] = (
     Voice("magnus", "Magnus", ("english",), "american", "male"),
     Voice("jordan", "Jordan", ("english",), "american", "male"),

@@ -36,7 +36,7 @@ class LatencyModel:
 
 @dataclass(frozen=True, slots=True)
 class Dialect:
-    """How the continuations protocol (``context_id``, PROTOCOL.md §12) answers.
+    """How the continuations protocol (``context_id``, docs/protocol.md §12) answers.
 
     The sources disagree on what one context produces (§12), so the server emulates each
     reading; tests pick one with ``ServerConfig.dialect``. Flush mode (no ``context_id``)
@@ -102,7 +102,7 @@ class ServerConfig:
         engine: ``"espeak"`` (real speech) or ``"tone"`` (deterministic, attributable).
         latency: the initial latency model.
         concurrency_limit: syntheses one key may run at once across all sockets
-            (PROTOCOL.md §9.10); beyond it HTTP gets 429 and WS an error frame.
+            (docs/protocol.md §9.10); beyond it HTTP gets 429 and WS an error frame.
         idle_timeout_s: default WS idle timeout when the URL has no ``?timeout=``.
         max_text_chars: the most text one request may have spoken: one HTTP body's
             ``text``, all ``continue`` fragments of one WS request or context together,

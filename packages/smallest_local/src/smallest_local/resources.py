@@ -1,6 +1,6 @@
 """Voices, voice cloning, pronunciation dictionaries and the retired legacy routes.
 
-Everything here except TTS itself (PROTOCOL.md §6-§8):
+Everything here except TTS itself (docs/protocol.md §6-§8):
 
 =========================================  ==================================================
 route                                      behaviour
@@ -58,7 +58,7 @@ __all__ = [
     "wav_duration",
 ]
 
-#: Upload types the cloning API accepts (PROTOCOL.md §7, ``spec/voice-cloning-openapi.yaml``).
+#: Upload types the cloning API accepts (docs/protocol.md §7, ``spec/voice-cloning-openapi.yaml``).
 ALLOWED_CLONE_CONTENT_TYPES = (
     "audio/mpeg",
     "audio/mpeg-3",
@@ -114,12 +114,12 @@ def _store(request: web.Request) -> Store:
 
 
 def _error(status: int, message: str) -> web.Response:
-    """The cloning / dictionary error body: just ``{"error": message}`` (PROTOCOL.md §8)."""
+    """The cloning / dictionary error body: just ``{"error": message}`` (docs/protocol.md §8)."""
     return web.json_response({"error": message}, status=status)
 
 
 def _deprecated(name: str) -> web.Response:
-    """The 410 body of every retired legacy route (PROTOCOL.md §6)."""
+    """The 410 body of every retired legacy route (docs/protocol.md §6)."""
     return web.json_response(
         {
             "status": "error",
@@ -152,7 +152,7 @@ def _legacy_voice_json(voice: Voice) -> dict[str, Any]:
 
 
 async def get_voices(request: web.Request) -> web.Response:
-    """``GET /waves/v1/{model}/get_voices`` (PROTOCOL.md §7).
+    """``GET /waves/v1/{model}/get_voices`` (docs/protocol.md §7).
 
     The spec's only model is ``lightning-v3.1``, answering the union of the standard and
     Pro catalogs with no Pro flag. ``lightning-v3.1-pro`` is accepted too and answers
@@ -182,7 +182,7 @@ def _description(voice: Voice) -> str:
 
 
 async def get_all_models(request: web.Request) -> web.Response:
-    """``GET /waves/v1/voice/get-all-models``: the browse catalog (PROTOCOL.md §7).
+    """``GET /waves/v1/voice/get-all-models``: the browse catalog (docs/protocol.md §7).
 
     Entries are ``{_id, voiceId, displayName, description, audioPreview, tags: {age,
     emotions, language}}``. ``_id`` is stable per voice; ``audioPreview`` points at this
@@ -366,7 +366,7 @@ def _validate_clone_form(form: _CloneForm) -> tuple[str, str, str] | web.Respons
 
 
 async def create_clone(request: web.Request) -> web.Response:
-    """``POST /waves/v1/voice-cloning`` (multipart; PROTOCOL.md §7).
+    """``POST /waves/v1/voice-cloning`` (multipart; docs/protocol.md §7).
 
     Fields: ``displayName`` (required, 1-500 chars after trimming), ``file`` (required,
     ≤ 5 MB, one of :data:`ALLOWED_CLONE_CONTENT_TYPES` by its part ``Content-Type`` —
@@ -658,7 +658,7 @@ async def delete_dict(request: web.Request) -> web.Response:
 
 
 async def legacy(request: web.Request) -> web.Response:
-    """Every route under a retired prefix, on both bases (PROTOCOL.md §6, §9.14).
+    """Every route under a retired prefix, on both bases (docs/protocol.md §6, §9.14).
 
     ``/lightning/*``, ``/lightning-large/*`` (incl. ``DELETE /lightning-large``),
     ``/lightning-v2/*`` and ``/prof-voice-cloning/*`` answer 410 ``MODEL_DEPRECATED``.

@@ -51,7 +51,7 @@ class ServerStats:
 
 
 class ConcurrencyLimiter:
-    """Per-key count of syntheses in flight (PROTOCOL.md §9.10: limited across sockets)."""
+    """Per-key count of syntheses in flight (docs/protocol.md §9.10: limited across sockets)."""
 
     def __init__(self, stats: ServerStats, limit: int) -> None:
         self.limit = limit
@@ -90,7 +90,7 @@ class ServerState:
         self.dictionary_cache: dict[tuple[str, ...], tuple[int, Any]] = {}
 
     def is_known_voice(self, voice_id: str) -> bool:
-        """A catalog voice or a completed clone (PROTOCOL.md §7)."""
+        """A catalog voice or a completed clone (docs/protocol.md §7)."""
         if is_catalog_voice(voice_id):
             return True
         return self.store is not None and self.store.voice_is_ready(voice_id)

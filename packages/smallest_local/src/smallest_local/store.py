@@ -1,7 +1,7 @@
 """Durable state of the local server: voice-clone jobs and pronunciation dictionaries.
 
 Both live in one SQLite file (stdlib :mod:`sqlite3`) so a restarted server still knows
-the clones and dictionaries a test created before (PROTOCOL.md §7). ``":memory:"`` gives
+the clones and dictionaries a test created before (docs/protocol.md §7). ``":memory:"`` gives
 a throw-away store for tests.
 
 Design choices:
@@ -42,7 +42,7 @@ __all__ = [
     "new_voice_id",
 ]
 
-#: Every status a clone job can report (PROTOCOL.md §7), in lifecycle order.
+#: Every status a clone job can report (docs/protocol.md §7), in lifecycle order.
 CLONE_STATUSES = ("pending", "processing", "completed", "failed")
 #: The one organization of the local server (the real service scopes clones per org).
 DEFAULT_ORGANIZATION_ID = "org_local"
@@ -130,7 +130,7 @@ class _Clone:
 
 
 class Store:
-    """SQLite-backed clone jobs and pronunciation dictionaries (PROTOCOL.md §7).
+    """SQLite-backed clone jobs and pronunciation dictionaries (docs/protocol.md §7).
 
     Attributes:
         path: the database file, or ``":memory:"``.
@@ -290,7 +290,7 @@ class Store:
 
         Returns:
             ``{"voiceId", "displayName", "model", "status", "language", "audioFileNames",
-            "createdAt", "organizationId", "samples"}`` (PROTOCOL.md §7), with the status
+            "createdAt", "organizationId", "samples"}`` (docs/protocol.md §7), with the status
             the job has at creation time (normally ``pending``).
         """
         created_at = self.clock()

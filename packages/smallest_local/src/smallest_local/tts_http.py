@@ -1,4 +1,4 @@
-"""``POST /waves/v1/tts`` (sync, PROTOCOL.md §3) and ``POST /waves/v1/tts/live`` (SSE, §4).
+"""``POST /waves/v1/tts`` (sync, docs/protocol.md §3) and ``POST /waves/v1/tts/live`` (SSE, §4).
 
 Both validate the body, take a concurrency unit (429 beyond the limit), render the text
 and stream the result through the latency model; the scripted HTTP faults of

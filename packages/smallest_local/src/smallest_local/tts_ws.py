@@ -1,4 +1,4 @@
-"""The WebSocket ``/waves/v1/tts/live`` (PROTOCOL.md §5 and the continuations of §12).
+"""The WebSocket ``/waves/v1/tts/live`` (docs/protocol.md §5 and the continuations of §12).
 
 One :class:`Session` per socket. Its receive loop validates each JSON frame and hands it
 to one of two request models:

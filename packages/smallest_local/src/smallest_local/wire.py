@@ -1,6 +1,6 @@
 """The server's reading of the TTS request body and its response frames.
 
-Validation follows PROTOCOL.md §2/§5.2/§12 field by field; every error names the field
+Validation follows docs/protocol.md §2/§5.2/§12 field by field; every error names the field
 and what is allowed, as ``{"error": "InvalidRequest", "message": ...}`` (HTTP 400) or an
 error frame (WebSocket). Unknown fields are accepted and ignored (§5.2 best reading).
 

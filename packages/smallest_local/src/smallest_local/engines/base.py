@@ -18,7 +18,7 @@ __all__ = ["Engine", "Synthesis", "WordTiming"]
 class WordTiming:
     """One word of the input, as the server reports it in ``word_timestamp`` frames.
 
-    ``word`` is the verbatim substring of the input text (PROTOCOL.md §5.3);
+    ``word`` is the verbatim substring of the input text (docs/protocol.md §5.3);
     ``start``/``end`` are seconds from the start of this synthesis' audio.
     """
 

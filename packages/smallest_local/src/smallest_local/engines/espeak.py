@@ -8,7 +8,7 @@ time holding the lock costs nothing. The audio is then resampled with ``soxr`` t
 requested rate; word times stay in seconds and need no conversion.
 
 Word timings always cover every whitespace-separated token of the input, verbatim
-(``$100``, ``25th``, ``café``...), as PROTOCOL.md §5.3 asks. espeak's WORD events do not
+(``$100``, ``25th``, ``café``...), as docs/protocol.md §5.3 asks. espeak's WORD events do not
 map one-to-one onto those tokens: ``text_position`` is a 1-based index in *characters*
 (code points, not UTF-8 bytes), numbers yield several events ("2024" → four), and after
 some non-ASCII words the positions drift or events go missing. So events are only
