@@ -16,11 +16,9 @@ replaces sockets before the server's idle timeout.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import weakref
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 from livekit.agents import APIConnectOptions, tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
@@ -28,12 +26,10 @@ from livekit.agents.utils import is_given
 from livekit.agents.voice.io import TimedString
 
 from smallest_core import (
-    DEFAULT_HTTP_BASE,
     MAX_CHUNK_CHARS,
     AsyncRestClient,
     AudioChunk,
     ConnectionPool,
-    InvalidOptionError,
     Language,
     Model,
     OutputFormat,
@@ -52,15 +48,11 @@ from .log import logger
 
 __all__ = ["TTS", "ChunkedStream", "SynthesizeStream"]
 
-API_KEY_ENV = "SMALLEST_API_KEY"
-BASE_URL_ENV = "SMALLEST_BASE_URL"
 NUM_CHANNELS = 1
 #: Streaming audio is PCM s16le on the WebSocket whatever ``output_format`` says (§9.7).
 _PCM_MIME = "audio/pcm"
 #: The core has no MP3 decoder; LiveKit's emitter decodes MP3 itself (PyAV).
 _MP3_MIME = "audio/mpeg"
-#: One http(s) base serves both transports; the pool turns it into ws(s) on its own.
-_HTTP_SCHEME = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 #: A segment the server answered with no audio at all (text with nothing speakable:
 #: punctuation, markup) gets this much silence, so LiveKit does not report it as a failed
 #: synthesis ("no audio frames were pushed") and count it toward closing the session.
@@ -83,15 +75,6 @@ def retry_policy(conn_options: APIConnectOptions) -> RetryPolicy:
         max_delay=interval,
         deadline=conn_options.timeout * (retries + 1) + interval * retries,
     )
-
-
-def _http_base(base_url: str) -> str:
-    """``base_url`` with an http(s) scheme, for REST (``ws://h:p`` → ``http://h:p``)."""
-    parts = urlsplit(base_url)
-    scheme = _HTTP_SCHEME.get(parts.scheme)
-    if scheme is None or not parts.netloc:
-        raise InvalidOptionError("base_url", base_url, "http://, https://, ws:// or wss:// URLs")
-    return urlunsplit((scheme, *parts[1:]))
 
 
 class TTS(tts.TTS):
@@ -146,15 +129,15 @@ class TTS(tts.TTS):
             sample_rate=opts.sample_rate,
             num_channels=NUM_CHANNELS,
         )
-        base = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_HTTP_BASE
-        key = api_key or os.environ.get(API_KEY_ENV)
+        # The core resolves the key ($SMALLEST_API_KEY) and the URL ($SMALLEST_BASE_URL,
+        # http(s) or ws(s) for both transports) and rejects bad ones here, at construction.
         policy = retry_policy(DEFAULT_API_CONNECT_OPTIONS)
         self._opts = opts
-        self._rest = AsyncRestClient(
-            api_key=key, base_url=_http_base(base), options=opts, retry=policy
-        )
+        self._rest = AsyncRestClient(api_key=api_key, base_url=base_url, options=opts, retry=policy)
         self._owns_pool = pool is None
-        self._pool = pool or ConnectionPool(api_key=key, base_url=base, options=opts, retry=policy)
+        self._pool = pool or ConnectionPool(
+            api_key=api_key, base_url=base_url, options=opts, retry=policy
+        )
         self._streams: weakref.WeakSet[SynthesizeStream] = weakref.WeakSet()
         self._prewarm_task: asyncio.Task[None] | None = None
 

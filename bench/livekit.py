@@ -1,0 +1,273 @@
+"""LiveKit A/B: ``livekit_smallest`` vs the official ``livekit-plugins-smallestai`` 1.8.9.
+
+Both plugins run in this process against the same local server (tone engine), rounds
+interleaved (A, B, A, B, ...) so drift in machine load hits both alike. Each row uses the
+plugins the way ``AgentSession`` does: one ``stream()`` per segment, ``end_input()``, and
+``aclose()`` (a cancel) on barge-in. Rows:
+
+1. warm TTFA overhead — first frame out of the stream minus the server's write of the
+   first chunk (the server thread logs ``perf_counter_ns()`` before each chunk write);
+2. segment end — the stream's last frame minus the server's write of the last chunk
+   (what is left is the wait for ``complete``, or a silence timer);
+3. sockets opened over 10 turns, and per barge-in (cancel mid-reply, then the next turn);
+4. next-turn TTFA after a barge-in, with the server's connect delay at 150 ms;
+5. first turn after the server closed idle sockets: TTFA and failed attempts;
+6. client CPU per second of audio (server in its own process);
+7. a rejected voice (error frame): time until the stream fails, with LiveKit's default
+   ``APIConnectOptions`` (max_retry=3).
+
+Run: ``uv run --no-sync python bench/livekit.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+# This file is named livekit.py: take its folder off the path so `livekit` is LiveKit's.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+import aiohttp  # noqa: E402
+from livekit.agents import (  # noqa: E402
+    DEFAULT_API_CONNECT_OPTIONS,
+    APIConnectOptions,
+    APIError,
+    tts,
+)
+from livekit.plugins import smallestai  # noqa: E402
+
+import livekit_smallest  # noqa: E402
+from smallest_local import Server  # noqa: E402
+
+sys.path.insert(0, _HERE)
+from common import KEY, server_process  # noqa: E402
+
+RATE = 24000
+FAST = APIConnectOptions(max_retry=0, timeout=10)
+REPLY = "Hello there, how are you today? I hope all is well with you."
+LONG = " ".join(["word"] * 40)  # 8 s of tone audio
+
+
+@dataclass
+class Plugin:
+    """One side of the A/B: a factory for a TTS and what it needs closed."""
+
+    name: str
+    make: Callable[[str, str], tts.TTS]
+    session: aiohttp.ClientSession | None = None
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, row: str, value: float) -> None:
+        self.samples.setdefault(row, []).append(value)
+
+
+def ours(http: str, ws: str, **kw: object) -> tts.TTS:
+    return livekit_smallest.TTS(api_key=KEY, base_url=http, sample_rate=RATE, **kw)  # type: ignore[arg-type]
+
+
+def make_official(session: aiohttp.ClientSession) -> Callable[..., tts.TTS]:
+    def make(http: str, ws: str, **kw: object) -> tts.TTS:
+        return smallestai.TTS(
+            api_key=KEY,
+            base_url=f"{http}/waves/v1",
+            ws_url=f"{ws}/waves/v1/tts/live",
+            sample_rate=RATE,
+            http_session=session,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    return make
+
+
+async def turn(
+    engine: tts.TTS, text: str, conn: APIConnectOptions = FAST
+) -> tuple[float, float, float, float]:
+    """(start, first frame, last frame, audio seconds) of one streamed segment."""
+    stream = engine.stream(conn_options=conn)
+    start = time.perf_counter()
+    stream.push_text(text)
+    stream.end_input()
+    first = last = 0.0
+    audio = 0.0
+    async for ev in stream:
+        last = time.perf_counter()
+        first = first or last
+        audio += ev.frame.duration
+    await stream.aclose()
+    return start, first, last, audio
+
+
+async def barge_in(engine: tts.TTS) -> None:
+    """Start a long reply, cancel it at its first frame (what AgentSession does)."""
+    stream = engine.stream(conn_options=FAST)
+    stream.push_text(LONG)
+    stream.end_input()
+    async for _ev in stream:
+        break
+    await stream.aclose()
+
+
+async def interleave(
+    plugins: list[Plugin], rounds: int, body: Callable[[Plugin], Awaitable[None]]
+) -> None:
+    print(f"  {body.__name__}: {rounds} rounds", file=sys.stderr, flush=True)
+    for _ in range(rounds):
+        for plugin in plugins:
+            await asyncio.wait_for(body(plugin), 60)
+
+
+async def in_process_rows(plugins: list[Plugin], rounds: int) -> None:
+    server = Server(engine="tone", api_keys=(KEY,))
+    server.set_latency(realtime_factor=1.0, chunk_ms=20)
+    with server:
+        http, ws = server.http_url, server.ws_url
+        log = server.stats.chunk_log = []
+
+        # 1 + 2: warm TTFA overhead and segment end, on a warmed TTS per plugin
+        engines = {p.name: p.make(http, ws) for p in plugins}
+        for p in plugins:
+            await turn(engines[p.name], "Warm up.")
+
+        async def ttfa_and_end(p: Plugin) -> None:
+            mark = len(log)
+            _start, first, last, _ = await turn(engines[p.name], REPLY)
+            chunks = log[mark:]
+            p.add("ttfa", (first - chunks[0][2] / 1e9) * 1000)
+            p.add("end", (last - chunks[-1][2] / 1e9) * 1000)
+
+        await interleave(plugins, rounds, ttfa_and_end)
+
+        # 3: sockets opened over 10 turns, and per barge-in
+        async def sockets(p: Plugin) -> None:
+            before = server.stats.ws_connections_total
+            for _ in range(10):
+                await turn(engines[p.name], "Short turn.")
+            p.add("sockets10", server.stats.ws_connections_total - before)
+            before = server.stats.ws_connections_total
+            await barge_in(engines[p.name])
+            await turn(engines[p.name], "Sorry, go ahead.")
+            p.add("sockets_barge", server.stats.ws_connections_total - before)
+
+        await interleave(plugins, max(2, rounds // 4), sockets)
+
+        # 4: next-turn TTFA after a barge-in, connect delay 150 ms
+        server.set_latency(connect_ms=150)
+
+        async def after_barge(p: Plugin) -> None:
+            await barge_in(engines[p.name])
+            start, first, _, _ = await turn(engines[p.name], "Sorry, go ahead.")
+            p.add("barge_ttfa", (first - start) * 1000)
+
+        await interleave(plugins, rounds, after_barge)
+        server.set_latency(connect_ms=0)
+        for engine in engines.values():
+            await engine.aclose()
+
+        # 5: first turn after the server closed idle sockets (1 s idle timeout); audio
+        # comes at once here, since the server's idle clock ignores its own sending
+        server.set_latency(realtime_factor=0.0)
+
+        async def after_idle(p: Plugin) -> None:
+            engine = p.make(http, ws)
+            errors: list[object] = []
+            engine.on("error", errors.append)
+            # the first two sockets (either plugin's first socket and its spare or
+            # replacement) get a 1 s idle timeout (above the official plugin's 0.6 s drain); later ones 60 s
+            server.faults.idle_close(1.0, times=2)
+            await turn(engine, "Before the pause.", DEFAULT_API_CONNECT_OPTIONS)
+            await asyncio.sleep(2.0)  # benchmark scenario: a pause in the conversation
+            start, first, _, _ = await turn(engine, "After the pause.", DEFAULT_API_CONNECT_OPTIONS)
+            server.faults.clear()
+            p.add("idle_ttfa", (first - start) * 1000)
+            p.add("idle_errors", len(errors))
+            await engine.aclose()
+
+        await interleave(plugins, max(2, rounds // 2), after_idle)
+
+        # 7: a rejected voice: time to failure with LiveKit's default retry settings
+        async def rejected(p: Plugin) -> None:
+            engine = p.make(http, ws, voice_id="no_such_voice")
+            start = time.perf_counter()
+            try:
+                await turn(engine, "Nobody speaks this.", DEFAULT_API_CONNECT_OPTIONS)
+            except APIError:
+                p.add("error_s", time.perf_counter() - start)
+            await engine.aclose()
+
+        await interleave(plugins, 2, rejected)
+
+
+async def cpu_rows(plugins: list[Plugin], rounds: int) -> None:
+    with server_process("--engine", "tone") as (ws, http):
+        engines = {p.name: p.make(http, ws) for p in plugins}
+        for p in plugins:
+            await turn(engines[p.name], "Warm up.")
+
+        async def cpu(p: Plugin) -> None:
+            t0 = time.process_time()
+            audio = 0.0
+            for _ in range(3):
+                *_, seconds = await turn(engines[p.name], " ".join(["word"] * 50))
+                audio += seconds
+            p.add("cpu", (time.process_time() - t0) * 1000 / audio)
+
+        await interleave(plugins, rounds, cpu)
+        for engine in engines.values():
+            await engine.aclose()
+
+
+def table(a: Plugin, b: Plugin) -> str:
+    def med(p: Plugin, row: str) -> float:
+        return statistics.median(p.samples[row]) if p.samples.get(row) else float("nan")
+
+    rows = [
+        ("Warm TTFA over the server's first chunk (ms, median)", "ttfa", "{:.2f}"),
+        ("Segment end after the last chunk (ms, median)", "end", "{:.1f}"),
+        ("Sockets opened over 10 turns", "sockets10", "{:.0f}"),
+        ("Sockets opened per barge-in (+ next turn)", "sockets_barge", "{:.0f}"),
+        ("Next-turn TTFA after barge-in, connect 150 ms (ms)", "barge_ttfa", "{:.1f}"),
+        ("First turn after an idle close: TTFA (ms)", "idle_ttfa", "{:.1f}"),
+        ("First turn after an idle close: failed attempts", "idle_errors", "{:.0f}"),
+        ("Client CPU per audio second (ms)", "cpu", "{:.2f}"),
+        ("Rejected voice: time to failure (s)", "error_s", "{:.3f}"),
+    ]
+    out = [
+        f"| Metric | {a.name} | {b.name} | ratio (official / ours) |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, key, fmt in rows:
+        x, y = med(a, key), med(b, key)
+        ratio = "∞ (ours 0)" if x == 0 and y > 0 else "—" if x == y == 0 else f"{y / x:.1f}×"
+        out.append(f"| {label} | {fmt.format(x)} | {fmt.format(y)} | {ratio} |")
+    return "\n".join(out)
+
+
+async def main_async(rounds: int) -> str:
+    async with aiohttp.ClientSession() as session:
+        a = Plugin("livekit-smallest", ours)
+        b = Plugin("livekit-plugins-smallestai 1.8.9", make_official(session), session)
+        await in_process_rows([a, b], rounds)
+        await cpu_rows([a, b], max(2, rounds // 2))
+        return table(a, b)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.CRITICAL)  # the official plugin logs its retries
+    print("LiveKit TTS A/B on one local server (tone engine, realtime 1.0, 20 ms chunks)")
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
+    print(asyncio.run(main_async(4 if args.quick else 12)))
+
+
+if __name__ == "__main__":
+    main()
