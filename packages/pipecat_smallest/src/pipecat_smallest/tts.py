@@ -134,6 +134,10 @@ def _options(
 ) -> TTSOptions:
     """The core's options for these settings.
 
+    ``complete_backoff_ms`` is 0: every utterance ends with a closing fragment, so the
+    server has nothing to wait for before its ``complete`` (§12) — the turn's
+    ``TTSStoppedFrame``, and the next turn's audio, follow the last chunk at once.
+
     Raises:
         InvalidOptionError: a value is not acceptable (names the field and what is).
     """
@@ -149,6 +153,7 @@ def _options(
         sample_rate=sample_rate,  # type: ignore[arg-type]
         word_timestamps=word_timestamps,
         output_format=output_format,  # type: ignore[arg-type]
+        complete_backoff_ms=0,
     )
 
 
