@@ -252,6 +252,21 @@ def test_callbacks_see_the_speech_run(smallest_server: Server):
     speech.close()
 
 
+async def test_astream_events_show_the_audio_stream(smallest_server: Server):
+    speech = speech_for(smallest_server)
+    kinds: list[str] = []
+    streamed = b""
+    async for event in speech.astream_events("One two three.", version="v2"):
+        if event["name"] == "SmallestSpeech":
+            kinds.append(event["event"])
+            if event["event"] == "on_chain_stream":
+                streamed += event["data"]["chunk"]
+    assert kinds[0] == "on_chain_start" and kinds[-1] == "on_chain_end"
+    assert "on_chain_stream" in kinds
+    assert_one_intact_utterance(streamed, 3)
+    await speech.aclose()
+
+
 async def test_an_error_in_the_input_stream_reaches_the_caller(smallest_server: Server):
     speech = speech_for(smallest_server)
 
