@@ -10,6 +10,9 @@ durations exact (200 ms per word at speed 1) and tells whose audio is whose
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import textwrap
 from typing import Any
 from uuid import UUID
 
@@ -297,3 +300,35 @@ def test_a_rejected_key_raises_the_core_error(smallest_server: Server):
         speech.invoke("Hello.")
     assert "sk_wrong" not in str(caught.value)
     speech.close()
+
+
+def test_programs_that_never_close_leave_no_socket_open():
+    """``asyncio.run`` twice and the sync path, no ``aclose()``/``close()``: no leak.
+
+    Run in a fresh interpreter in development mode, where an unclosed socket or
+    transport is reported as a ResourceWarning when it is collected.
+    """
+    script = textwrap.dedent(
+        """
+        import asyncio, gc
+        from smallest_local import Server
+        from langchain_smallest import SmallestSpeech
+
+        with Server(engine="tone") as server:
+            speech = SmallestSpeech(api_key=server.api_key, base_url=server.http_url)
+
+            async def main():
+                return await speech.ainvoke("Hello there.")
+
+            sizes = [len(asyncio.run(main())), len(asyncio.run(main()))]
+            sizes.append(len(speech.invoke("Sync too.")))
+            del speech
+            gc.collect()
+        print(sizes)
+        """
+    )
+    done = subprocess.run([sys.executable, "-X", "dev", "-W", "default", "-c", script],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[19200, 19200, 19200]"
+    assert "ResourceWarning" not in done.stderr and "destroyed" not in done.stderr, done.stderr

@@ -100,7 +100,7 @@ class SmallestSpeech(RunnableSerializable[SpeechInput, bytes]):
     """Sockets the pool may open at once (``batch`` runs utterances side by side)."""
 
     _options: TTSOptions = PrivateAttr()
-    _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ConnectionPool] = PrivateAttr(
+    _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _PoolKeeper] = PrivateAttr(
         default_factory=weakref.WeakKeyDictionary
     )
     _thread: _LoopThread | None = PrivateAttr(default=None)
@@ -181,8 +181,8 @@ class SmallestSpeech(RunnableSerializable[SpeechInput, bytes]):
     def _pool(self) -> ConnectionPool:
         """The connection pool of the running loop (created on first use there)."""
         loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is None:
+        keeper = self._pools.get(loop)
+        if keeper is None:
             pool = ConnectionPool(
                 api_key=self.api_key.get_secret_value(),
                 options=self._options,
@@ -190,8 +190,9 @@ class SmallestSpeech(RunnableSerializable[SpeechInput, bytes]):
                 max_connections=self.max_connections,
                 retry=retry_policy(self.max_retries),
             )
-            self._pools[loop] = pool
-        return pool
+            keeper = _PoolKeeper(pool)
+            self._pools[loop] = keeper
+        return keeper.pool
 
     def _loop_thread(self) -> _LoopThread:
         with self._thread_lock:
@@ -219,10 +220,14 @@ class SmallestSpeech(RunnableSerializable[SpeechInput, bytes]):
         self._loop_thread().run(warm())
 
     async def aclose(self) -> None:
-        """Close the running loop's connection pool (its sockets and background tasks)."""
-        pool = self._pools.pop(asyncio.get_running_loop(), None)
-        if pool is not None:
-            await pool.aclose()
+        """Close the running loop's connection pool (its sockets and background tasks).
+
+        Optional when the loop is run by ``asyncio.run`` (or a test runner): the pool
+        also closes when the loop cancels its remaining tasks at shutdown.
+        """
+        keeper = self._pools.pop(asyncio.get_running_loop(), None)
+        if keeper is not None:
+            await keeper.aclose()
 
     def close(self) -> None:
         """Close the sync methods' pool and their event-loop thread."""
@@ -427,6 +432,31 @@ def _no_kwargs(kwargs: dict[str, Any]) -> None:
         )
 
 
+class _PoolKeeper:
+    """A loop's pool, plus a task that closes it when the loop shuts down.
+
+    ``asyncio.run`` (and test runners) cancel the tasks still pending when the main
+    coroutine returns and let them finish; the keeper task then closes the pool, so a
+    program that never calls ``aclose()`` still closes its sockets cleanly.
+    """
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+        self._task = asyncio.get_running_loop().create_task(
+            self._hold(), name="langchain-smallest-pool"
+        )
+
+    async def _hold(self) -> None:
+        try:
+            await asyncio.get_running_loop().create_future()  # until cancelled
+        finally:
+            await self.pool.aclose()
+
+    async def aclose(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
 class _LoopThread:
     """A private event loop in a daemon thread, for the sync methods."""
 
@@ -446,15 +476,15 @@ class _LoopThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def close(
-        self, pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ConnectionPool]
+        self, pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _PoolKeeper]
     ) -> None:
         """Close this loop's pool, then stop the loop and its thread. Idempotent."""
         if self.loop.is_closed():
             return
-        pool = pools.pop(self.loop, None)
-        if pool is not None:
+        keeper = pools.pop(self.loop, None)
+        if keeper is not None:
             with contextlib.suppress(Exception):
-                self.run(pool.aclose())
+                self.run(keeper.aclose())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
         self.loop.close()
