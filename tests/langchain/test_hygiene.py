@@ -126,6 +126,9 @@ def test_the_key_never_shows(smallest_server: Server, caplog: pytest.LogCaptureF
         assert key not in repr(obj) and key not in str(obj)
         assert key not in str(obj.model_dump())  # type: ignore[attr-defined]
 
+    for obj in (speech, *toolkit.get_tools()):
+        assert obj.lc_secrets == {"api_key": "SMALLEST_API_KEY"}  # type: ignore[attr-defined]
+
     caplog.set_level(logging.DEBUG)
     tts = toolkit.get_tools()[0]
     assert isinstance(tts, BaseTool)

@@ -45,7 +45,7 @@ from smallest_core import (
     Utterance,
 )
 
-from ._config import api_key_field, base_url_field, check_settings, retry_policy
+from ._config import API_KEY_ENV, api_key_field, base_url_field, check_settings, retry_policy
 from .log import logger
 
 __all__ = ["SmallestSpeech", "SpeechInput"]
@@ -128,6 +128,11 @@ class SmallestSpeech(RunnableSerializable[SpeechInput, bytes]):
             speed=self.speed,
             sample_rate=self.sample_rate,  # type: ignore[arg-type]
         )
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Serialization writes the key as a reference to this variable, never its value."""
+        return {"api_key": API_KEY_ENV}
 
     # -- the Runnable interface -------------------------------------------------------------
     def invoke(

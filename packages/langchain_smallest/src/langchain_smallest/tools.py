@@ -43,7 +43,7 @@ from smallest_core import (
     audio_duration,
 )
 
-from ._config import api_key_field, base_url_field, check_settings, retry_policy
+from ._config import API_KEY_ENV, api_key_field, base_url_field, check_settings, retry_policy
 from ._errors import to_tool_exception, validation_message
 
 __all__ = [
@@ -129,6 +129,11 @@ class _SmallestTool(BaseTool):
         """
         super().__init__(**kwargs)
         check_settings(self.api_key, self.timeout, self.max_retries)
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Serialization writes the key as a reference to this variable, never its value."""
+        return {"api_key": API_KEY_ENV}
 
     def _client_kwargs(self) -> dict[str, Any]:
         return {
