@@ -168,3 +168,37 @@ def test_invoking_with_plain_args_returns_the_summary_only(smallest_server: Serv
     content = tts.invoke({"text": "Two words."})
     assert isinstance(content, str) and content.startswith("Spoke 0.40 s of audio")
     tts.close()
+
+
+@pytest.mark.parametrize(
+    ("output_format", "sample_rate"),
+    [("wav", 44100), ("pcm", 24000), ("mp3", 24000), ("ulaw", 8000), ("alaw", 8000)],
+)
+async def test_every_output_format_reports_its_duration(
+    smallest_server: Server, tmp_path: Path, output_format: str, sample_rate: int
+):
+    tts = SmallestTextToSpeechTool(
+        api_key=smallest_server.api_key, base_url=smallest_server.http_url, output_dir=tmp_path
+    )
+    message = await tts.ainvoke(
+        speak_call("One two three four five.", output_format=output_format,
+                   sample_rate=sample_rate).tool_calls[0]
+    )  # fmt: skip
+    audio = message.artifact
+    assert (audio.output_format, audio.sample_rate) == (output_format, sample_rate)
+    assert audio.duration == pytest.approx(1.0, abs=0.06)  # mp3 frames pad the end a little
+    assert audio.path.suffix == f".{output_format}" and audio.path.read_bytes() == audio.audio
+
+
+def test_the_toolkit_shares_one_client(smallest_server: Server):
+    toolkit = SmallestToolkit(api_key=smallest_server.api_key, base_url=smallest_server.http_url)
+    tools = toolkit.get_tools()
+    assert [t.name for t in tools] == [
+        "smallest_text_to_speech",
+        "smallest_list_voices",
+        "smallest_clone_voice",
+    ]
+    assert len({id(t.client) for t in tools}) == 1 and tools[0].client is not None
+    for tool, args in ((tools[0], {"text": "Hi."}), (tools[1], {})):  # both use that client
+        assert tool.invoke({"type": "tool_call", "id": "1", "name": tool.name, "args": args})
+    toolkit.close()

@@ -198,6 +198,20 @@ async def test_a_barge_in_also_cancels_the_model_stream(smallest_server: Server)
     await speech.aclose()
 
 
+async def test_prewarm_opens_a_socket_before_the_first_answer(smallest_server: Server):
+    speech = speech_for(smallest_server)
+    await speech.aprewarm()
+    stats = smallest_server.stats
+    assert (stats.ws_connections_total, stats.syntheses_started) == (1, 0)
+    assert_one_intact_utterance(await speech.ainvoke("Ready when you are."), 4)
+    await speech.aclose()
+
+    speech.prewarm()  # the sync methods have their own pool
+    assert stats.syntheses_started == 1 and stats.ws_connections_active >= 1
+    assert_one_intact_utterance(speech.invoke("Ready."), 1)
+    speech.close()
+
+
 async def test_invoke_accepts_text_messages_and_prompts(smallest_server: Server):
     speech = speech_for(smallest_server, sample_rate=16000)
     whole = await speech.ainvoke("One two three four.")
