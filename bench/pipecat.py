@@ -97,18 +97,26 @@ class Capture(FrameProcessor):
     def __init__(self) -> None:
         super().__init__(enable_direct_mode=True)
         self.seen: list[tuple[Frame, float]] = []
+        # Indexed as frames arrive, so waiting predicates cost O(1) (this process's CPU
+        # is measured too).
+        self.by_type: dict[type, list[tuple[Frame, float]]] = {}
+        self.audio: dict[str | None, list[float]] = {}
         self.changed = asyncio.Condition()
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if direction == FrameDirection.DOWNSTREAM or isinstance(frame, ErrorFrame):
-            self.seen.append((frame, time.perf_counter()))
+            now = time.perf_counter()
+            self.seen.append((frame, now))
+            self.by_type.setdefault(type(frame), []).append((frame, now))
+            if isinstance(frame, TTSAudioRawFrame):
+                self.audio.setdefault(frame.context_id, []).append(now)
             async with self.changed:
                 self.changed.notify_all()
         await self.push_frame(frame, direction)
 
     def of(self, kind: type) -> list[tuple[Frame, float]]:
-        return [(f, t) for f, t in self.seen if isinstance(f, kind)]
+        return self.by_type.get(kind, [])
 
     async def until(self, predicate: Callable[[], bool], timeout: float = TURN_WAIT_S) -> bool:
         try:
@@ -125,7 +133,7 @@ class Capture(FrameProcessor):
         return [f.context_id for f, _ in self.of(TTSStartedFrame)]
 
     def audio_times(self, ctx: str) -> list[float]:
-        return [t for f, t in self.of(TTSAudioRawFrame) if f.context_id == ctx]
+        return self.audio.get(ctx, [])
 
 
 @asynccontextmanager

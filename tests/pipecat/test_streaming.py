@@ -208,3 +208,50 @@ async def test_word_timestamps_across_a_multi_sentence_turn(make_tts, smallest_s
     first_ctx = run.context_ids()[0]
     duration_ns = len(run.audio_by_context()[first_ctx]) / 2 / 24000 * 1e9
     assert pts[-1] - pts[0] < duration_ns
+
+
+@pytest.mark.smallest_server(realtime_factor=0.25, chunk_ms=20)
+async def test_tone_every_byte_belongs_to_its_context(make_tts, smallest_server):
+    """Concurrent contexts, a barge-in and a mid-turn fault: every audio frame is its own
+    context's (the tone engine marks each sample with the request that made it)."""
+    tts = make_tts()
+    async with running(tts) as run:
+        # two contexts synthesizing at once (a speak frame, then an LLM turn behind it)
+        await run.send(
+            TTSSpeakFrame("Alpha speaks first."),
+            LLMFullResponseStartFrame(),
+            LLMTextFrame("Bravo one. "),
+            LLMTextFrame("Bravo two."),
+            LLMFullResponseEndFrame(),
+        )
+        await run.turns_done(2)
+        # a barge-in, then the next turn
+        await run.send(TTSSpeakFrame("Charlie talks for quite a long while now, on and on."))
+        await run.down.wait_for(
+            lambda c: len(run.context_ids()) == 3 and c.count(TTSAudioRawFrame) > 30
+        )
+        await run.worker.queue_frame(InterruptionFrame())
+        await run.down.wait_count(InterruptionFrame, 1)
+        await run.send(TTSSpeakFrame("Delta answers."))
+        await run.turns_done(3)
+        # a turn whose socket dies after audio: the rest of it goes out on a new utterance
+        smallest_server.faults.abort_after(5)
+        # (the aggregator releases a sentence when the next token confirms its end)
+        await run.send(
+            LLMFullResponseStartFrame(), LLMTextFrame("Echo starts here."), LLMTextFrame(" Then")
+        )
+        await run.up.wait_count(ErrorFrame, 1)
+        await run.send(LLMTextFrame(" it carries on."), LLMFullResponseEndFrame())
+        await run.turns_done(4)
+    a, b, c, d, e = run.context_ids()
+    allowed = {a: {a}, b: {b}, c: {c}, d: {d}, e: {e, f"{e}.2"}}
+    for frame in run.down.frames(TTSAudioRawFrame):
+        tags = set(describe(frame.audio))
+        assert tags <= {tag_value(t) for t in allowed[frame.context_id]}, frame.context_id
+    by_ctx = run.audio_by_context()
+    for ctx in (a, b, d):  # complete and intact
+        assert describe(by_ctx[ctx]) == {tag_value(ctx): [(0, len(by_ctx[ctx]) // 4)]}
+    echo = describe(by_ctx[e])
+    assert echo[tag_value(e)] == [(0, 5 * 480 // 2)]  # five 20 ms chunks, then the drop
+    assert echo[tag_value(f"{e}.2")][0][0] == 0  # the rest, from a fresh request
+    assert len(run.errors()) == 1
