@@ -180,7 +180,8 @@ async def in_process_rows(plugins: list[Plugin], rounds: int) -> None:
             errors: list[object] = []
             engine.on("error", errors.append)
             # the first two sockets (either plugin's first socket and its spare or
-            # replacement) get a 1 s idle timeout (above the official plugin's 0.6 s drain); later ones 60 s
+            # replacement) get a 1 s idle timeout, above the official plugin's 0.6 s
+            # drain; later ones the normal 60 s
             server.faults.idle_close(1.0, times=2)
             await turn(engine, "Before the pause.", DEFAULT_API_CONNECT_OPTIONS)
             await asyncio.sleep(2.0)  # benchmark scenario: a pause in the conversation
