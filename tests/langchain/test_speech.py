@@ -242,30 +242,48 @@ async def test_abatch_and_batch_give_each_input_its_own_utterance(smallest_serve
 
 
 class RunRecorder(BaseCallbackHandler):
+    """Names, parents, inputs and outputs of every chain and chat-model run."""
+
     def __init__(self) -> None:
-        self.started: list[str] = []
-        self.outputs: dict[UUID, Any] = {}
         self.names: dict[UUID, str] = {}
+        self.parents: dict[UUID, UUID | None] = {}
+        self.inputs: dict[UUID, Any] = {}
+        self.outputs: dict[UUID, Any] = {}
 
     def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: UUID, **kw: Any) -> None:
-        name = kw.get("name") or ""
-        self.started.append(name)
-        self.names[run_id] = name
+        self.names[run_id] = kw.get("name") or ""
+        self.parents[run_id] = kw.get("parent_run_id")
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: UUID, **kw: Any):
+        self.names[run_id] = "chat_model"
+        self.parents[run_id] = kw.get("parent_run_id")
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kw: Any) -> None:
+        self.inputs[run_id] = kw.get("inputs")
         self.outputs[run_id] = outputs
 
+    def run(self, name: str) -> UUID:
+        [run_id] = [rid for rid, n in self.names.items() if n == name]
+        return run_id
 
-def test_callbacks_see_the_speech_run(smallest_server: Server):
+
+def test_callbacks_see_the_speech_run_inside_the_chain(smallest_server: Server):
+    """A sync ``model | speech`` stream: the model is read in a helper thread, and its run
+    still hangs under the chain's, next to the speech run (inputs and output traced)."""
     speech = speech_for(smallest_server)
     recorder = RunRecorder()
-    chain = RunnableLambda(lambda q: f"You asked: {q}.") | speech
+    model = GatedStreamingModel(text="It will rain at noon.", gate_after=0)
+    model.open_gate()
+    chain = model | speech
 
-    pcm = chain.invoke("about rain", config={"callbacks": [recorder]})
+    pcm = b"".join(chain.stream("about rain", config={"callbacks": [recorder]}))
 
-    [run_id] = [rid for rid, name in recorder.names.items() if name == "SmallestSpeech"]
-    assert recorder.outputs[run_id] == pcm
-    assert pcm_duration(pcm, RATE) == pytest.approx(4 * 0.2)
+    speech_run, model_run = recorder.run("SmallestSpeech"), recorder.run("chat_model")
+    chain_run = recorder.parents[speech_run]
+    assert chain_run is not None and recorder.parents[model_run] == chain_run
+    assert recorder.outputs[speech_run] == pcm
+    assert recorder.inputs[speech_run].text == "It will rain at noon."
+    assert pcm_duration(pcm, RATE) == pytest.approx(5 * 0.2)
     speech.close()
 
 
