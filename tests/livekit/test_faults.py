@@ -76,16 +76,19 @@ async def test_server_error_frame_before_audio_is_retried_transparently(
     tts = make_tts()
     errors: list[TTSError] = []
     tts.on("error", errors.append)
+    caplog.set_level(logging.INFO)
     async with running_session(tts) as (session, sink):
         await session.say("Retried on a fresh socket.")
     assert errors == []
+    assert warnings_from_us(caplog) == []  # a transparent retry is not a warning
     rid = smallest_server.stats.request_ids[-1]
     one_run(pcm_of(sink.frames), rid, 5)
 
 
 async def test_drop_before_first_audio_is_retried_transparently(
-    make_tts: Callable[..., TTS], smallest_server: Server
+    make_tts: Callable[..., TTS], smallest_server: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     smallest_server.faults.abort_after(0)
     tts = make_tts()
     errors: list[TTSError] = []
@@ -93,6 +96,7 @@ async def test_drop_before_first_audio_is_retried_transparently(
     async with running_session(tts) as (session, sink):
         await session.say("Dropped, then spoken.")
     assert errors == []
+    assert warnings_from_us(caplog) == []
     first, retry = smallest_server.stats.request_ids
     assert first == retry  # the same utterance, replayed on a fresh socket
     one_run(pcm_of(sink.frames), first, 3)

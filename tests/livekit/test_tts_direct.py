@@ -8,7 +8,7 @@ segment's own request (``describe(pcm) == {tag_value(segment_id): [(0, n)]}``).
 from __future__ import annotations
 
 import pytest
-from livekit.agents import APIConnectOptions, metrics
+from livekit.agents import APIConnectOptions, APIError, metrics
 from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT
 
 from livekit_smallest import TTS
@@ -193,3 +193,23 @@ def test_update_options_validates_and_keeps_the_old_options_on_error() -> None:
     with pytest.raises(InvalidOptionError, match="speed"):
         tts.update_options(speed=9.0, voice_id="other")
     assert tts.options.voice_id == OTHER_VOICE and tts.options.speed == 1.0
+
+
+@pytest.mark.smallest_server(realtime_factor=1.0, chunk_ms=40)
+async def test_aclose_closes_live_streams_then_the_pool(make_tts) -> None:
+    tts = make_tts()
+    stream = tts.stream(conn_options=FAST)
+    stream.push_text(" ".join(["word"] * 40))  # 8 s of audio in real time
+    stream.end_input()
+    first = await stream.__anext__()
+    await tts.aclose()  # returns without waiting for the 8 s
+    rest = [ev async for ev in stream]  # the stream was closed: iteration just ends
+    pcm = b"".join(ev.frame.data.tobytes() for ev in [first, *rest])
+    assert set(describe(pcm)) == {tag_value(first.segment_id)}
+    after = tts.stream(conn_options=FAST)
+    after.push_text("Too late.")
+    after.end_input()
+    with pytest.raises(APIError, match="closed"):
+        async for _ev in after:
+            pass
+    await after.aclose()
