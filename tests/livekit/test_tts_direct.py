@@ -213,3 +213,37 @@ async def test_aclose_closes_live_streams_then_the_pool(make_tts) -> None:
         async for _ev in after:
             pass
     await after.aclose()
+
+
+DIALECT_TEXT = ["Hello there. ", "How are ", "you today? ", "I hope ", "all is well."]
+
+
+@pytest.mark.parametrize(
+    "dialect",
+    [
+        pytest.param(d, marks=pytest.mark.smallest_server(dialect=d), id=d)
+        for d in ("context", "context-bare", "release-ids", "release", "release-bare")
+    ],
+)
+async def test_every_server_reading_of_continuations(make_tts, dialect: str) -> None:
+    """PROTOCOL.md §12 readings: one segment, whole, with word times on its own timeline.
+
+    Under ``release*`` the server answers each sentence as its own request (times from
+    0, maybe a ``complete`` each); the segment must still end after the last sentence,
+    never at the first ``complete``, and the words must keep counting up.
+    """
+    tts = make_tts(word_timestamps=True)
+    stream = tts.stream(conn_options=FAST)
+    for token in DIALECT_TEXT:
+        stream.push_text(token)
+    stream.end_input()
+    events = [ev async for ev in stream]
+    await stream.aclose()
+    text = "".join(DIALECT_TEXT)
+    pcm = check_frames(events, 24000)
+    assert describe(pcm) == {tag_value(events[0].segment_id): [(0, pairs(text, 24000))]}
+    words = [w for ev in events for w in ev.frame.userdata.get(USERDATA_TIMED_TRANSCRIPT, [])]
+    assert "".join(words) == text
+    word_s = TONE.pairs_per_word(24000) * 2 / 24000
+    starts = [w.start_time for w in words if w.strip()]
+    assert starts == pytest.approx([i * word_s for i in range(len(text.split()))])
