@@ -75,3 +75,24 @@ async def test_server_errors_are_retried_then_reported(make_http_tts, smallest_s
     (error,) = run.errors()
     assert error.category is ErrorCategory.AUTHENTICATION
     assert len(run.audio()) == 10 * ONE_SECOND
+
+
+@pytest.mark.smallest_server(chunk_ms=20)
+async def test_pcm_streams_and_a_cut_stream_is_reported(make_http_tts, smallest_server):
+    """PCM arrives over SSE as it is made; a body cut after audio is an ErrorFrame."""
+    tts = make_http_tts()
+    async with running(tts) as run:
+        await run.send(TTSSpeakFrame(TEXT))
+        await run.turns_done(1)
+        smallest_server.faults.close_after(5, route="http")
+        await run.send(TTSSpeakFrame(TEXT))
+        await run.turns_done(2)
+        await run.send(TTSSpeakFrame(TEXT))
+        await run.turns_done(3)
+    first, cut, last = (run.audio_by_context()[c] for c in run.context_ids())
+    assert len(run.down.frames(TTSAudioRawFrame)) >= 50  # streamed, not one body
+    assert len(first) == len(last) == ONE_SECOND
+    # the cut sentence kept exactly the five chunks that came, intact, and no more
+    assert list(describe(cut).values()) == [[(0, 5 * 480 // 2)]]
+    (error,) = run.errors()
+    assert error.category is ErrorCategory.CONNECTIVITY

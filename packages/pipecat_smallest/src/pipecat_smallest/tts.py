@@ -580,10 +580,20 @@ class SmallestHttpTTSService(_SmallestService):
             await self._client.aclose()
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
-        """Synthesize ``text`` and yield it as PCM frames of about half a second each."""
+        """Synthesize ``text`` and yield its audio as PCM frames.
+
+        PCM streams over SSE (§4), so the first audio plays before the sentence is fully
+        synthesized; other formats need the whole body to decode. Errors end the
+        sentence with an ``ErrorFrame`` in its place (a stream that fails after audio
+        was yielded is not replayed: audio is never duplicated).
+        """
         options = self._options
         await self.start_tts_usage_metrics(text)
         try:
+            if options.output_format == "pcm":
+                async for frame in self._stream_pcm(text, options, context_id):
+                    yield frame
+                return
             body = await self._client.synthesize(text, options=options)
             pcm = await asyncio.to_thread(_decode, body, options)
         except SmallestError as err:
@@ -597,6 +607,17 @@ class SmallestHttpTTSService(_SmallestService):
         for start in range(0, len(pcm), step):
             chunk = pcm[start : start + step]
             yield TTSAudioRawFrame(chunk, options.sample_rate, 1, context_id=context_id)
+
+    async def _stream_pcm(
+        self, text: str, options: TTSOptions, context_id: str
+    ) -> AsyncGenerator[Frame, None]:
+        carry = b""  # an odd byte waits for its pair: frames hold whole samples
+        async for chunk in self._client.stream(text, options=options):
+            pcm, carry = carry + chunk.audio, b""
+            if len(pcm) % 2:
+                pcm, carry = pcm[:-1], pcm[-1:]
+            if pcm:
+                yield TTSAudioRawFrame(pcm, options.sample_rate, 1, context_id=context_id)
 
 
 def _decode(body: bytes, options: TTSOptions) -> bytes:
