@@ -247,3 +247,27 @@ async def test_every_server_reading_of_continuations(make_tts, dialect: str) -> 
     word_s = TONE.pairs_per_word(24000) * 2 / 24000
     starts = [w.start_time for w in words if w.strip()]
     assert starts == pytest.approx([i * word_s for i in range(len(text.split()))])
+
+
+async def test_synthesize_retries_a_server_error_in_the_core(
+    make_tts, smallest_server: Server
+) -> None:
+    smallest_server.faults.http_error(503, times=1)
+    tts = make_tts()
+    async with tts.synthesize("one two", conn_options=APIConnectOptions(max_retry=2)) as stream:
+        pcm = check_frames([ev async for ev in stream], 24000)
+    assert len(describe(pcm)) == 1
+    assert smallest_server.stats.http_requests == 2
+
+
+async def test_synthesize_refusal_is_not_retried(make_tts, smallest_server: Server) -> None:
+    smallest_server.faults.http_error(422, times=1, message="text is too long")
+    tts = make_tts()
+    errors: list = []
+    tts.on("error", errors.append)
+    with pytest.raises(APIError) as info:
+        async with tts.synthesize("one two", conn_options=APIConnectOptions()) as stream:
+            [ev async for ev in stream]
+    assert info.value.status_code == 422 and not info.value.retryable  # type: ignore[attr-defined]
+    assert smallest_server.stats.http_requests == 1
+    assert len(errors) == 1 and not errors[0].recoverable
