@@ -49,6 +49,7 @@ from smallest_core import (
     ProtocolError,
     RequestTimeoutError,
     SmallestError,
+    StreamConnection,
     TTSOptions,
     Utterance,
     WordTimestamp,
@@ -334,7 +335,7 @@ class SmallestTTSService(_SmallestService):
         self._pool = pool
         self._contexts: dict[str, _Context] = {}
         self._readers: set[asyncio.Task[None]] = set()
-        self._sockets: dict[int, object] = {}
+        self._sockets: dict[int, StreamConnection] = {}
 
     @property
     def pool(self) -> ConnectionPool:
@@ -628,7 +629,7 @@ def _decode(body: bytes, options: TTSOptions) -> bytes:
     """
     if options.output_format != "mp3":
         return decode_to_pcm(body, options.output_format, options.sample_rate)
-    import soundfile  # Pipecat's own dependency; imported only for mp3
+    import soundfile  # type: ignore[import-untyped]  # Pipecat's dependency; mp3 only
 
     try:
         samples, rate = soundfile.read(io.BytesIO(body), dtype="int16")
