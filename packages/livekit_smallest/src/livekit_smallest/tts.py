@@ -16,6 +16,7 @@ replaces sockets before the server's idle timeout.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import weakref
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ _MP3_MIME = "audio/mpeg"
 #: punctuation, markup) gets this much silence, so LiveKit does not report it as a failed
 #: synthesis ("no audio frames were pushed") and count it toward closing the session.
 _EMPTY_SEGMENT_SILENCE_S = 0.01
+#: The next whitespace-delimited token with the spaces before it (transcript alignment).
+_NEXT_TOKEN = re.compile(r"\s*\S+")
 
 
 def retry_policy(conn_options: APIConnectOptions) -> RetryPolicy:
@@ -282,12 +285,12 @@ class _Segment:
         where they were and the pieces concatenate to exactly what was sent.
         """
         found = self.text.find(word.word, self.aligned)
-        skipped = self.text[self.aligned : found] if found >= 0 else ""
-        if found < 0 or any(c.isalnum() for c in skipped):
-            piece = (" " if self.aligned else "") + word.word  # normalised by the server
-        else:
-            piece = self.text[self.aligned : found + len(word.word)]
-            self.aligned = found + len(word.word)
+        if found >= 0 and not any(c.isalnum() for c in self.text[self.aligned : found]):
+            end = found + len(word.word)
+        else:  # not verbatim after all: take the next token of what was sent
+            token = _NEXT_TOKEN.match(self.text, self.aligned)
+            end = token.end() if token else self.aligned
+        piece, self.aligned = self.text[self.aligned : end], end
         return TimedString(
             piece, start_time=self.offset + word.start, end_time=self.offset + word.end
         )
