@@ -97,7 +97,8 @@ class TTS(tts.TTS):
         output_format: body format for ``synthesize()`` (``pcm``, ``wav``, ``mp3``,
             ``ulaw``, ``alaw``); always decoded to PCM frames. Streaming is always PCM.
         pool: a :class:`ConnectionPool` to share between TTS instances (same key and
-            URL); it is not closed by :meth:`aclose`. Default: a pool of our own.
+            URL); it is not closed by :meth:`aclose`, and its own ``retry`` policy
+            applies. Default: a pool of our own, retrying as ``conn_options`` say.
 
     Raises:
         InvalidOptionError: a bad option, naming the field and the allowed values.
@@ -344,7 +345,10 @@ class SynthesizeStream(tts.SynthesizeStream):
     async def _open(self) -> Utterance:
         """Start an utterance on a pooled socket and record acquire time and reuse."""
         pool = self._tts._pool
-        pool.retry = retry_policy(self._conn_options)
+        if self._tts._owns_pool:
+            # The pool reads its policy when the utterance starts (the core has no
+            # per-utterance policy yet); a shared pool keeps the one its owner chose.
+            pool.retry = retry_policy(self._conn_options)
         known = pool.connections
         started = time.perf_counter()
         try:
