@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from livekit.agents import APIConnectionError, APIStatusError
+from livekit.agents import APIConnectionError, APIConnectOptions, APIStatusError
 from livekit.agents.tts import TTSError
 
 from livekit_smallest import TTS
@@ -190,3 +190,26 @@ async def test_the_key_never_reaches_logs_or_errors(
     assert key not in repr(tts._pool) and key not in repr(tts._rest)
     assert all(key not in r.getMessage() for r in caplog.records)
     assert key not in caplog.text
+
+
+@pytest.mark.parametrize("max_retry", [0, 1])
+async def test_conn_options_max_retry_drives_the_core_retries(
+    make_tts: Callable[..., TTS], smallest_server: Server, max_retry: int
+) -> None:
+    smallest_server.faults.abort_after(0)
+    tts = make_tts()
+    errors: list[TTSError] = []
+    tts.on("error", errors.append)
+    stream = tts.stream(conn_options=APIConnectOptions(max_retry=max_retry, timeout=5))
+    stream.push_text("Dropped once.")
+    stream.end_input()
+    if max_retry == 0:
+        with pytest.raises(APIConnectionError):
+            [ev async for ev in stream]
+        assert len(errors) == 1 and not errors[0].error.retryable
+    else:
+        pcm = b"".join([ev.frame.data.tobytes() async for ev in stream])
+        assert errors == []
+        assert set(describe(pcm)) == {tag_value(smallest_server.stats.request_ids[-1])}
+    await stream.aclose()
+    assert len(smallest_server.stats.request_ids) == 1 + max_retry
