@@ -125,6 +125,8 @@ async def test_server_unreachable_for_several_turns_then_back(make_tts, smallest
     """Upgrades refused for five turns: each reports why; once the server is back, it speaks."""
     smallest_server.faults.refuse_upgrade(503, times=None)
     tts = make_tts()
+    reported: list[str] = []
+    tts.add_event_handler("on_connection_error", lambda _tts, error: reported.append(error))
     async with running(tts) as run:
         for i in range(5):
             await run.send(TTSSpeakFrame(TEXT))
@@ -139,3 +141,4 @@ async def test_server_unreachable_for_several_turns_then_back(make_tts, smallest
     ours = [e for e in run.errors() if isinstance(e.exception, SmallestError)]
     assert len(ours) == 5  # one per turn, with its cause (Pipecat adds its own
     assert all(e.category is ErrorCategory.SERVER for e in ours)  # "no audio" notices)
+    assert len(reported) == 1 + 5  # prewarm at setup(), then each turn

@@ -393,14 +393,16 @@ class SmallestTTSService(_SmallestService):
         try:
             utterance = ctx.utterance
             if utterance is None or not utterance.open_for_text:
-                utterance = await self._open_utterance(ctx)
+                try:
+                    utterance = await self._open_utterance(ctx)
+                except SmallestError as err:  # no socket: refused, unreachable, ...
+                    await self._call_event_handler("on_connection_error", str(err))
+                    raise
             await self.start_tts_usage_metrics(text)
             await utterance.push_text(text)
             if not self._is_streaming_tokens:
                 await utterance.flush()
         except SmallestError as err:
-            if isinstance(err, _CONNECTION_ERRORS):
-                await self._call_event_handler("on_connection_error", str(err))
             yield error_frame(err)
             if ctx.utterance is None and ctx.ended:
                 await self._finish_context(ctx)
