@@ -22,6 +22,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.services.tts_service import TextAggregationMode
 from pipecat.tests.utils import run_test
+from pipecat.utils.errors import ErrorCategory
 
 from pipecat_smallest import SmallestTTSService
 from smallest_local.engines.tone import describe, tag_value
@@ -169,10 +170,18 @@ async def test_settings_update_applies_at_the_next_utterance(make_tts, smallest_
     assert tts._settings.speed == 2.0
 
 
-@pytest.mark.parametrize("dialect", ["context", "release-ids"])
+@pytest.mark.parametrize(
+    "dialect",
+    [
+        pytest.param(d, marks=pytest.mark.smallest_server(dialect=d))
+        for d in ("context", "release-ids", "release")
+    ],
+)
 async def test_word_timestamps_across_a_multi_sentence_turn(make_tts, smallest_server, dialect):
-    """Word times stay monotonic across sentences (and across server requests) in one turn."""
-    smallest_server.config.dialect = dialect
+    """Word times stay monotonic across sentences in one turn, whichever way the server
+    reads §12 (one request per context, or per release with times restarting, or a
+    ``complete`` per release too)."""
+    assert smallest_server.config.dialect == dialect
     tts = make_tts()
     sentences = ["One two three.", " Four five six.", " Seven eight nine."]
     async with running(tts) as run:
@@ -255,3 +264,31 @@ async def test_tone_every_byte_belongs_to_its_context(make_tts, smallest_server)
     assert echo[tag_value(e)] == [(0, 5 * 480 // 2)]  # five 20 ms chunks, then the drop
     assert echo[tag_value(f"{e}.2")][0][0] == 0  # the rest, from a fresh request
     assert len(run.errors()) == 1
+
+
+async def test_rejected_voice_is_permanent_until_the_settings_change(make_tts, smallest_server):
+    """A voice the server rejects is Pipecat-permanent (no retry, service set aside); a
+    settings update gives it back its work, and the next turn speaks."""
+    tts = make_tts()
+    async with running(tts) as run:
+        await run.send(
+            TTSUpdateSettingsFrame(delta=SmallestTTSService.Settings(voice="no_such_voice")),
+            TTSSpeakFrame("This will not be spoken."),
+        )
+        await run.up.wait_count(ErrorFrame, 1)
+        await run.turns_done(1)
+        assert not tts.is_usable
+        await run.send(
+            TTSUpdateSettingsFrame(delta=SmallestTTSService.Settings(voice="meher")),
+            TTSSpeakFrame("Back in business."),
+        )
+        await run.turns_done(2)
+    error = run.errors()[0]
+    assert error.category is ErrorCategory.INVALID_REQUEST
+    assert "voice" in error.error
+    first, second = run.context_ids()
+    assert first not in run.audio_by_context()
+    pcm = run.audio_by_context()[second]
+    assert describe(pcm) == {tag_value(second): [(0, len(pcm) // 4)]}
+    assert smallest_server.stats.request_ids == [second]
+    assert smallest_server.stats.ws_connections_total <= 2  # prewarmed + spare: no retry
