@@ -6,7 +6,8 @@ plugins the way ``AgentSession`` does: one ``stream()`` per segment, ``end_input
 ``aclose()`` (a cancel) on barge-in. Rows:
 
 1. warm TTFA overhead — first frame out of the stream minus the server's write of the
-   first chunk (the server thread logs ``perf_counter_ns()`` before each chunk write);
+   first chunk (the server, in its own process, logs ``perf_counter_ns()`` — the
+   machine's monotonic clock — before each chunk write: ``--chunk-log``);
 2. segment end — the stream's last frame minus the server's write of the last chunk
    (what is left is the wait for ``complete``, or a silence timer);
 3. sockets opened over 10 turns, and per barge-in (cancel mid-reply, then the next turn);
@@ -27,6 +28,7 @@ import logging
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -124,26 +126,38 @@ async def interleave(
             await asyncio.wait_for(body(plugin), 60)
 
 
+async def timing_rows(plugins: list[Plugin], rounds: int) -> None:
+    """Rows 1 + 2, with the server in its own process: an in-process server thread would
+    compete with the client for the GIL exactly when a chunk is in flight."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "chunks.log")
+        args = ("--engine", "tone", "--realtime-factor", "1.0", "--chunk-ms", "20")
+        with server_process(*args, "--chunk-log", path) as (ws, http), open(path) as log:
+            engines = {p.name: p.make(http, ws) for p in plugins}
+            for p in plugins:
+                await turn(engines[p.name], "Warm up.")
+            log.read()
+
+            async def ttfa_and_end(p: Plugin) -> None:
+                _start, first, last, _ = await turn(engines[p.name], REPLY)
+                # the server wrote every chunk before the stream ended
+                sent = [int(line.split()[2]) / 1e9 for line in log.read().splitlines()]
+                p.add("ttfa", (first - sent[0]) * 1000)
+                p.add("end", (last - sent[-1]) * 1000)
+
+            await interleave(plugins, rounds, ttfa_and_end)
+            for engine in engines.values():
+                await engine.aclose()
+
+
 async def in_process_rows(plugins: list[Plugin], rounds: int) -> None:
     server = Server(engine="tone", api_keys=(KEY,))
     server.set_latency(realtime_factor=1.0, chunk_ms=20)
     with server:
         http, ws = server.http_url, server.ws_url
-        log = server.stats.chunk_log = []
-
-        # 1 + 2: warm TTFA overhead and segment end, on a warmed TTS per plugin
         engines = {p.name: p.make(http, ws) for p in plugins}
         for p in plugins:
             await turn(engines[p.name], "Warm up.")
-
-        async def ttfa_and_end(p: Plugin) -> None:
-            mark = len(log)
-            _start, first, last, _ = await turn(engines[p.name], REPLY)
-            chunks = log[mark:]
-            p.add("ttfa", (first - chunks[0][2] / 1e9) * 1000)
-            p.add("end", (last - chunks[-1][2] / 1e9) * 1000)
-
-        await interleave(plugins, rounds, ttfa_and_end)
 
         # 3: sockets opened over 10 turns, and per barge-in
         async def sockets(p: Plugin) -> None:
@@ -255,6 +269,7 @@ async def main_async(rounds: int) -> str:
     async with aiohttp.ClientSession() as session:
         a = Plugin("livekit-smallest", ours)
         b = Plugin("livekit-plugins-smallestai 1.8.9", make_official(session), session)
+        await timing_rows([a, b], rounds)
         await in_process_rows([a, b], rounds)
         await cpu_rows([a, b], max(2, rounds // 2))
         return table(a, b)

@@ -242,9 +242,11 @@ class TestContinuationFrames:
         assert body["voice_id"] == "liam" and body["text"] == "Hello, "
 
     def test_closing_fragment(self):
-        body = json.loads(ctx_text(OPTS, "c-1", "", last=True))
+        body = json.loads(ctx_text(TTSOptions(complete_backoff_ms=200), "c-1", "", last=True))
         assert (body["text"], body["continue"]) == ("", False)
         assert "max_buffer_delay_ms" not in body
+        # nothing more will come: the complete need not wait (§5.4)
+        assert body["complete_backoff_ms"] == 0
 
     def test_flush_keeps_the_context_open(self):
         body = json.loads(ctx_flush(OPTS, "c-1"))

@@ -89,3 +89,32 @@ async def test_dialect_flags_reach_the_websocket():
         proc.communicate(timeout=15)
     assert len({f["request_id"] for f in frames}) == 2  # one server request per release
     assert all("context_id" not in f for f in frames)
+
+
+async def test_chunk_log_records_each_chunk_before_it_is_written(tmp_path):
+    """``--chunk-log``: benchmarks in another process compare these times to their own."""
+    import time
+
+    path = tmp_path / "chunks.log"
+    proc, base = start(
+        "--engine", "tone", "--db", ":memory:", "--chunk-ms", "100", "--chunk-log", str(path)
+    )
+    try:
+        async with websockets.connect(
+            base.replace("http", "ws", 1) + WS_PATH, additional_headers=auth(KEY)
+        ) as ws:
+            before = time.perf_counter_ns()
+            await ws.send(frame("one two three", request_id="logged"))
+            frames = []
+            while not frames or frames[-1]["status"] != "complete":
+                frames.append(await recv(ws))
+            after = time.perf_counter_ns()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)
+    lines = [line.split() for line in path.read_text().splitlines()]
+    chunks = [f for f in frames if f["status"] == "chunk"]
+    assert len(lines) == len(chunks) == 6  # 0.6 s of tone audio in 100 ms chunks
+    assert [rid for rid, _, _ in lines] == ["logged"] * 6
+    assert [int(n) for _, n, _ in lines] == [i * 2400 for i in range(6)]  # samples before
+    assert all(before <= int(t) <= after for _, _, t in lines)  # one clock across processes

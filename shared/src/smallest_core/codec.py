@@ -231,6 +231,10 @@ def ctx_text(opts: TTSOptions, context_id: str, text: str, *, last: bool) -> str
     """
     body = _ctx_base(opts, context_id, text)
     body[Field.CONTINUE] = not last
+    if last:
+        # §5.4: the backoff is for a client that may still send more; the closing
+        # fragment says it will not, so the context's complete need not wait.
+        body[Field.COMPLETE_BACKOFF_MS] = 0
     return _dumps(body)
 
 

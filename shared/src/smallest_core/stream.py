@@ -26,10 +26,13 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+from websockets.frames import DATA_OPCODES, Frame, Opcode
+from websockets.protocol import Event as Event_
 
 from .classify import error_from_close, error_from_status
 from .codec import authorization, resolve_base_url, ws_url
@@ -160,6 +163,7 @@ class StreamConnection:
                 ping_interval=self._ping[0],
                 ping_timeout=self._ping[1],
                 close_timeout=self._ping[2],
+                create_connection=_push_connection(self._on_message),
             )
         except InvalidStatus as exc:
             response = exc.response
@@ -360,45 +364,61 @@ class StreamConnection:
         task.add_done_callback(self._pending_writes.discard)
 
     # -- reading ----------------------------------------------------------------------
-    async def _read(self) -> None:
-        ws = self._ws
-        assert ws is not None
-        error: SmallestError
-        closing: asyncio.Task[None] | None = None
+    def _on_message(self, message: str | bytes) -> None:
+        """One server message, handed over by the socket as it is parsed (no task switch).
+
+        Runs inside the socket's ``data_received``: it must not raise, and it does not
+        block (the protocol and the routing are synchronous).
+        """
+        if self._proto.poisoned:
+            return  # the close handshake still completes: websockets handles it
         try:
-            async for message in ws:
-                if self._proto.poisoned:
-                    continue  # keep reading so the close handshake completes promptly
-                draining = self._proto.draining
-                if isinstance(message, str):
-                    if logger.isEnabledFor(logging.DEBUG):
-                        logger.debug("< %s", _short(message))
-                    self._proto.receive_text(message)
-                else:
-                    self._proto.receive_bytes(message)
-                self._dispatch()
-                if draining and not self._proto.draining:
-                    self._notify_idle()  # flush mode: the abandoned request finished
-                if self._proto.poisoned and closing is None:
-                    failure = self._proto.error
-                    if isinstance(failure, RequestTimeoutError):
-                        # §5.1: the server's idle timeout, documented normal behaviour
-                        logger.info("= the server timed the socket out: %s", failure)
-                    else:
-                        logger.warning("= connection poisoned: %s", failure)
-                    self._closed = True
-                    self._notify_idle()
-                    closing = asyncio.create_task(ws.close(code=1002, reason="protocol error"))
-            if closing is not None:
-                await closing
-            error = error_from_close(ws.close_code, ws.close_reason or "")
-        except ConnectionClosed as exc:
-            code = exc.rcvd.code if exc.rcvd is not None else None
-            reason = exc.rcvd.reason if exc.rcvd is not None else "connection dropped"
-            error = error_from_close(code, reason)
+            draining = self._proto.draining
+            if isinstance(message, str):
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("< %s", _short(message))
+                self._proto.receive_text(message)
+            else:
+                self._proto.receive_bytes(message)
+            self._dispatch()
+            if draining and not self._proto.draining:
+                self._notify_idle()  # flush mode: the abandoned request finished
+            if self._proto.poisoned:
+                self._close_poisoned()
         except Exception as exc:  # a bug must not hang utterances: fail them loudly
             logger.exception("reader crashed")
-            error = ConnectionLostError(f"reader crashed: {exc!r}")
+            self.retire(ConnectionLostError(f"reader crashed: {exc!r}"))
+
+    def _close_poisoned(self) -> None:
+        failure = self._proto.error
+        if isinstance(failure, RequestTimeoutError):
+            # §5.1: the server's idle timeout, documented normal behaviour
+            logger.info("= the server timed the socket out: %s", failure)
+        else:
+            logger.warning("= connection poisoned: %s", failure)
+        self._closed = True
+        self._notify_idle()
+        if self._ws is not None:
+            task = asyncio.get_running_loop().create_task(
+                self._ws.close(code=1002, reason="protocol error")
+            )
+            self._pending_writes.add(task)
+            task.add_done_callback(self._pending_writes.discard)
+
+    async def _read(self) -> None:
+        """Wait for the socket to close, then fail whatever is still running on it.
+
+        Messages do not pass through here: the socket hands each one to
+        :meth:`_on_message` as it arrives (see :class:`_PushConnection`).
+        """
+        ws = self._ws
+        assert ws is not None
+        await ws.wait_closed()
+        rcvd = ws.protocol.close_rcvd
+        if rcvd is not None:
+            error = error_from_close(rcvd.code, rcvd.reason)
+        else:
+            error = error_from_close(None, "connection dropped")
         self._closed = True
         self._failure = error
         for handle, _ in self._quiet.values():
@@ -690,3 +710,58 @@ def _content(value: object) -> object:
     if isinstance(value, str):
         return f"<{len(value)} chars>"
     return value
+
+
+class _PushConnection(ClientConnection):
+    """A websockets client connection that hands each data message to a callback.
+
+    websockets queues messages for ``recv()``, which costs a task switch per message
+    before our reader even sees it; here the message goes to the callback straight from
+    ``data_received``, so a chunk reaches its utterance's queue in the same loop step
+    the bytes arrived (one wake-up, of the consumer, instead of two). Control frames,
+    the close handshake and pings stay with websockets. Fragmented messages are joined.
+    """
+
+    def __init__(
+        self, *args: Any, on_message: Callable[[str | bytes], None], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_message = on_message
+        self._fragments: list[bytes] = []
+        self._text = False
+
+    def process_event(self, event: Event_) -> None:
+        if (
+            self.response is None
+            or not isinstance(event, Frame)
+            or event.opcode not in DATA_OPCODES
+        ):
+            super().process_event(event)  # the handshake response, pings, pongs, close
+            return
+        if event.opcode is not Opcode.CONT:
+            self._fragments.clear()
+            self._text = event.opcode is Opcode.TEXT
+        self._fragments.append(bytes(event.data))
+        if not event.fin:
+            return
+        data = b"".join(self._fragments) if len(self._fragments) > 1 else self._fragments[0]
+        self._fragments.clear()
+        if not self._text:
+            self._on_message(data)
+            return
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            # invalid UTF-8 in a text frame: hand it over as bytes, the protocol refuses it
+            self._on_message(data)
+            return
+        self._on_message(text)
+
+
+def _push_connection(on_message: Callable[[str | bytes], None]) -> Any:
+    """A ``create_connection`` factory for ``websockets.connect`` bound to ``on_message``."""
+
+    def create(*args: Any, **kwargs: Any) -> _PushConnection:
+        return _PushConnection(*args, on_message=on_message, **kwargs)
+
+    return create

@@ -66,8 +66,27 @@ def _parser() -> argparse.ArgumentParser:
         default=100.0,
         help="release* dialects: pause before each next release's first chunk",
     )
+    serve.add_argument(
+        "--chunk-log",
+        metavar="PATH",
+        help="benchmarks: append 'client-id samples-before perf_counter_ns' per chunk sent "
+        "(the time is taken just before the write; CLOCK_MONOTONIC, so other processes "
+        "on this machine can compare)",
+    )
     serve.add_argument("--log-level", default="INFO")
     return parser
+
+
+class _ChunkLogFile(list[tuple[str, int, int]]):
+    """``ServerStats.chunk_log`` that also appends each entry to a file, line by line."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self._file = open(path, "a", buffering=1)  # noqa: SIM115 - open for the server's life
+
+    def append(self, entry: tuple[str, int, int]) -> None:
+        super().append(entry)
+        self._file.write(f"{entry[0]} {entry[1]} {entry[2]}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         release_gap_ms=args.release_gap_ms,
     )
     server = Server(config)
+    if args.chunk_log:
+        server.stats.chunk_log = _ChunkLogFile(args.chunk_log)
 
     def announce(srv: Server) -> None:
         print(
