@@ -343,6 +343,17 @@ class TestFaults:
             with pytest.raises(ConnectionLostError):
                 await collect(utt)
 
+    async def test_a_per_utterance_policy_overrides_the_pools(self, smallest_server: Server):
+        smallest_server.faults.close_after(0, times=2)
+        async with pool(smallest_server, retry=RetryPolicy(max_attempts=1)) as p:
+            utt = await p.utterance("once")  # the pool's policy: no retry
+            await utt.end("x")
+            with pytest.raises(ConnectionLostError):
+                await collect(utt)
+            utt = await p.utterance("thrice", retry=FAST_RETRY)  # this one's own
+            await utt.end("two words")
+            assert only(await collect(utt), "thrice", 2)
+
     @pytest.mark.smallest_server(concurrency_limit=1, realtime_factor=1.0, chunk_ms=50)
     async def test_account_concurrency_limit_is_a_rate_limit_error(self, smallest_server: Server):
         policy = RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0, deadline=5.0)

@@ -138,8 +138,12 @@ class ConnectionPool:
         *,
         options: TTSOptions | None = None,
         finish_timeout: float = 5.0,
+        retry: RetryPolicy | None = None,
     ) -> Utterance:
         """Start an utterance on a pooled socket, waiting for room if the pool is full.
+
+        ``retry`` overrides the pool's policy for this utterance (a framework's per-call
+        retry settings); ``options`` and ``finish_timeout`` are this utterance's own too.
 
         Raises:
             SmallestError: no socket could be opened (after retries for retryable errors).
@@ -150,7 +154,7 @@ class ConnectionPool:
         utt = conn.utterance(
             request_id,
             options=options or self.options,
-            retry=self.retry,
+            retry=retry if retry is not None else self.retry,
             reacquire=self._replace,
             finish_timeout=finish_timeout,
         )
