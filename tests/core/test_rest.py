@@ -238,3 +238,32 @@ class TestCli:
         assert code == 1
         err = capsys.readouterr().err
         assert "AuthenticationError" in err and "sk_bad_key_1234567" not in err
+
+
+class TestPerCallRetry:
+    """A framework's per-call retry settings drive the core without touching the client."""
+
+    async def test_a_call_policy_overrides_the_clients(self, smallest_server: Server):
+        smallest_server.faults.http_error(503, times=2)
+        async with client(smallest_server, retry=RetryPolicy(max_attempts=1)) as rest:
+            with pytest.raises(ServerError):
+                await rest.synthesize("x")  # the client's policy: no retry
+            assert len(await rest.synthesize("x", retry=FAST_RETRY)) > 0  # 503, then ok
+            assert rest.retry.max_attempts == 1  # untouched
+
+    async def test_an_sse_stream_counts_its_attempts_once(self, smallest_server: Server):
+        smallest_server.faults.http_error(503, times=2)
+        async with client(smallest_server) as rest:
+            once = RetryPolicy(max_attempts=2, base_delay=0.0, max_delay=0.0)
+            with pytest.raises(ServerError):  # 2 attempts in all, both 503
+                [c async for c in rest.stream("x", retry=once)]
+            assert [c async for c in rest.stream("one", retry=once)]
+
+    def test_the_sync_client_takes_a_call_policy_too(self, smallest_server: Server):
+        smallest_server.faults.http_error(503, times=1)
+        with RestClient(
+            api_key=smallest_server.api_key,
+            base_url=smallest_server.http_url,
+            retry=RetryPolicy(max_attempts=1),
+        ) as rest:
+            assert len(rest.synthesize("x", retry=FAST_RETRY)) > 0

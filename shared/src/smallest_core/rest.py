@@ -425,9 +425,17 @@ class AsyncRestClient:
         return f"AsyncRestClient({self._api.base_url!r}, key={mask_key(self._api.api_key)})"
 
     # -- plumbing ---------------------------------------------------------------------
-    async def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
-        """Send with retries until a successful (2xx) response starts."""
-        attempts = Attempts(self.retry, time.monotonic())
+    async def _send(
+        self, call: _Call, *, stream: bool = False, attempts: Attempts | None = None
+    ) -> httpx.Response:
+        """Send with retries until a successful (2xx) response starts.
+
+        ``attempts``: the operation's bookkeeping when it spans more than this request
+        (an SSE stream), so retries are counted once; a fresh one under ``self.retry``
+        otherwise.
+        """
+        if attempts is None:
+            attempts = Attempts(self.retry, time.monotonic())
         while True:
             try:
                 request = self._client.build_request(
@@ -458,16 +466,25 @@ class AsyncRestClient:
 
     # -- synthesis --------------------------------------------------------------------
     async def synthesize(
-        self, text: str, *, options: TTSOptions | None = None, request_id: str | None = None
+        self,
+        text: str,
+        *,
+        options: TTSOptions | None = None,
+        request_id: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> bytes:
         """Synthesize ``text``; the bytes follow ``options.output_format`` (§3).
+
+        ``retry`` overrides the client's policy for this call (a framework's per-call
+        retry settings).
 
         Raises:
             InvalidRequestError, AuthenticationError, PermissionDeniedError, RateLimitError,
             ServerError, ConnectionLostError, RequestTimeoutError: typed failures (retryable ones
             were retried first).
         """
-        response = await self._send(self._api.tts(text, options, request_id))
+        attempts = Attempts(retry or self.retry, time.monotonic())
+        response = await self._send(self._api.tts(text, options, request_id), attempts=attempts)
         return response.content
 
     async def synthesize_to_file(
@@ -488,17 +505,25 @@ class AsyncRestClient:
         return out
 
     async def stream(
-        self, text: str, *, options: TTSOptions | None = None, request_id: str | None = None
+        self,
+        text: str,
+        *,
+        options: TTSOptions | None = None,
+        request_id: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> AsyncIterator[AudioChunk]:
         """Stream ``text`` over SSE (§4): audio chunks as the server produces them.
 
-        Retried transparently until the first chunk is yielded; after that a failure
-        raises :class:`ConnectionLostError`.
+        Retried transparently until the first chunk is yielded (``retry``, else the
+        client's policy, counting every attempt once); after that a failure raises
+        :class:`ConnectionLostError`.
         """
-        attempts = Attempts(self.retry, time.monotonic(), what="SSE stream")
+        attempts = Attempts(retry or self.retry, time.monotonic(), what="SSE stream")
         while True:
             try:
-                response = await self._send(self._api.sse(text, options, request_id), stream=True)
+                response = await self._send(
+                    self._api.sse(text, options, request_id), stream=True, attempts=attempts
+                )
                 sse = _SSEStream(request_id or "")
                 try:
                     async for data in response.aiter_bytes():
@@ -652,8 +677,12 @@ class RestClient:
     def __repr__(self) -> str:
         return f"RestClient({self._api.base_url!r}, key={mask_key(self._api.api_key)})"
 
-    def _send(self, call: _Call, *, stream: bool = False) -> httpx.Response:
-        attempts = Attempts(self.retry, time.monotonic())
+    def _send(
+        self, call: _Call, *, stream: bool = False, attempts: Attempts | None = None
+    ) -> httpx.Response:
+        """See :meth:`AsyncRestClient._send`."""
+        if attempts is None:
+            attempts = Attempts(self.retry, time.monotonic())
         while True:
             try:
                 request = self._client.build_request(
@@ -682,10 +711,16 @@ class RestClient:
         return self._api.json(self._send(call))
 
     def synthesize(
-        self, text: str, *, options: TTSOptions | None = None, request_id: str | None = None
+        self,
+        text: str,
+        *,
+        options: TTSOptions | None = None,
+        request_id: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> bytes:
         """See :meth:`AsyncRestClient.synthesize`."""
-        return self._send(self._api.tts(text, options, request_id)).content
+        attempts = Attempts(retry or self.retry, time.monotonic())
+        return self._send(self._api.tts(text, options, request_id), attempts=attempts).content
 
     def synthesize_to_file(
         self, text: str, path: str | os.PathLike[str], *, options: TTSOptions | None = None
@@ -704,13 +739,20 @@ class RestClient:
         return out
 
     def stream(
-        self, text: str, *, options: TTSOptions | None = None, request_id: str | None = None
+        self,
+        text: str,
+        *,
+        options: TTSOptions | None = None,
+        request_id: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Iterator[AudioChunk]:
         """See :meth:`AsyncRestClient.stream` (retried only before the first chunk)."""
-        attempts = Attempts(self.retry, time.monotonic(), what="SSE stream")
+        attempts = Attempts(retry or self.retry, time.monotonic(), what="SSE stream")
         while True:
             try:
-                response = self._send(self._api.sse(text, options, request_id), stream=True)
+                response = self._send(
+                    self._api.sse(text, options, request_id), stream=True, attempts=attempts
+                )
                 sse = _SSEStream(request_id or "")
                 try:
                     for data in response.iter_bytes():
