@@ -292,3 +292,31 @@ async def test_rejected_voice_is_permanent_until_the_settings_change(make_tts, s
     assert describe(pcm) == {tag_value(second): [(0, len(pcm) // 4)]}
     assert smallest_server.stats.request_ids == [second]
     assert smallest_server.stats.ws_connections_total <= 2  # prewarmed + spare: no retry
+
+
+async def test_pipeline_sample_rate_reaches_the_wire(make_tts, smallest_server):
+    """The rate comes from the pipeline (setup()): 16 kHz audio, 16 kHz frames."""
+    tts = make_tts()
+    async with running(tts, sample_rate=16000) as run:
+        await run.send(TTSSpeakFrame("Five words are spoken here."))
+        await run.turns_done(1)
+    frames = run.down.frames(TTSAudioRawFrame)
+    assert {f.sample_rate for f in frames} == {16000}
+    assert len(run.audio()) == 16000 * 2  # one second of tone audio at 16 kHz
+
+
+@pytest.mark.smallest_server(realtime_factor=1.0, chunk_ms=20)
+async def test_uninterruptible_speech_survives_a_barge_in(make_tts, smallest_server):
+    tts = make_tts()
+    text = "Please hold while I transfer you."  # 1.2 s of tone audio
+    async with running(tts) as run:
+        frame = TTSSpeakFrame(text)
+        frame.interruptible = False
+        await run.send(frame)
+        await run.down.wait_count(TTSAudioRawFrame, 3)
+        await run.worker.queue_frame(InterruptionFrame())
+        await run.turns_done(1)
+    (ctx,) = run.context_ids()
+    pcm = run.audio()
+    assert describe(pcm) == {tag_value(ctx): [(0, 24000 * 12 // 10 // 2)]}
+    assert smallest_server.stats.syntheses_cancelled == 0
