@@ -245,10 +245,13 @@ class ChunkedStream(tts.ChunkedStream):
         request_id = utils.shortuuid()
         body = b""
         if self._input_text.strip():
-            rest = self._tts._rest
-            rest.retry = retry_policy(self._conn_options)
             try:
-                body = await rest.synthesize(self._input_text, options=opts, request_id=request_id)
+                body = await self._tts._rest.synthesize(
+                    self._input_text,
+                    options=opts,
+                    request_id=request_id,
+                    retry=retry_policy(self._conn_options),
+                )
             except SmallestError as err:
                 raise to_api_error(err) from err
         mp3 = opts.output_format == "mp3" and bool(body)
@@ -345,15 +348,14 @@ class SynthesizeStream(tts.SynthesizeStream):
     async def _open(self) -> Utterance:
         """Start an utterance on a pooled socket and record acquire time and reuse."""
         pool = self._tts._pool
-        if self._tts._owns_pool:
-            # The pool reads its policy when the utterance starts (the core has no
-            # per-utterance policy yet); a shared pool keeps the one its owner chose.
-            pool.retry = retry_policy(self._conn_options)
         known = pool.connections
         started = time.perf_counter()
         try:
             utt = await pool.utterance(
-                utils.shortuuid(), options=self._opts, finish_timeout=self._conn_options.timeout
+                utils.shortuuid(),
+                options=self._opts,
+                finish_timeout=self._conn_options.timeout,
+                retry=retry_policy(self._conn_options),  # this stream's own conn_options
             )
         except SmallestError as err:
             raise to_api_error(err) from err
