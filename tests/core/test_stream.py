@@ -21,6 +21,7 @@ from smallest_core import (
     InvalidState,
     RateLimitError,
     RetryPolicy,
+    ServerError,
     StreamConnection,
     TTSOptions,
     Utterance,
@@ -333,6 +334,25 @@ class TestFaults:
             with pytest.raises(AuthenticationError):
                 await p.utterance("u")
         assert smallest_server.stats.rejected_upgrades == 1
+
+    @pytest.mark.parametrize("status", [429, 500, 503])
+    async def test_a_refused_upgrade_is_retried_when_retryable(
+        self, smallest_server: Server, status: int
+    ):
+        smallest_server.faults.refuse_upgrade(status, times=2)
+        async with pool(smallest_server, warm_spare=False) as p:
+            utt = await p.utterance("again")
+            await utt.end("fine")
+            assert only(await collect(utt), "again", 1)
+        assert smallest_server.stats.rejected_upgrades == 2
+
+    async def test_a_refused_upgrade_reads_the_body_as_text(self, smallest_server: Server):
+        smallest_server.faults.refuse_upgrade(503, times=None)
+        async with pool(smallest_server, retry=RetryPolicy(max_attempts=2, base_delay=0)) as p:
+            with pytest.raises(ServerError) as info:
+                await p.utterance("u")
+        assert "bytearray" not in str(info.value) and "HTTP 503" in str(info.value)
+        assert smallest_server.stats.rejected_upgrades == 2  # the policy's two attempts
 
     async def test_retries_give_up_within_the_policy(self, smallest_server: Server):
         smallest_server.faults.close_after(0, times=None)

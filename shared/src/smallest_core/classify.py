@@ -155,10 +155,15 @@ def _describe(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return message, code
 
 
-def _parse_body(body: bytes | str | None) -> tuple[Mapping[str, Any] | None, str]:
+def _parse_body(
+    body: bytes | bytearray | memoryview | str | None,
+) -> tuple[Mapping[str, Any] | None, str]:
     if body is None:
         return None, ""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    if isinstance(body, bytes | bytearray | memoryview):
+        text = bytes(body).decode("utf-8", "replace")  # a handshake body is a bytearray
+    else:
+        text = str(body)
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
@@ -168,7 +173,7 @@ def _parse_body(body: bytes | str | None) -> tuple[Mapping[str, Any] | None, str
 
 def error_from_status(
     status: int,
-    body: bytes | str | None = None,
+    body: bytes | bytearray | memoryview | str | None = None,
     headers: Mapping[str, str] | None = None,
     *,
     now: float | None = None,

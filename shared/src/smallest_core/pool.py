@@ -24,15 +24,16 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from .codec import resolve_base_url, ws_url
-from .errors import AuthenticationError, InvalidOptionError, InvalidState
+from .errors import AuthenticationError, InvalidOptionError, InvalidState, SmallestError
 from .options import TTSOptions
 from .protocol import EndRule
 from .redact import mask_key, register_secret
-from .retry import RetryPolicy
+from .retry import Attempts, RetryPolicy
 from .stream import ConnectFn, StreamConnection, Utterance
 from .wire import API_KEY_ENV
 
@@ -150,11 +151,26 @@ class ConnectionPool:
             InvalidState: the pool is closed.
         """
         self._check_open()
-        conn = await self._acquire()
+        # One bookkeeping for the whole utterance: a refused or failed connect before it
+        # starts and a failure before its first audio draw on the same attempts.
+        attempts = Attempts(
+            retry if retry is not None else self.retry,
+            time.monotonic(),
+            what=f"utterance {request_id or '(new)'}",
+        )
+        while True:
+            try:
+                conn = await self._acquire()
+                break
+            except SmallestError as err:
+                delay = attempts.next_delay(err, time.monotonic())  # raises when final
+                logger.info("opening a socket again in %.3f s after %s", delay, err)
+                if delay > 0:
+                    await asyncio.sleep(delay)  # backoff, not synchronisation
         utt = conn.utterance(
             request_id,
             options=options or self.options,
-            retry=retry if retry is not None else self.retry,
+            attempts=attempts,
             reacquire=self._replace,
             finish_timeout=finish_timeout,
         )

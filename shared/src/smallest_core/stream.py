@@ -240,6 +240,7 @@ class StreamConnection:
         retry: RetryPolicy | None = None,
         reacquire: Callable[[StreamConnection], Awaitable[StreamConnection]] | None = None,
         finish_timeout: float = 5.0,
+        attempts: Attempts | None = None,
     ) -> Utterance:
         """Start an utterance on this connection.
 
@@ -250,6 +251,8 @@ class StreamConnection:
             retry: how to retry before audio; None = no retry.
             reacquire: gives a fresh connection for a retry (a pool passes its own).
             finish_timeout: after ``end()``, the longest wait for the next event.
+            attempts: retry bookkeeping already started (a pool that retried opening the
+                socket passes its own, so attempts are counted once); overrides ``retry``.
 
         Raises:
             InvalidState: the connection is closed, or (flush mode) another utterance is
@@ -257,15 +260,15 @@ class StreamConnection:
         """
         if self.closed:
             raise InvalidState("connection is closed")
-        utt = Utterance(
+        return Utterance(
             self,
             request_id,
             options or self.options,
             retry=retry,
             reacquire=reacquire,
             finish_timeout=finish_timeout,
+            attempts=attempts,
         )
-        return utt
 
     # -- the API an Utterance uses (its only way into a connection) --------------------
     def attach(self, utt: Utterance) -> str:
@@ -492,6 +495,7 @@ class Utterance:
         retry: RetryPolicy | None,
         reacquire: Callable[[StreamConnection], Awaitable[StreamConnection]] | None,
         finish_timeout: float,
+        attempts: Attempts | None = None,
     ) -> None:
         self._conn = conn
         self.request_id: str = request_id or ""
@@ -509,11 +513,10 @@ class Utterance:
         self.request_id = conn.attach(self)
         self.metrics.request_id = self.request_id
         # Retries need somewhere to go: without ``reacquire`` there is no policy.
-        self._attempts = Attempts(
-            retry if reacquire is not None else None,
-            time.monotonic(),
-            what=f"utterance {self.request_id}",
-        )
+        if attempts is None or reacquire is None:
+            attempts = Attempts(retry if reacquire is not None else None, time.monotonic())
+        attempts.what = f"utterance {self.request_id}"
+        self._attempts = attempts
 
     # -- sending ----------------------------------------------------------------------
     @property
