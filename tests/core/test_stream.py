@@ -210,6 +210,33 @@ class TestPool:
         messages = [r.getMessage() for r in caplog.records]
         assert not any("timed the socket out" in m for m in messages), messages
 
+    async def test_socket_listeners_hear_every_open_and_close(self, smallest_server: Server):
+        smallest_server.faults.close_after_complete(times=None)
+        opened: list[StreamConnection] = []
+        closed: list[tuple[StreamConnection, Exception]] = []
+        all_closed = asyncio.Event()
+        async with pool(smallest_server, warm_spare=False) as p:
+
+            def on_close(conn: StreamConnection, err: Exception) -> None:
+                closed.append((conn, err))
+                if len(closed) == 2:
+                    all_closed.set()
+
+            remove = p.add_socket_listener(on_open=opened.append, on_close=on_close)
+            for n in range(2):
+                utt = await p.utterance(f"l{n}")
+                await utt.end("hi")
+                await collect(utt)
+            async with asyncio.timeout(5):
+                await all_closed.wait()  # the server closes after each complete
+            assert len(opened) == 2 and [c for c, _ in closed] == opened
+            assert all(isinstance(err, ConnectionLostError) for _, err in closed)
+            remove()
+            utt = await p.utterance("unheard")
+            await utt.end("hi")
+            await collect(utt)
+        assert len(opened) == 2  # removed: the third socket was not reported
+
     async def test_server_closing_after_every_complete(self, smallest_server: Server):
         smallest_server.faults.close_after_complete(times=None)
         async with pool(smallest_server) as p:

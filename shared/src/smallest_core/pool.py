@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from .codec import resolve_base_url, ws_url
@@ -117,6 +118,12 @@ class ConnectionPool:
         self._refresher: asyncio.Task[None] | None = None
         self._poke = asyncio.Event()
         self._closed = False
+        self._listeners: list[
+            tuple[
+                Callable[[StreamConnection], None] | None,
+                Callable[[StreamConnection, SmallestError], None] | None,
+            ]
+        ] = []
         self.connections_opened = 0
 
     # -- public API -------------------------------------------------------------------
@@ -177,6 +184,28 @@ class ConnectionPool:
         self._ensure_spare()
         self._ensure_refresher()
         return utt
+
+    def add_socket_listener(
+        self,
+        *,
+        on_open: Callable[[StreamConnection], None] | None = None,
+        on_close: Callable[[StreamConnection, SmallestError], None] | None = None,
+    ) -> Callable[[], None]:
+        """Be told when the pool opens a socket and when one closes (for any reason).
+
+        For a framework's connection events (Pipecat's ``on_connected`` /
+        ``on_disconnected``). ``on_close`` gets the error the socket's utterances got
+        (``ConnectionLostError`` for a normal close). Callbacks run on the event loop and
+        must not block. Returns a function that removes the listener.
+        """
+        entry = (on_open, on_close)
+        self._listeners.append(entry)
+
+        def remove() -> None:
+            if entry in self._listeners:
+                self._listeners.remove(entry)
+
+        return remove
 
     @property
     def connections(self) -> list[StreamConnection]:
@@ -261,13 +290,22 @@ class ConnectionPool:
             )
             await conn.connect()
             conn.on_idle = self._notify_soon
+            conn.on_closed = functools.partial(self._socket_closed, conn)
         finally:
             await self._changed.acquire()
             self._opening -= 1
         self._conns.append(conn)
         self.connections_opened += 1
         self._changed.notify_all()
+        for on_open, _ in list(self._listeners):
+            if on_open is not None:
+                on_open(conn)
         return conn
+
+    def _socket_closed(self, conn: StreamConnection, error: SmallestError) -> None:
+        for _, on_close in list(self._listeners):
+            if on_close is not None:
+                on_close(conn, error)
 
     async def _replace(self, previous: StreamConnection) -> StreamConnection:
         """A retry wants a fresh socket: another one than ``previous``, which is dropped

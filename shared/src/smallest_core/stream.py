@@ -135,6 +135,8 @@ class StreamConnection:
         self.last_sent_at = 0.0
         #: called when an utterance leaves this connection or the socket closes (pools).
         self.on_idle: Callable[[], None] | None = None
+        #: called once when the socket has closed, with the error its utterances got.
+        self.on_closed: Callable[[SmallestError], None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------
     async def connect(self) -> StreamConnection:
@@ -432,6 +434,8 @@ class StreamConnection:
         self._dispatch()
         self._notify_idle()
         logger.info("= closed (%s)", error)
+        if self.on_closed is not None:
+            self.on_closed(error)
 
     def _dispatch(self) -> None:
         for event in self._proto.events_received():
