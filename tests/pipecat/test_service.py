@@ -53,7 +53,7 @@ def test_key_from_environment_and_missing_key(monkeypatch):
     monkeypatch.setenv("SMALLEST_BASE_URL", "http://127.0.0.1:9")
     tts = SmallestTTSService()
     assert "sk_from_env" not in repr(tts.pool)
-    assert tts.pool.base_url == "ws://127.0.0.1:9"
+    assert tts.pool.base_url == "http://127.0.0.1:9"  # the core takes either scheme
 
 
 def test_regional_languages_map_to_smallest_codes():

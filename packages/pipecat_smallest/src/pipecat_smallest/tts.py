@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, get_args
-from urllib.parse import urlsplit, urlunsplit
 
 from pipecat.frames.frames import (
     CancelFrame,
@@ -39,8 +37,6 @@ from pipecat.utils.errors import ErrorCategory
 from pipecat.utils.types import NOT_GIVEN, NotGiven
 
 from smallest_core import (
-    DEFAULT_HTTP_BASE,
-    DEFAULT_WS_BASE,
     AsyncRestClient,
     AudioChunk,
     ConnectionLostError,
@@ -49,7 +45,6 @@ from smallest_core import (
     ProtocolError,
     RequestTimeoutError,
     SmallestError,
-    StreamConnection,
     TTSOptions,
     Utterance,
     WordTimestamp,
@@ -62,8 +57,6 @@ from .log import logger
 
 __all__ = ["SmallestHttpTTSService", "SmallestTTSService", "SmallestTTSSettings"]
 
-API_KEY_ENV = "SMALLEST_API_KEY"
-BASE_URL_ENV = "SMALLEST_BASE_URL"
 
 _LANGUAGES: frozenset[str] = frozenset(get_args(SmallestLanguage))
 _DEFAULTS = TTSOptions()
@@ -156,24 +149,6 @@ def _options(
         output_format=output_format,  # type: ignore[arg-type]
         complete_backoff_ms=0,
     )
-
-
-def _base_url(value: str | None, default: str, *, websocket: bool) -> str:
-    """The base URL to use: argument, else ``$SMALLEST_BASE_URL``, else the real service.
-
-    One base serves both services: ``http(s)`` and ``ws(s)`` are accepted and turned
-    into the scheme each transport needs.
-
-    Raises:
-        InvalidOptionError: not an http(s):// or ws(s):// URL.
-    """
-    url = value or os.environ.get(BASE_URL_ENV) or default
-    parts = urlsplit(url)
-    secure = {"https": True, "wss": True, "http": False, "ws": False}.get(parts.scheme)
-    if secure is None or not parts.netloc:
-        raise InvalidOptionError("base_url", url, "ws://, wss://, http:// or https:// URLs")
-    scheme = ("wss" if secure else "ws") if websocket else ("https" if secure else "http")
-    return urlunsplit(parts._replace(scheme=scheme)).rstrip("/")
 
 
 class _SmallestService(TTSService):
@@ -327,15 +302,14 @@ class SmallestTTSService(_SmallestService):
         )
         self._owns_pool = pool is None
         if pool is None:
-            pool = ConnectionPool(
-                api_key=api_key or os.environ.get(API_KEY_ENV),
-                base_url=_base_url(base_url, DEFAULT_WS_BASE, websocket=True),
-                options=self._options,
-            )
+            # The core reads $SMALLEST_API_KEY / $SMALLEST_BASE_URL and takes http(s) or
+            # ws(s) alike; a bad value fails here, naming the field.
+            pool = ConnectionPool(api_key=api_key, base_url=base_url, options=self._options)
         self._pool = pool
         self._contexts: dict[str, _Context] = {}
         self._readers: set[asyncio.Task[None]] = set()
-        self._sockets: dict[int, StreamConnection] = {}
+        self._remove_listener: Callable[[], None] | None = None
+        self._events: set[asyncio.Task[None]] = set()
 
     @property
     def pool(self) -> ConnectionPool:
@@ -351,13 +325,17 @@ class SmallestTTSService(_SmallestService):
     async def setup(self, setup: FrameProcessorSetup) -> None:
         """Prewarm the pool so the first sentence does not wait for a handshake."""
         await super().setup(setup)
+        # Connection events come from the pool's real socket opens and closes.
+        self._remove_listener = self._pool.add_socket_listener(
+            on_open=lambda _conn: self._fire("on_connected"),
+            on_close=lambda _conn, _err: self._fire("on_disconnected"),
+        )
         try:
             await self._pool.prewarm()
         except SmallestError as err:
             # Not fatal here: the first utterance tries again (and reports what fails).
             logger.warning("{}: prewarm failed: {}", self, err)
             await self._call_event_handler("on_connection_error", str(err))
-        await self._sync_sockets()
 
     async def stop(self, frame: EndFrame) -> None:
         """Let every context play out, then close the pool (if this service owns it)."""
@@ -376,7 +354,11 @@ class SmallestTTSService(_SmallestService):
             await self.cancel_task(task)
         if self._owns_pool:
             await self._pool.aclose()
-        await self._sync_sockets()
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+        if self._events:  # the last closes' on_disconnected reach the handlers
+            await asyncio.gather(*self._events, return_exceptions=True)
 
     # -- Pipecat's TTS contract -------------------------------------------------------
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
@@ -444,10 +426,7 @@ class SmallestTTSService(_SmallestService):
         # Our context id doubles as the request id, so server logs and stats line up
         # with Pipecat's; a replacement after a fault needs a fresh one (§12).
         request_id = ctx.id if ctx.opened == 1 else f"{ctx.id}.{ctx.opened}"
-        try:
-            utterance = await self._pool.utterance(request_id, options=self._options)
-        finally:
-            await self._sync_sockets()
+        utterance = await self._pool.utterance(request_id, options=self._options)
         ctx.utterance = utterance
         task = self.create_task(self._read(ctx, utterance), f"smallest-{request_id}")
         self._readers.add(task)
@@ -483,7 +462,6 @@ class SmallestTTSService(_SmallestService):
             if isinstance(error, _CONNECTION_ERRORS):
                 await self._call_event_handler("on_connection_error", str(error))
             await self.append_to_audio_context(ctx.id, error_frame(error))
-        await self._sync_sockets()
         if finish:
             await self._finish_context(ctx)
 
@@ -495,20 +473,13 @@ class SmallestTTSService(_SmallestService):
             await self.append_to_audio_context(ctx.id, TTSStoppedFrame(context_id=ctx.id))
             await self.remove_audio_context(ctx.id)
 
-    async def _sync_sockets(self) -> None:
-        """Fire ``on_connected`` / ``on_disconnected`` for sockets the pool opened or lost.
-
-        The pool has no socket callbacks yet, so its public connection list is compared
-        with what was seen last, at every point this service touches the pool.
-        """
-        live = {id(c): c for c in self._pool.connections if not c.closed}
-        opened = live.keys() - self._sockets.keys()
-        closed = self._sockets.keys() - live.keys()
-        self._sockets = live
-        for _ in opened:
-            await self._call_event_handler("on_connected")
-        for _ in closed:
-            await self._call_event_handler("on_disconnected")
+    def _fire(self, event: str) -> None:
+        """Run a connection event's handlers from a pool callback (which cannot await)."""
+        task = asyncio.get_running_loop().create_task(
+            self._call_event_handler(event), name=f"smallest-{event}"
+        )
+        self._events.add(task)
+        task.add_done_callback(self._events.discard)
 
 
 class SmallestHttpTTSService(_SmallestService):
@@ -563,9 +534,7 @@ class SmallestHttpTTSService(_SmallestService):
         )
         self._owns_client = client is None
         self._client = client or AsyncRestClient(
-            api_key=api_key or os.environ.get(API_KEY_ENV),
-            base_url=_base_url(base_url, DEFAULT_HTTP_BASE, websocket=False),
-            options=self._options,
+            api_key=api_key, base_url=base_url, options=self._options
         )
 
     async def stop(self, frame: EndFrame) -> None:
