@@ -11,7 +11,7 @@ from typing import Any
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import Field, SecretStr
 
-from smallest_core import DEFAULT_HTTP_BASE, RetryPolicy
+from smallest_core import API_KEY_ENV, BASE_URL_ENV, DEFAULT_HTTP_BASE, RetryPolicy
 
 __all__ = [
     "API_KEY_ENV",
@@ -22,8 +22,6 @@ __all__ = [
     "retry_policy",
 ]
 
-API_KEY_ENV = "SMALLEST_API_KEY"
-BASE_URL_ENV = "SMALLEST_BASE_URL"
 MISSING_KEY = f"no Smallest API key: pass api_key=... or set {API_KEY_ENV}"
 
 
