@@ -1,60 +1,107 @@
-"""`make demo`: stream a sentence through smallest_core's WebSocket pool into out/hello.wav.
+"""`make demo`: one short scene per framework, each a real use of our adapters.
 
-Without ``SMALLEST_API_KEY`` it starts the embedded local server (real speech from
-espeak-ng) in this process; with the key set it talks to the real service.
+* LiveKit — an ``AgentSession`` answers a scripted user turn from a fake LLM's token
+  stream, the user barges in mid-reply, the agent answers again (``livekit_smallest``);
+* Pipecat — a ``Pipeline`` speaks an LLM-style token stream, then a second turn
+  (``pipecat_smallest``);
+* LangChain — an agent whose chat model calls the speak tool, and a chat model piped
+  into ``SmallestSpeech`` (``langchain_smallest``).
+
+Without ``SMALLEST_API_KEY`` it starts the local server (``smallest_local``, real speech
+from espeak-ng, streamed at real-time pace) in the background of this process; with the
+key set the same scenes run against the real service (``SMALLEST_BASE_URL`` or the
+default). One WAV per scene goes to ``out/``; ``out/demo.json`` holds the final table.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import sys
-import wave
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from smallest_core import AudioChunk, ConnectionPool, TTSOptions
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scene modules beside this file
 
-SENTENCE = "Hello. Thank you for calling. Your appointment is on Monday at three o'clock."
-OUT = Path("out/hello.wav")
-RATE = 24000
+from demo_common import SceneResult
+
+OUT = Path("out")
 
 
-async def speak(ws_base: str, key: str) -> tuple[bytes, float]:
-    """Stream SENTENCE word by word through the core; return (pcm, seconds to first audio)."""
-    options = TTSOptions(voice_id="meher", model="lightning_v3.1_pro", sample_rate=RATE)
-    pcm = bytearray()
-    async with ConnectionPool(api_key=key, base_url=ws_base, options=options) as pool:
-        await pool.prewarm()
-        utterance = await pool.utterance("demo-1")
-        for word in SENTENCE.split(" "):  # as an LLM would produce it
-            await utterance.push_text(word + " ")
-        await utterance.end()
-        async for event in utterance:
-            if isinstance(event, AudioChunk):
-                pcm += event.audio
-    return bytes(pcm), utterance.metrics.ttfa or 0.0
+async def run_scenes(
+    base_url: str | None, api_key: str | None, sockets: Callable[[], int | None]
+) -> list[SceneResult]:
+    import demo_langchain
+    import demo_livekit
+    import demo_pipecat
+
+    return [
+        await demo_livekit.scene(base_url, api_key, OUT),
+        await demo_pipecat.scene(base_url, api_key, OUT),
+        await demo_langchain.agent_scene(base_url, api_key, OUT, sockets),
+        await demo_langchain.pipe_scene(base_url, api_key, OUT, sockets),
+    ]
+
+
+def table(results: list[SceneResult]) -> str:
+    def yes_no(value: bool | None) -> str:
+        return "—" if value is None else "yes" if value else "NO"
+
+    head = f"{'scene':<24} {'TTFA':>8} {'audio':>7} {'sockets':>8}  {'reused after barge-in'}"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        sockets = "—" if r.sockets is None else str(r.sockets)
+        lines.append(
+            f"{r.scene:<24} {r.ttfa_ms:>6.0f}ms {r.audio_s:>6.1f}s {sockets:>8}  "
+            f"{yes_no(r.reused_after_barge_in)}"
+        )
+    return "\n".join(lines)
+
+
+def quiet_logs() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    for name in ("livekit", "livekit.agents", "smallest_core", "aiohttp"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    from loguru import logger  # Pipecat logs every frame at DEBUG
+
+    logger.remove()
+    logger.add(sys.stderr, level="ERROR")
 
 
 def main() -> int:
+    started = time.perf_counter()
+    quiet_logs()
     key = os.environ.get("SMALLEST_API_KEY")
     if key:
         where = "the Smallest API"
-        pcm, ttfa = asyncio.run(speak("wss://api.smallest.ai", key))
+        print(f"SMALLEST_API_KEY set: the scenes talk to {where}", flush=True)
+        results = asyncio.run(run_scenes(os.environ.get("SMALLEST_BASE_URL"), key, lambda: None))
     else:
         from smallest_local import Server
 
-        with Server(engine="espeak") as server:
-            where = f"the embedded local server ({server.http_url})"
-            pcm, ttfa = asyncio.run(speak(server.ws_url, server.api_key))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(OUT), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(pcm)
-    seconds = len(pcm) / 2 / RATE
-    print(f"spoke {seconds:.2f} s of audio from {where}; first audio after {ttfa * 1000:.0f} ms")
-    print(f"wrote {OUT}")
+        server = Server(engine="espeak", db_path=":memory:")
+        server.set_latency(realtime_factor=1.0)  # audio streams at speaking pace
+        with server:
+            where = f"the embedded local server ({server.http_url}, espeak)"
+            print(f"no SMALLEST_API_KEY: started {where}", flush=True)
+
+            def sockets() -> int:
+                return server.stats.ws_connections_total
+
+            results = asyncio.run(run_scenes(server.http_url, server.api_key, sockets))
+    print()
+    print(table(results))
+    OUT.mkdir(exist_ok=True)
+    (OUT / "demo.json").write_text(
+        json.dumps({"where": where, "scenes": [r.row() for r in results]}, indent=2) + "\n"
+    )
+    print(
+        f"\nWAVs in {OUT}/ ({', '.join(Path(r.wav).name for r in results)}); "
+        f"done in {time.perf_counter() - started:.1f} s"
+    )
     return 0
 
 
