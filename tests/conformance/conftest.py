@@ -1,0 +1,5 @@
+"""Assertion rewriting for the shared catalogue and drivers (plain modules, not tests)."""
+
+import pytest
+
+pytest.register_assert_rewrite("tests.conformance.scenarios", "tests.conformance.drivers")
