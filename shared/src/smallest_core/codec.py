@@ -13,7 +13,7 @@ quotes the frame shortened to 200 characters and redacted.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import json
 import math
 import os
@@ -276,7 +276,7 @@ def _bad(raw: str | bytes, reason: str) -> ProtocolError:
 
 def _our_id(frame: dict[str, Any], raw: str) -> str | None:
     """§5.3/§12: our id is ``external_request_id``, else ``context_id``, else None."""
-    for name in (Field.EXTERNAL_REQUEST_ID, Field.CONTEXT_ID):
+    for name in _OUR_IDS:
         value = frame.get(name)
         if value is None or value == "":
             continue
@@ -290,13 +290,24 @@ def _b64(value: Any, raw: str) -> bytes:
     if not isinstance(value, str):
         raise _bad(raw, "audio is not a base64 string")
     try:
-        return base64.b64decode(value, validate=True)
+        # strict: only the base64 alphabet with correct padding (no regex pass first)
+        return binascii.a2b_base64(value, strict_mode=True)
     except ValueError:  # binascii.Error, and non-ASCII text
         raise _bad(raw, "audio is not valid base64") from None
 
 
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# The hot path (every audio chunk) reads plain strings: an enum member lookup costs more
+# than the dict lookup it feeds. Values still come from the one definition in wire.py.
+_STATUS, _DATA, _AUDIO = Field.STATUS.value, Field.DATA.value, Field.AUDIO.value
+_SERVER_ID = Field.REQUEST_ID.value
+_OUR_IDS = (Field.EXTERNAL_REQUEST_ID.value, Field.CONTEXT_ID.value)
+_CHUNK, _WORD = Status.CHUNK.value, Status.WORD_TIMESTAMP.value
+_COMPLETE, _ERROR = Status.COMPLETE.value, Status.ERROR.value
+_decode_json = json.JSONDecoder().decode
 
 
 def parse_frame(text: str) -> Event:
@@ -311,27 +322,30 @@ def parse_frame(text: str) -> Event:
             fields, bad base64 — and never anything else.
     """
     try:
-        frame = json.loads(text)
+        frame = _decode_json(text)
     except (ValueError, TypeError, RecursionError):
         raise _bad(text, "not JSON") from None
-    if not isinstance(frame, dict):
+    if type(frame) is not dict:
         raise _bad(text, "not a JSON object")
     rid = _our_id(frame, text)
-    server_rid = frame.get(Field.REQUEST_ID)
+    server_rid = frame.get(_SERVER_ID)
     if not isinstance(server_rid, str) or not server_rid:
         server_rid = None
-    status = frame.get(Field.STATUS)
-    if status == Status.COMPLETE:
+    status = frame.get(_STATUS)
+    if status == _CHUNK:
+        data = frame.get(_DATA)
+        if type(data) is not dict:
+            raise _bad(text, f"{status} frame without a data object")
+        return AudioChunk(rid, _b64(data.get(_AUDIO), text), server_rid)
+    if status == _COMPLETE:
         return Complete(rid, server_rid)
-    if status == Status.ERROR:
+    if status == _ERROR:
         return ErrorEvent(rid, error_from_frame(frame))
-    if status not in (Status.CHUNK, Status.WORD_TIMESTAMP):
+    if status != _WORD:
         raise _bad(text, f"unknown status {_quote(repr(status))[:40]}")
-    data = frame.get(Field.DATA)
-    if not isinstance(data, dict):
+    data = frame.get(_DATA)
+    if type(data) is not dict:
         raise _bad(text, f"{status} frame without a data object")
-    if status == Status.CHUNK:
-        return AudioChunk(rid, _b64(data.get(Field.AUDIO), text), server_rid)
     index, word = data.get(Field.ID), data.get(Field.WORD)
     start, end = data.get(Field.START), data.get(Field.END)
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
