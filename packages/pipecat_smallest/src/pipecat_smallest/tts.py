@@ -194,12 +194,12 @@ class _SmallestService(TTSService):
             return error_category(exception)
         return None
 
-    async def setup(self, setup: FrameProcessorSetup) -> None:
+    async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]  # as Pipecat's own FrameProcessor
         """Take the pipeline's output rate (rejected if Smallest cannot produce it)."""
         await super().setup(setup)
         self._options = self._options.replace(sample_rate=self.sample_rate)
 
-    async def _update_settings(self, delta: TTSSettings) -> dict[str, Any]:
+    async def _update_settings(self, delta: TTSSettings) -> dict[str, Any]:  # type: ignore[override]  # as TTSService
         """Apply a ``TTSUpdateSettingsFrame``: valid values take effect at the next utterance.
 
         An invalid update is refused as a whole (the previous settings stay) and reported
@@ -322,7 +322,7 @@ class SmallestTTSService(_SmallestService):
         return False
 
     # -- lifecycle --------------------------------------------------------------------
-    async def setup(self, setup: FrameProcessorSetup) -> None:
+    async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]  # as Pipecat's own FrameProcessor
         """Prewarm the pool so the first sentence does not wait for a handshake."""
         await super().setup(setup)
         # Connection events come from the pool's real socket opens and closes.
