@@ -29,6 +29,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+from smallest_core import SmallestError
 from smallest_local import Server
 
 ADAPTERS = ("livekit", "pipecat", "langchain", "langchain-tool")
@@ -51,6 +52,8 @@ class Turn:
     interrupted_at: float | None = None
     late: bytes = b""
     error: BaseException | str | None = None
+    #: when the error reached the application (same clock as ``last_audio_at``)
+    error_at: float | None = None
 
 
 @dataclass
@@ -131,7 +134,13 @@ class LiveKitDriver(Driver):
         self._stack.push_async_callback(self.tts.aclose)
         self._errors: list[Any] = []
         self._metrics: list[Any] = []
-        self.tts.on("error", self._errors.append)
+        self._error_times: list[float] = []
+
+        def on_error(err: Any) -> None:
+            self._errors.append(err)
+            self._error_times.append(time.monotonic())
+
+        self.tts.on("error", on_error)
         self.tts.on("metrics_collected", self._metrics.append)
         self.llm = ScriptedLLM()
         self.sink = CaptureOutput()
@@ -177,10 +186,14 @@ class LiveKitDriver(Driver):
         for i, tokens in enumerate(turns):
             self.llm.replies.append(tokens)
             since = len(self.sink.frames)
+            failed = len(self._errors)
             handle = self.session.generate_reply(user_input=f"Turn {i}.")
             await asyncio.wait_for(handle.wait_for_playout(), 20)
             turn = self._turn(since)
             turn.ended_at = time.monotonic()
+            if len(self._errors) > failed:
+                turn.error = self._errors[failed].error
+                turn.error_at = self._error_times[failed]
             out.append(turn)
         return out
 
@@ -256,6 +269,7 @@ class PipecatDriver(Driver):
 
     async def speak_many(self, turns: list[list[str]]) -> list[Turn]:
         from pipecat.frames.frames import (
+            ErrorFrame,
             LLMFullResponseEndFrame,
             LLMFullResponseStartFrame,
             LLMTextFrame,
@@ -269,6 +283,7 @@ class PipecatDriver(Driver):
                 *(LLMTextFrame(t) for t in tokens),
                 LLMFullResponseEndFrame(),
             ]
+        failed = len(self.run.up.frames(ErrorFrame))
         await self.run.send(*frames)
 
         def done(_: object) -> bool:
@@ -276,7 +291,18 @@ class PipecatDriver(Driver):
             return len(ctxs) >= len(turns) and all(self._stopped(c) for c in ctxs)
 
         await self.run.down.wait_for(done, 20)
-        return [self._turn(c) for c in self.run.context_ids()[before:]]
+        out = [self._turn(c) for c in self.run.context_ids()[before:]]
+        errors = [s for s in self.run.up.seen if isinstance(s.frame, ErrorFrame)][failed:]
+        # ours carry the core's error; Pipecat adds its own "no audio" notices
+        # (those name their context, and may arrive during the next turn: not this one's)
+        ctxs = self.run.context_ids()[before:]
+        ours = [e for e in errors if isinstance(e.frame.exception, SmallestError)] or [
+            e for e in errors if any(c in e.frame.error for c in ctxs)
+        ]
+        if len(out) == 1 and ours:
+            out[0].error = ours[0].frame
+            out[0].error_at = ours[0].at
+        return out
 
     async def barge_in(self, tokens: list[str]) -> Turn:
         from pipecat.frames.frames import (
@@ -401,6 +427,7 @@ class LangChainDriver(Driver):
                     turn.last_audio_at = time.monotonic()
             except Exception as err:  # a typed error is this turn's outcome
                 turn.error = err
+                turn.error_at = time.monotonic()
                 self._failures.append(err)
             turn.ended_at = time.monotonic()
             turn.audio = b"".join(chunks)

@@ -1,0 +1,210 @@
+"""The fault matrix through every streaming adapter, each fault ten times in a row.
+
+For every fault the documented outcome (docs/protocol.md, the adapters' READMEs):
+
+* no audio went out yet → the core retries on a fresh socket, transparently: the turn is
+  whole, no error reaches the application, nothing is logged at WARNING;
+* audio already went out → it cannot be replayed (no duplicate audio): the turn keeps
+  exactly the audio it had, in order, and a typed error reaches the application within
+  50 ms of its last audio;
+* a refused upgrade → a typed error for every turn while it lasts; then it speaks again;
+* normal server behaviour (idle close, close after every ``complete``) → no error, no
+  WARNING, every turn whole.
+
+And after the ten rounds, the next utterance speaks in full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from smallest_core import SmallestError
+from smallest_local import Server
+from smallest_local.engines.tone import describe, tag_value
+from smallest_local.faults import FaultPlan
+from tests.conformance.drivers import STREAMING, Driver, Turn, driver
+from tests.conformance.scenarios import TONE, tokens_of
+
+ROUNDS = 10
+TEXT = "Five words are spoken here."  # tone engine: 1 s of audio, fifty 20 ms chunks
+FULL_PAIRS = 5 * TONE.pairs_per_word(24000)
+MID_CHUNKS = 5
+MID_PAIRS = MID_CHUNKS * 480 // 2  # five 20 ms chunks at 24 kHz
+ERROR_WITHIN_S = 0.050
+
+#: name: (script one fault for the coming turn, must the application hear about it?)
+PER_TURN: dict[str, tuple[Callable[[FaultPlan], Any], bool]] = {
+    "close before first audio": (lambda f: f.close_after(0, code=1011), False),
+    "close mid-utterance": (lambda f: f.close_after(MID_CHUNKS, code=1011), True),
+    "TCP abort before first audio": (lambda f: f.abort_after(0), False),
+    "TCP abort mid-utterance": (lambda f: f.abort_after(MID_CHUNKS), True),
+    "error frame before audio": (lambda f: f.error_frame(after_chunks=0), False),
+    "error frame (rate limit) before audio": (
+        lambda f: f.error_frame("Too many requests", code="TOO_MANY_REQUESTS"),
+        False,
+    ),
+    "error frame mid-utterance": (lambda f: f.error_frame(after_chunks=MID_CHUNKS), True),
+    "malformed frame before audio": (lambda f: f.malformed_frame(after_chunks=0), False),
+    # undocumented binary frames are a protocol violation that fails the socket (§ wire)
+    "binary frame before audio": (lambda f: f.binary_frame(after_chunks=0), False),
+    "binary frame mid-utterance": (lambda f: f.binary_frame(after_chunks=MID_CHUNKS), True),
+}
+
+#: a server sending garbage is broken, not busy: a WARNING about it is right
+BROKEN_SERVER = {"malformed frame before audio", "binary frame before audio"}
+
+
+def typed(adapter: str, error: object) -> bool:
+    """The framework's own typed error, carrying the core's classification."""
+    if adapter == "livekit":
+        from livekit.agents import APIError
+
+        return isinstance(error, APIError) and not error.retryable
+    if adapter == "pipecat":
+        from pipecat.frames.frames import ErrorFrame
+
+        return isinstance(error, ErrorFrame) and isinstance(error.exception, SmallestError)
+    return isinstance(error, SmallestError)
+
+
+class Tally:
+    """Checks turns and remembers which requests' audio was already heard."""
+
+    def __init__(self, server: Server, adapter: str) -> None:
+        self.server = server
+        self.adapter = adapter
+        self.heard: set[int] = set()
+
+    def whole(self, turn: Turn, words: int = 5) -> None:
+        assert turn.error is None, f"{turn.error!r}"
+        runs = describe(turn.audio)
+        assert len(runs) == 1, sorted(runs)
+        ((tag, spans),) = runs.items()
+        assert tag in {tag_value(r) for r in self.server.stats.request_ids}
+        assert tag not in self.heard, "audio of an earlier request again"
+        self.heard.add(tag)
+        assert spans == [(0, words * TONE.pairs_per_word(24000))], spans
+
+    def broken(self, turn: Turn) -> None:
+        assert typed(self.adapter, turn.error), f"not a typed error: {turn.error!r}"
+        runs = describe(turn.audio)
+        assert len(runs) <= 1, sorted(runs)
+        for tag, spans in runs.items():
+            assert tag not in self.heard
+            self.heard.add(tag)
+            # what went out before the fault, in order, never replayed
+            assert len(spans) == 1 and spans[0][0] == 0 and spans[0][1] <= MID_PAIRS, spans
+        if turn.last_audio_at is not None:
+            assert turn.error_at is not None
+            late = turn.error_at - turn.last_audio_at
+            assert late <= ERROR_WITHIN_S, f"error {late * 1000:.0f} ms after the last audio"
+
+
+def make(adapter: str, server: Server) -> Driver:
+    return driver(adapter, server)
+
+
+@pytest.mark.parametrize("adapter", STREAMING)
+@pytest.mark.parametrize("fault", list(PER_TURN))
+@pytest.mark.smallest_server(chunk_ms=20)
+async def test_fault_ten_times_then_the_next_turn_speaks(
+    fault: str, adapter: str, smallest_server: Server, warnings_from_us: Any
+) -> None:
+    script, must_know = PER_TURN[fault]
+    if must_know:  # paced (4x real time), so audio is out before the fault strikes
+        smallest_server.set_latency(realtime_factor=0.25)
+    tally = Tally(smallest_server, adapter)
+    async with make(adapter, smallest_server) as d:
+        for i in range(ROUNDS):
+            scripted = script(smallest_server.faults)
+            turn = await d.speak(tokens_of(TEXT))
+            assert scripted.fired == 1, f"round {i}: the fault did not fire"
+            if must_know:
+                tally.broken(turn)
+            else:
+                tally.whole(turn)
+        tally.whole(await d.speak(tokens_of(TEXT)))
+    if not must_know and fault not in BROKEN_SERVER:
+        assert warnings_from_us() == [], "a transparent retry logged a warning"
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait for a condition on the server thread's counters (they have no event to await)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+@pytest.mark.parametrize("adapter", STREAMING)
+async def test_idle_close_ten_times(
+    adapter: str, smallest_server: Server, warnings_from_us: Any
+) -> None:
+    """The server closes idle sockets (§5.1): normal behaviour, no error, no WARNING."""
+    smallest_server.faults.idle_close(0.05, times=None)
+    tally = Tally(smallest_server, adapter)
+    async with make(adapter, smallest_server) as d:
+        for _ in range(ROUNDS + 1):
+            await until(lambda: smallest_server.stats.ws_connections_active == 0)
+            tally.whole(await d.speak(tokens_of(TEXT)))
+    assert smallest_server.stats.ws_connections_total > ROUNDS
+    assert warnings_from_us() == []
+
+
+@pytest.mark.parametrize("adapter", STREAMING)
+async def test_close_after_every_complete_ten_times(
+    adapter: str, smallest_server: Server, warnings_from_us: Any
+) -> None:
+    """A server that closes after every ``complete`` (§9.1 reading): every turn speaks."""
+    smallest_server.faults.close_after_complete(times=None)
+    tally = Tally(smallest_server, adapter)
+    async with make(adapter, smallest_server) as d:
+        for _ in range(ROUNDS + 1):
+            tally.whole(await d.speak(tokens_of(TEXT)))
+    assert smallest_server.stats.syntheses_completed == ROUNDS + 1
+    assert warnings_from_us() == []
+
+
+@pytest.mark.parametrize("adapter", STREAMING)
+@pytest.mark.parametrize("status", [401, 403])
+async def test_refused_key_is_a_typed_error_at_once_and_not_retried(
+    status: int, adapter: str, smallest_server: Server
+) -> None:
+    """A key the server refuses is permanent: a typed error for the turn, at once, no retry.
+
+    What the framework does next is its own policy, not ours: Pipecat marks the service
+    unusable, LiveKit closes the session after ``max_unrecoverable_errors`` (3), a
+    LangChain app gets the error on every call.
+    """
+    smallest_server.faults.refuse_upgrade(status, times=None)
+    tally = Tally(smallest_server, adapter)
+    async with make(adapter, smallest_server) as d:
+        started = asyncio.get_running_loop().time()
+        turn = await d.speak(tokens_of(TEXT))
+        elapsed = asyncio.get_running_loop().time() - started
+    tally.broken(turn)
+    assert turn.audio == b""
+    assert elapsed < 1.0, f"{elapsed:.2f} s to report a refused key"
+    # the prewarm and the turn's own attempt (and a spare at most): never a retry loop
+    assert smallest_server.stats.rejected_upgrades <= 3
+
+
+@pytest.mark.parametrize("adapter", STREAMING)
+@pytest.mark.parametrize(("status", "retry_after"), [(429, 0.05), (500, None), (503, None)])
+async def test_transient_refusal_then_it_speaks(
+    status: int, retry_after: float | None, adapter: str, smallest_server: Server
+) -> None:
+    """A refusal the service recovers from: refused while it lasts, typed; then it speaks."""
+    smallest_server.faults.refuse_upgrade(status, times=None, retry_after=retry_after)
+    tally = Tally(smallest_server, adapter)
+    async with make(adapter, smallest_server) as d:
+        # LiveKit closes the session after 3 failed turns in a row (its own
+        # max_unrecoverable_errors); two stay inside every framework's budget
+        for _ in range(2):
+            tally.broken(await d.speak(tokens_of(TEXT)))
+        smallest_server.faults.clear()
+        for _ in range(ROUNDS):
+            tally.whole(await d.speak(tokens_of(TEXT)))
