@@ -31,9 +31,10 @@ test: venv
 test-live: venv
 	$(RUN) pytest -m live tests/live --force-enable-socket -rsP
 
+# Ours vs the official LiveKit and Pipecat integrations on local servers (~12 min):
+# bench/report/{report.md,report.json,*.png} and the README's comparison block.
 bench: venv
-	$(RUN) python bench/server.py
-	$(RUN) python bench/core.py
+	$(RUN) python bench/report.py
 
 lint: venv
 	$(RUN) ruff check .

@@ -15,15 +15,24 @@ plugins the way ``AgentSession`` does: one ``stream()`` per segment, ``end_input
 5. first turn after the server closed idle sockets: TTFA and failed attempts;
 6. client CPU per second of audio (server in its own process);
 7. a rejected voice (error frame): time until the stream fails, with LiveKit's default
-   ``APIConnectOptions`` (max_retry=3).
+   ``APIConnectOptions`` (max_retry=3);
+8. gap between back-to-back segments (the next ``stream()`` opened as the last one ends:
+   its first frame minus the previous one's last frame);
+9. next-turn TTFA after a barge-in at 0 ms connect delay, and stale bytes: audio of the
+   cancelled reply that reaches the next turn (tone tags name each byte's request);
+10. turns that still speak after 10 consecutive faults (an error frame before audio,
+    ten turns in a row), out of 10 clean turns that follow.
 
-Run: ``uv run --no-sync python bench/livekit.py [--quick]``.
+Run: ``uv run --no-sync python bench/livekit.py [--quick] [--json PATH]`` (``--json``
+also writes every sample, per plugin and row, for ``bench/report.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import logging
 import os
 import statistics
@@ -48,6 +57,7 @@ from livekit.plugins import smallestai  # noqa: E402
 
 import livekit_smallest  # noqa: E402
 from smallest_local import Server  # noqa: E402
+from smallest_local.engines import describe, tag_value  # noqa: E402
 
 sys.path.insert(0, _HERE)
 from common import KEY, server_process  # noqa: E402
@@ -90,9 +100,10 @@ def make_official(session: aiohttp.ClientSession) -> Callable[..., tts.TTS]:
 
 
 async def turn(
-    engine: tts.TTS, text: str, conn: APIConnectOptions = FAST
+    engine: tts.TTS, text: str, conn: APIConnectOptions = FAST, pcm: bytearray | None = None
 ) -> tuple[float, float, float, float]:
-    """(start, first frame, last frame, audio seconds) of one streamed segment."""
+    """(start, first frame, last frame, audio seconds) of one streamed segment; its audio
+    is appended to ``pcm`` when given."""
     stream = engine.stream(conn_options=conn)
     start = time.perf_counter()
     stream.push_text(text)
@@ -103,6 +114,8 @@ async def turn(
         last = time.perf_counter()
         first = first or last
         audio += ev.frame.duration
+        if pcm is not None:
+            pcm += ev.frame.data.tobytes()
     await stream.aclose()
     return start, first, last, audio
 
@@ -146,6 +159,14 @@ async def timing_rows(plugins: list[Plugin], rounds: int) -> None:
                 p.add("end", (last - sent[-1]) * 1000)
 
             await interleave(plugins, rounds, ttfa_and_end)
+
+            # 8: back-to-back segments, the next stream opened as the previous one ends
+            async def gap(p: Plugin) -> None:
+                _, _, last, _ = await turn(engines[p.name], REPLY)
+                _, first, _, _ = await turn(engines[p.name], REPLY)
+                p.add("gap", (first - last) * 1000)
+
+            await interleave(plugins, rounds, gap)
             for engine in engines.values():
                 await engine.aclose()
 
@@ -172,15 +193,33 @@ async def in_process_rows(plugins: list[Plugin], rounds: int) -> None:
 
         await interleave(plugins, max(2, rounds // 4), sockets)
 
-        # 4: next-turn TTFA after a barge-in, connect delay 150 ms
-        server.set_latency(connect_ms=150)
-
-        async def after_barge(p: Plugin) -> None:
+        # 9 and 4: next-turn TTFA after a barge-in at 0 ms and 150 ms connect delay, and
+        # stale bytes: any audio of the cancelled reply in the next turn's stream
+        async def after_barge(p: Plugin, row: str) -> None:
             await barge_in(engines[p.name])
-            start, first, _, _ = await turn(engines[p.name], "Sorry, go ahead.")
-            p.add("barge_ttfa", (first - start) * 1000)
+            pcm = bytearray()
+            start, first, _, _ = await turn(engines[p.name], "Sorry, go ahead.", pcm=pcm)
+            p.add(row, (first - start) * 1000)
+            own = tag_value(server.stats.request_ids[-1])
+            p.add(
+                "stale_bytes",
+                sum(
+                    4 * n
+                    for tag, runs in describe(bytes(pcm)).items()
+                    if tag != own
+                    for _, n in runs
+                ),
+            )
 
-        await interleave(plugins, rounds, after_barge)
+        async def after_barge_0(p: Plugin) -> None:
+            await after_barge(p, "barge_ttfa0")
+
+        async def after_barge_150(p: Plugin) -> None:
+            await after_barge(p, "barge_ttfa")
+
+        await interleave(plugins, rounds, after_barge_0)
+        server.set_latency(connect_ms=150)
+        await interleave(plugins, rounds, after_barge_150)
         server.set_latency(connect_ms=0)
         for engine in engines.values():
             await engine.aclose()
@@ -219,6 +258,26 @@ async def in_process_rows(plugins: list[Plugin], rounds: int) -> None:
 
         await interleave(plugins, 2, rejected)
 
+        # 10: ten turns in a row meet an error frame before audio; then ten clean turns
+        async def faults(p: Plugin) -> None:
+            engine = p.make(http, ws)
+            for _ in range(10):
+                server.faults.error_frame(after_chunks=0)
+                with contextlib.suppress(APIError):
+                    await turn(engine, "This one fails.", DEFAULT_API_CONNECT_OPTIONS)
+            server.faults.clear()
+            spoke = 0
+            for _ in range(10):
+                try:
+                    *_, seconds = await turn(engine, "Short turn.", DEFAULT_API_CONNECT_OPTIONS)
+                    spoke += seconds > 0
+                except APIError:
+                    pass
+            p.add("faults", spoke)
+            await engine.aclose()
+
+        await interleave(plugins, 1, faults)
+
 
 async def cpu_rows(plugins: list[Plugin], rounds: int) -> None:
     with server_process("--engine", "tone") as (ws, http):
@@ -253,6 +312,10 @@ def table(a: Plugin, b: Plugin) -> str:
         ("First turn after an idle close: failed attempts", "idle_errors", "{:.0f}"),
         ("Client CPU per audio second (ms)", "cpu", "{:.2f}"),
         ("Rejected voice: time to failure (s)", "error_s", "{:.3f}"),
+        ("Gap between back-to-back segments (ms)", "gap", "{:.1f}"),
+        ("Next-turn TTFA after barge-in, connect 0 ms (ms)", "barge_ttfa0", "{:.1f}"),
+        ("Stale bytes in the next turn after a barge-in", "stale_bytes", "{:.0f}"),
+        ("Turns that speak after 10 consecutive faults (of 10)", "faults", "{:.0f}"),
     ]
     out = [
         f"| Metric | {a.name} | {b.name} | ratio (official / ours) |",
@@ -265,24 +328,40 @@ def table(a: Plugin, b: Plugin) -> str:
     return "\n".join(out)
 
 
-async def main_async(rounds: int) -> str:
+async def main_async(rounds: int, json_path: str | None) -> str:
     async with aiohttp.ClientSession() as session:
         a = Plugin("livekit-smallest", ours)
         b = Plugin("livekit-plugins-smallestai 1.8.9", make_official(session), session)
         await timing_rows([a, b], rounds)
         await in_process_rows([a, b], rounds)
         await cpu_rows([a, b], max(2, rounds // 2))
+        if json_path:
+            with open(json_path, "w") as f:
+                json.dump(
+                    {
+                        "framework": "livekit",
+                        "rounds": rounds,
+                        "sides": {
+                            "ours": {"name": a.name, "samples": a.samples},
+                            "theirs": {"name": b.name, "samples": b.samples},
+                        },
+                    },
+                    f,
+                    indent=1,
+                )
         return table(a, b)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--json", metavar="PATH", help="also write every sample as JSON")
+    parser.add_argument("--rounds", type=int, help="rounds per row (overrides --quick)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)  # the official plugin logs its retries
     print("LiveKit TTS A/B on one local server (tone engine, realtime 1.0, 20 ms chunks)")
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
-    print(asyncio.run(main_async(4 if args.quick else 12)))
+    print(asyncio.run(main_async(args.rounds or (4 if args.quick else 12), args.json)))
 
 
 if __name__ == "__main__":

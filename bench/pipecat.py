@@ -5,8 +5,8 @@ in this process, against the same local server (tone engine), rounds interleaved
 (A, B, A, B, ...) so drift in machine load hits both alike. Rows:
 
 1. warm TTFA overhead — first ``TTSAudioRawFrame`` out of the service minus the server's
-   write of the first chunk (the server thread logs ``perf_counter_ns()`` before each
-   chunk write);
+   write of the first chunk (the server, in its own process, logs ``perf_counter_ns()``
+   before each chunk write: ``--chunk-log``);
 2. end of utterance — ``TTSStoppedFrame`` minus the server's write of the last chunk (ours
    asks the server for ``complete_backoff_ms=0``; the official service sends none, so the
    server would wait its 4 s default, and the service ends on its own 3 s stop timer);
@@ -17,19 +17,29 @@ in this process, against the same local server (tone engine), rounds interleaved
    long the ``InterruptionFrame`` itself took to pass the service);
 6. client CPU per second of audio (server in its own process; the whole pipeline);
 7. turns that still speak after 10 consecutive faults (an error frame before audio,
-   ten turns in a row), out of 10 clean turns that follow.
+   ten turns in a row), out of 10 clean turns that follow;
+8. sockets opened over 10 plain turns (after a warm-up turn);
+9. next-turn TTFA after a barge-in at 0 ms connect delay, and stale bytes: audio that
+   reaches the pipeline after the ``InterruptionFrame`` and is not the next turn's own
+   (tone tags name each byte's request);
+10. first turn after the server closed the idle socket: TTFA, and ``ErrorFrame`` count;
+11. a voice the server rejects (an error frame, permanent): time from ``TTSSpeakFrame``
+    to the ``ErrorFrame`` (10 s cap: a service that never reports counts as 10 s).
 
-Run: ``uv run --no-sync python bench/pipecat.py [--quick]``.
+Run: ``uv run --no-sync python bench/pipecat.py [--quick] [--json PATH]`` (``--json``
+also writes every sample, per service and row, for ``bench/report.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -59,6 +69,7 @@ from pipecat.workers.runner import WorkerRunner  # noqa: E402
 
 from pipecat_smallest import SmallestTTSService  # noqa: E402
 from smallest_local import Server  # noqa: E402
+from smallest_local.engines import describe, tag_value  # noqa: E402
 
 sys.path.insert(0, _HERE)
 from common import KEY, server_process  # noqa: E402
@@ -74,21 +85,21 @@ class Service:
     """One side of the A/B and the figures measured for it."""
 
     name: str
-    make: Callable[[str], TTSService]
+    make: Callable[..., TTSService]
     rows: dict[str, list[float]] = field(default_factory=dict)
 
     def add(self, row: str, value: float) -> None:
         self.rows.setdefault(row, []).append(value)
 
 
-def ours(ws: str) -> TTSService:
-    return SmallestTTSService(api_key=KEY, base_url=ws)
-
-
-def official(ws: str) -> TTSService:
-    return OfficialService(
-        api_key=KEY, base_url=ws, settings=OfficialService.Settings(voice="meher")
+def ours(ws: str, voice: str = "meher") -> TTSService:
+    return SmallestTTSService(
+        api_key=KEY, base_url=ws, settings=SmallestTTSService.Settings(voice=voice)
     )
+
+
+def official(ws: str, voice: str = "meher") -> TTSService:
+    return OfficialService(api_key=KEY, base_url=ws, settings=OfficialService.Settings(voice=voice))
 
 
 class Capture(FrameProcessor):
@@ -105,15 +116,18 @@ class Capture(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if direction == FrameDirection.DOWNSTREAM or isinstance(frame, ErrorFrame):
-            now = time.perf_counter()
-            self.seen.append((frame, now))
-            self.by_type.setdefault(type(frame), []).append((frame, now))
-            if isinstance(frame, TTSAudioRawFrame):
-                self.audio.setdefault(frame.context_id, []).append(now)
-            async with self.changed:
-                self.changed.notify_all()
+        if direction == FrameDirection.DOWNSTREAM:
+            await self.record(frame)
         await self.push_frame(frame, direction)
+
+    async def record(self, frame: Frame) -> None:
+        now = time.perf_counter()
+        self.seen.append((frame, now))
+        self.by_type.setdefault(type(frame), []).append((frame, now))
+        if isinstance(frame, TTSAudioRawFrame):
+            self.audio.setdefault(frame.context_id, []).append(now)
+        async with self.changed:
+            self.changed.notify_all()
 
     def of(self, kind: type) -> list[tuple[Frame, float]]:
         return self.by_type.get(kind, [])
@@ -136,12 +150,26 @@ class Capture(FrameProcessor):
         return self.audio.get(ctx, [])
 
 
+class ErrorTap(FrameProcessor):
+    """Sits before the service: hands the ErrorFrames it pushes upstream to the capture."""
+
+    def __init__(self, capture: Capture) -> None:
+        super().__init__(enable_direct_mode=True)
+        self.capture = capture
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if direction == FrameDirection.UPSTREAM and isinstance(frame, ErrorFrame):
+            await self.capture.record(frame)
+        await self.push_frame(frame, direction)
+
+
 @asynccontextmanager
 async def pipeline(tts: TTSService) -> AsyncIterator[tuple[PipelineWorker, Capture]]:
-    """``tts`` then a capture, under Pipecat's own worker and runner."""
+    """An error tap, ``tts``, then a capture, under Pipecat's own worker and runner."""
     capture = Capture()
     worker = PipelineWorker(
-        Pipeline([tts, capture]),
+        Pipeline([ErrorTap(capture), tts, capture]),
         params=PipelineParams(audio_out_sample_rate=RATE),
         cancel_on_idle_timeout=False,
         enable_rtvi=False,
@@ -168,15 +196,20 @@ async def pipeline(tts: TTSService) -> AsyncIterator[tuple[PipelineWorker, Captu
             await asyncio.gather(task, return_exceptions=True)
 
 
-def chunk_writes(server: Server, ctx: str) -> list[float]:
-    """perf_counter seconds at which the server wrote each chunk of ``ctx``."""
-    log = server.stats.chunk_log or []
-    return [t / 1e9 for tag, _samples, t in log if tag == ctx]
+def chunk_writes(log_path: str, ctx: str) -> list[float]:
+    """perf_counter seconds at which the server (its own process, ``--chunk-log``) wrote
+    each chunk of ``ctx``: CLOCK_MONOTONIC, the same clock as this process's."""
+    with open(log_path) as log:
+        rows = [line.split() for line in log]
+    return [int(t) / 1e9 for tag, _samples, t in rows if tag == ctx]
 
 
-async def latency_round(svc: Service, server: Server) -> None:
-    """Rows 1-3 in one pipeline: a warm-up turn, a measured turn, a back-to-back pair."""
-    async with pipeline(svc.make(server.ws_url)) as (worker, cap):
+async def latency_round(svc: Service, ws: str, log_path: str) -> None:
+    """Rows 1-3 in one pipeline: a warm-up turn, a measured turn, a back-to-back pair.
+
+    The server runs in its own process: a server thread here would compete with the
+    pipeline for the GIL exactly when a chunk is in flight."""
+    async with pipeline(svc.make(ws)) as (worker, cap):
         # Warm: a live service has spoken before. Two two-sentence turns also teach the
         # core's EndRule that this server sends one `complete` per context (until then a
         # multi-sentence utterance ends after a 0.5 s quiet window, to be safe).
@@ -186,7 +219,7 @@ async def latency_round(svc: Service, server: Server) -> None:
         await worker.queue_frame(TTSSpeakFrame(REPLY))
         await cap.stops(3)
         ctx = cap.contexts()[2]
-        writes = chunk_writes(server, ctx)
+        writes = chunk_writes(log_path, ctx)
         audio = cap.audio_times(ctx)
         stop_at = cap.of(TTSStoppedFrame)[-1][1]
         svc.add("ttfa", (audio[0] - writes[0]) * 1000)
@@ -197,8 +230,9 @@ async def latency_round(svc: Service, server: Server) -> None:
         svc.add("gap", (min(cap.audio_times(second)) - max(cap.audio_times(first))) * 1000)
 
 
-async def barge_in_round(svc: Service, server: Server) -> None:
-    """Rows 4-5: interrupt a long reply, then the next turn, with a 150 ms handshake."""
+async def barge_in_round(svc: Service, server: Server, suffix: str = "") -> None:
+    """Rows 4-5 and 9: interrupt a long reply, then the next turn (row names get
+    ``suffix``: the 150 ms handshake rows have none, the 0 ms ones ``0``)."""
     async with pipeline(svc.make(server.ws_url)) as (worker, cap):
         await worker.queue_frame(TTSSpeakFrame("Warming up."))
         await cap.stops(1)
@@ -210,15 +244,61 @@ async def barge_in_round(svc: Service, server: Server) -> None:
         t0 = time.perf_counter()
         await worker.queue_frames([InterruptionFrame(), TTSSpeakFrame(REPLY)])
         await cap.until(lambda: bool(cap.of(InterruptionFrame)))
-        svc.add("irq", (cap.of(InterruptionFrame)[0][1] - t0) * 1000)
+        irq_at = cap.of(InterruptionFrame)[0][1]
+        svc.add("irq" + suffix, (irq_at - t0) * 1000)
 
         def next_audio() -> list[float]:
             return cap.audio_times(cap.contexts()[2]) if len(cap.contexts()) > 2 else []
 
         await cap.until(lambda: bool(next_audio()))
-        svc.add("next_ttfa", (min(next_audio()) - t0) * 1000)
+        svc.add("next_ttfa" + suffix, (min(next_audio()) - t0) * 1000)
         await cap.stops(len(cap.of(TTSStoppedFrame)) + 1)
-        svc.add("sockets", server.stats.ws_connections_total - sockets)
+        svc.add("sockets" + suffix, server.stats.ws_connections_total - sockets)
+        after = b"".join(f.audio for f, at in cap.of(TTSAudioRawFrame) if at > irq_at)
+        own = tag_value(server.stats.request_ids[-1])
+        stale = sum(4 * n for tag, runs in describe(after).items() if tag != own for _, n in runs)
+        svc.add("stale_bytes", stale)
+
+
+async def sockets_round(svc: Service, server: Server) -> None:
+    """Row 8: sockets opened over 10 plain turns, one after the other."""
+    async with pipeline(svc.make(server.ws_url)) as (worker, cap):
+        await worker.queue_frame(TTSSpeakFrame("Warming up."))
+        await cap.stops(1)
+        before = server.stats.ws_connections_total
+        for n in range(2, 12):
+            await worker.queue_frame(TTSSpeakFrame("Short turn."))
+            await cap.stops(n)
+        svc.add("sockets10", server.stats.ws_connections_total - before)
+
+
+async def idle_round(svc: Service, server: Server) -> None:
+    """Row 10: the server closes the idle socket during a pause; the next turn."""
+    server.faults.idle_close(1.0, times=2)
+    async with pipeline(svc.make(server.ws_url)) as (worker, cap):
+        await worker.queue_frame(TTSSpeakFrame("Before the pause."))
+        await cap.stops(1)
+        await asyncio.sleep(2.0)  # benchmark scenario: a pause in the conversation
+        errors = len(cap.of(ErrorFrame))
+        t0 = time.perf_counter()
+        await worker.queue_frame(TTSSpeakFrame("After the pause."))
+        await cap.until(
+            lambda: len(cap.contexts()) > 1 and bool(cap.audio_times(cap.contexts()[1]))
+        )
+        svc.add("idle_ttfa", (min(cap.audio_times(cap.contexts()[1])) - t0) * 1000)
+        await cap.stops(2)
+        svc.add("idle_errors", len(cap.of(ErrorFrame)) - errors)
+    server.faults.clear()
+
+
+async def error_round(svc: Service, server: Server) -> None:
+    """Row 11: the server answers with an error frame (a voice it rejects, a permanent
+    error, as in bench/livekit.py); time until the pipeline sees an ErrorFrame."""
+    async with pipeline(svc.make(server.ws_url, voice="no_such_voice")) as (worker, cap):
+        t0 = time.perf_counter()
+        await worker.queue_frame(TTSSpeakFrame(REPLY))
+        seen = await cap.until(lambda: bool(cap.of(ErrorFrame)), timeout=10)
+        svc.add("error_s", cap.of(ErrorFrame)[0][1] - t0 if seen else 10.0)
 
 
 async def cpu_round(svc: Service, ws: str, turns: int) -> None:
@@ -255,11 +335,20 @@ async def fault_round(svc: Service, server: Server) -> None:
 
 
 async def interleave(
-    services: list[Service], rounds: int, fn: Callable[[Service], Awaitable[None]]
+    services: list[Service],
+    rounds: int,
+    fn: Callable[[Service], Awaitable[None]],
+    label: str = "",
 ) -> None:
+    t0 = time.perf_counter()
     for _ in range(rounds):
         for svc in services:
             await fn(svc)
+    print(
+        f"  {label or fn.__name__}: {rounds} rounds, {time.perf_counter() - t0:.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def fmt(values: list[float], unit: str) -> str:
@@ -282,6 +371,12 @@ ROWS = [
     ("irq", "`InterruptionFrame` held by the service (p50)", "ms", "", True),
     ("cpu", "client CPU per second of audio (p50)", "ms CPU", "", True),
     ("faults", "turns that speak after 10 consecutive faults", "turns", "10/10", False),
+    ("sockets10", "sockets opened over 10 plain turns", "count", "0", True),
+    ("next_ttfa0", "next-turn TTFA after a barge-in, 0 ms handshake (p50)", "ms", "", True),
+    ("stale_bytes", "stale bytes after a barge-in", "count", "0", True),
+    ("idle_ttfa", "first turn after an idle close: TTFA (p50)", "ms", "", True),
+    ("idle_errors", "first turn after an idle close: `ErrorFrame`s", "count", "0", True),
+    ("error_s", "error frame → `ErrorFrame` (s, 10 = never)", "count", "", True),
 ]
 
 
@@ -311,40 +406,62 @@ def table(a: Service, b: Service) -> str:
     return "\n".join(lines)
 
 
-async def main_async(rounds: int) -> str:
+async def main_async(rounds: int, json_path: str | None = None) -> str:
     services = [Service("ours", ours), Service("official", official)]
     a, b = services
 
-    server = Server(engine="tone", api_keys=(KEY,))
-    server.set_latency(realtime_factor=0.5, chunk_ms=20)
-    server.stats.chunk_log = []
-    with server:
-        await interleave(services, rounds, lambda s: latency_round(s, server))
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = os.path.join(tmp, "chunks.log")
+        args = ("--engine", "tone", "--realtime-factor", "0.5", "--chunk-ms", "20")
+        with server_process(*args, "--chunk-log", log_path) as (ws, _):
+            await interleave(
+                services, rounds, lambda s: latency_round(s, ws, log_path), "latency_round"
+            )
 
     server = Server(engine="tone", api_keys=(KEY,))
-    server.set_latency(realtime_factor=1.0, chunk_ms=20, connect_ms=150)
+    server.set_latency(realtime_factor=1.0, chunk_ms=20)
     with server:
-        await interleave(services, rounds, lambda s: barge_in_round(s, server))
+        await interleave(
+            services, rounds, lambda s: barge_in_round(s, server, "0"), "barge_in_round"
+        )
+        await interleave(
+            services, max(1, rounds // 2), lambda s: sockets_round(s, server), "sockets_round"
+        )
+        server.set_latency(connect_ms=150)
+        await interleave(services, rounds, lambda s: barge_in_round(s, server), "barge_in_round")
 
     with server_process("--engine", "tone", "--chunk-ms", "20") as (ws, _):
-        await interleave(services, rounds, lambda s: cpu_round(s, ws, 3))
+        await interleave(services, rounds, lambda s: cpu_round(s, ws, 3), "cpu_round")
 
     server = Server(engine="tone", api_keys=(KEY,))
     with server:
-        await interleave(services, 1, lambda s: fault_round(s, server))
+        await interleave(services, 1, lambda s: fault_round(s, server), "fault_round")
+        await interleave(services, 2, lambda s: error_round(s, server), "error_round")
+        await interleave(
+            services, max(1, rounds // 2), lambda s: idle_round(s, server), "idle_round"
+        )
+    if json_path:
+        with open(json_path, "w") as f:
+            sides = {
+                "ours": {"name": "pipecat_smallest", "samples": a.rows},
+                "theirs": {"name": "Pipecat 1.14 SmallestTTSService", "samples": b.rows},
+            }
+            json.dump({"framework": "pipecat", "rounds": rounds, "sides": sides}, f, indent=1)
     return table(a, b)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--json", metavar="PATH", help="also write every sample as JSON")
+    parser.add_argument("--rounds", type=int, help="rounds per row (overrides --quick)")
     args = parser.parse_args()
     logger.remove()  # Pipecat's per-frame DEBUG lines would dominate the CPU row
     logger.add(sys.stderr, level="ERROR")
     logging.getLogger("smallest_core").setLevel(logging.ERROR)
     print("Pipecat A/B: pipecat_smallest vs Pipecat 1.14's SmallestTTSService")
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
-    print(asyncio.run(main_async(2 if args.quick else 5)))
+    print(asyncio.run(main_async(args.rounds or (2 if args.quick else 5), args.json)))
 
 
 if __name__ == "__main__":
