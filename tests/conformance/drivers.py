@@ -286,12 +286,23 @@ class PipecatDriver(Driver):
         failed = len(self.run.up.frames(ErrorFrame))
         await self.run.send(*frames)
 
+        ends = self.run.down.count(LLMFullResponseEndFrame)
+        spoken = sum(1 for tokens in turns if "".join(tokens).strip())
+
         def done(_: object) -> bool:
+            # every response passed the service, and each context it opened has stopped
+            # (a turn with nothing to say opens none)
             ctxs = self.run.context_ids()[before:]
-            return len(ctxs) >= len(turns) and all(self._stopped(c) for c in ctxs)
+            return (
+                self.run.down.count(LLMFullResponseEndFrame) >= ends + len(turns)
+                and len(ctxs) >= spoken
+                and all(self._stopped(c) for c in ctxs)
+            )
 
         await self.run.down.wait_for(done, 20)
         out = [self._turn(c) for c in self.run.context_ids()[before:]]
+        if not out and len(turns) == 1:
+            out = [Turn(rate=self.sample_rate, ended_at=time.perf_counter())]
         errors = [s for s in self.run.up.seen if isinstance(s.frame, ErrorFrame)][failed:]
         # ours carry the core's error; Pipecat adds its own "no audio" notices
         # (those name their context, and may arrive during the next turn: not this one's)
