@@ -63,7 +63,7 @@ class Driver:
     server: Server
     sample_rate: int = 24000
     word_timestamps: bool = False
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
     name = "?"
