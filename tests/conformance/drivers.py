@@ -108,6 +108,9 @@ class Driver:
         """Errors the framework reported outside a turn's result."""
         return []
 
+    def forget(self) -> None:
+        """Drop what was captured so far (long runs: keep memory flat between turns)."""
+
     def metrics(self) -> list[Any]:
         """Per-utterance metrics the framework surfaced."""
         return []
@@ -216,6 +219,12 @@ class LiveKitDriver(Driver):
 
     async def update(self, *, speed: float) -> None:
         self.tts.update_options(speed=speed)
+
+    def forget(self) -> None:
+        self.sink.frames.clear()
+        self._errors.clear()
+        self._error_times.clear()
+        self._metrics.clear()
 
     def errors(self) -> list[Any]:
         return self._errors
@@ -366,6 +375,10 @@ class PipecatDriver(Driver):
     def errors(self) -> list[Any]:
         return self.run.errors()
 
+    def forget(self) -> None:
+        self.run.down.seen.clear()
+        self.run.up.seen.clear()
+
     def metrics(self) -> list[Any]:
         from pipecat.frames.frames import MetricsFrame
         from pipecat.metrics.metrics import TTSUsageMetricsData
@@ -459,6 +472,10 @@ class LangChainDriver(Driver):
 
     def errors(self) -> list[Any]:
         return self._failures
+
+    def forget(self) -> None:
+        self._failures.clear()
+        self._log.records.clear()
 
     def metrics(self) -> list[Any]:
         return [r for r in self._log.records if r.getMessage().startswith("utterance ")]

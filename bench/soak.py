@@ -1,0 +1,264 @@
+"""Soak: many concurrent sessions through every adapter, random barge-ins and faults.
+
+Each session is one adapter (LiveKit ``AgentSession``, Pipecat ``Pipeline``, LangChain
+``SmallestSpeech``; round-robin) driven by the conformance drivers
+(``tests/conformance/drivers.py``) against one local server (tone engine, audio paced at
+``--pace`` × real time so barge-ins land mid-turn). Every utterance is, at random, a plain
+turn, a barge-in, or a turn with a server fault scripted just before it (a drop or an
+error frame before audio, a drop or an error frame after audio). Faults are server-wide:
+the next synthesis takes it, whichever session it belongs to.
+
+Every utterance must be accounted for: **spoken** (one whole in-order run of its own
+request), **cancelled** (a barge-in: a prefix of its own audio, nothing after the
+interruption) or **failed** with the framework's typed error (a prefix of its own audio).
+Anything else (an untyped error, a hang, foreign or repeated audio) is **unaccounted**.
+
+At the end: no socket left open on the server, no asyncio task left behind, and the
+process RSS grew at most 5 % between the end of the warm-up (the first 10 % of the
+utterances) and the end.
+
+Run: ``uv run --no-sync python bench/soak.py [--sessions 50] [--utterances 200]``
+(not part of ``make test``; ``tests/reliability/test_soak.py`` runs a short form).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import random
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# run as a script, bench/ is first on the path and bench/livekit.py would shadow the
+# livekit package: put the repository root there instead (the drivers live in tests/)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from smallest_local import Server  # noqa: E402
+from smallest_local.engines.tone import ToneEngine, describe  # noqa: E402
+from tests.conformance.drivers import STREAMING, Driver, Turn, driver  # noqa: E402
+from tests.conformance.scenarios import tokens_of  # noqa: E402
+
+TONE = ToneEngine()
+TEXTS = ("Hello there.", "The order ships on Monday.", "Sure, I can do that for you now.")
+LONG = " ".join(["word"] * 30) + "."
+FAULTS = ("drop before audio", "error before audio", "drop after audio", "error after audio")
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process (Linux /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def typed(adapter: str, error: object) -> bool:
+    """The framework's own typed error, carrying the core's classification."""
+    from smallest_core import SmallestError
+
+    if adapter == "livekit":
+        from livekit.agents import APIError
+
+        return isinstance(error, APIError)
+    if adapter == "pipecat":
+        from pipecat.frames.frames import ErrorFrame
+
+        return isinstance(error, ErrorFrame) and isinstance(error.exception, SmallestError)
+    return isinstance(error, SmallestError)
+
+
+@dataclass
+class Report:
+    """What the soak saw."""
+
+    sessions: int
+    utterances: int
+    outcomes: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+    faults_fired: int = 0
+    sockets_opened: int = 0
+    sockets_left_open: int = 0
+    tasks_left: int = 0
+    rss_warm: int = 0
+    rss_end: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rss_growth(self) -> float:
+        return (self.rss_end - self.rss_warm) / self.rss_warm if self.rss_warm else 0.0
+
+    @property
+    def accounted(self) -> int:
+        return sum(n for k, n in self.outcomes.items() if k != "unaccounted")
+
+    def ok(self) -> bool:
+        return (
+            not self.problems
+            and self.accounted == self.sessions * self.utterances
+            and self.sockets_left_open == 0
+            and self.tasks_left == 0
+            and self.rss_growth <= 0.05
+        )
+
+    def lines(self) -> list[str]:
+        total = self.sessions * self.utterances
+        return [
+            f"sessions x utterances   {self.sessions} x {self.utterances} = {total}",
+            f"wall time               {self.seconds:.1f} s",
+            "outcomes                "
+            + ", ".join(f"{k} {n}" for k, n in sorted(self.outcomes.items())),
+            f"accounted for           {self.accounted} / {total}",
+            f"faults fired            {self.faults_fired}",
+            f"sockets opened          {self.sockets_opened}",
+            f"sockets left open       {self.sockets_left_open}",
+            f"asyncio tasks left      {self.tasks_left}",
+            f"RSS warm -> end         {self.rss_warm / 2**20:.1f} -> {self.rss_end / 2**20:.1f}"
+            f" MiB ({self.rss_growth * 100:+.1f} %)",
+            f"problems                {len(self.problems)}",
+            *(f"  - {p}" for p in self.problems[:10]),
+        ]
+
+
+def classify(adapter: str, turn: Turn, kind: str, text: str, heard: set[int]) -> str:
+    """spoken / cancelled / failed, or a description of what is wrong."""
+    runs = describe(turn.audio)
+    if len(runs) > 1:
+        return f"audio of {len(runs)} requests in one turn"
+    for tag, spans in runs.items():
+        if tag in heard:
+            return "audio of an earlier utterance again"
+        heard.add(tag)
+        if len(spans) != 1 or spans[0][0] != 0:
+            return f"audio not one in-order run: {spans[:3]}"
+    if kind == "barge-in":
+        if describe(turn.late).keys() & runs.keys():
+            return "audio after the barge-in"
+        return "cancelled"
+    if turn.error is not None:
+        return "failed" if typed(adapter, turn.error) else f"untyped error {turn.error!r}"
+    pairs = len(text.split()) * TONE.pairs_per_word(24000)
+    if [s for spans in runs.values() for s in spans] != [(0, pairs)]:
+        return "spoken audio not whole"
+    return "spoken"
+
+
+async def session(
+    name: str,
+    server: Server,
+    utterances: int,
+    rng: random.Random,
+    report: Report,
+    warm: asyncio.Event,
+) -> None:
+    heard: set[int] = set()
+    d: Driver
+    async with driver(name, server) as d:
+        for i in range(utterances):
+            roll = rng.random()
+            kind = "barge-in" if roll < 0.15 else "fault" if roll < 0.3 else "turn"
+            text = LONG if kind == "barge-in" else rng.choice(TEXTS)
+            if kind == "fault":
+                fault = rng.choice(FAULTS)
+                plan = server.faults
+                if fault == "drop before audio":
+                    plan.abort_after(0)
+                elif fault == "error before audio":
+                    plan.error_frame(after_chunks=0)
+                elif fault == "drop after audio":
+                    plan.abort_after(2)
+                else:
+                    plan.error_frame(after_chunks=2)
+            try:
+                async with asyncio.timeout(30):
+                    if kind == "barge-in":
+                        turn = await d.barge_in(tokens_of(text))
+                    else:
+                        turn = await d.speak(tokens_of(text))
+                outcome = classify(name, turn, kind, text, heard)
+            except Exception as err:  # a hang or a crash: unaccounted, with its reason
+                outcome = f"{type(err).__name__}: {err}"
+            if outcome in ("spoken", "cancelled", "failed"):
+                report.outcomes[outcome] += 1
+            else:
+                report.outcomes["unaccounted"] += 1
+                report.problems.append(f"{name} utterance {i} ({kind}): {outcome}")
+            d.forget()
+            if i + 1 == max(1, utterances // 10):
+                warm.set()
+
+
+async def soak(sessions: int, utterances: int, *, seed: int = 1, pace: float = 0.25) -> Report:
+    """Run the soak against an in-process local server; return the figures."""
+    report = Report(sessions, utterances)
+    rng = random.Random(seed)
+    with Server(engine="tone", concurrency_limit=max(100, 4 * sessions)) as server:
+        server.set_latency(realtime_factor=pace, chunk_ms=20)
+        baseline = len(asyncio.all_tasks())
+        warm_events = [asyncio.Event() for _ in range(sessions)]
+        started = time.monotonic()
+
+        async def measure_warm() -> None:
+            await asyncio.gather(*(e.wait() for e in warm_events))
+            gc.collect()
+            report.rss_warm = rss_bytes()
+
+        watcher = asyncio.create_task(measure_warm())
+        await asyncio.gather(
+            *(
+                session(
+                    STREAMING[i % len(STREAMING)],
+                    server,
+                    utterances,
+                    random.Random(rng.random()),
+                    report,
+                    warm_events[i],
+                )
+                for i in range(sessions)
+            )
+        )
+        await watcher
+        report.seconds = time.monotonic() - started
+        server.faults.clear()
+        # sockets close asynchronously on the server thread: give them a moment
+        deadline = time.monotonic() + 5
+        while server.stats.ws_connections_active and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        gc.collect()
+        report.rss_end = rss_bytes()
+        report.sockets_opened = server.stats.ws_connections_total
+        report.sockets_left_open = server.stats.ws_connections_active
+        report.faults_fired = len(server.faults.history)
+        current = asyncio.current_task()
+        left = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        report.tasks_left = max(0, len(left) - (baseline - 1))
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--utterances", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--pace", type=float, default=0.25, help="server realtime factor")
+    args = parser.parse_args()
+    import logging
+
+    logging.disable(logging.CRITICAL)  # figures only; faults make the adapters log
+    from loguru import logger
+
+    logger.remove()
+    report = asyncio.run(soak(args.sessions, args.utterances, seed=args.seed, pace=args.pace))
+    print("\n".join(report.lines()))
+    print("PASS" if report.ok() else "FAIL")
+    return 0 if report.ok() else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

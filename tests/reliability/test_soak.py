@@ -1,0 +1,35 @@
+"""The soak's short form (``bench/soak.py`` runs the long one: 50 sessions × 200 turns).
+
+Concurrent sessions through every streaming adapter, random barge-ins and server faults:
+every utterance spoken, cancelled or failed with a typed error; no socket or task left
+behind; RSS flat.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+SOAK = Path(__file__).resolve().parents[2] / "bench" / "soak.py"
+
+
+def load_soak():
+    spec = importlib.util.spec_from_file_location("bench_soak", SOAK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_short_soak_accounts_for_every_utterance_and_leaks_nothing() -> None:
+    soak = load_soak()
+    report = await soak.soak(sessions=6, utterances=8, seed=7)
+    figures = "\n".join(report.lines())
+    assert report.problems == [], figures
+    assert report.accounted == 48, figures
+    assert report.outcomes["spoken"] and report.outcomes["cancelled"], figures
+    assert report.faults_fired > 0, figures
+    assert report.sockets_left_open == 0 and report.tasks_left == 0, figures
+    assert report.rss_growth <= 0.05, figures
