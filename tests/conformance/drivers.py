@@ -65,6 +65,10 @@ class Driver:
     word_timestamps: bool = False
     api_key: str | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: LiveKit: the session's TTS ``APIConnectOptions.timeout`` (None: LiveKit's default)
+    tts_timeout: float | None = None
+    #: longest wait for a turn to end before the driver gives up (a hang)
+    turn_timeout: float = 20.0
 
     name = "?"
     has_words = False
@@ -147,7 +151,15 @@ class LiveKitDriver(Driver):
         self.tts.on("metrics_collected", self._metrics.append)
         self.llm = ScriptedLLM()
         self.sink = CaptureOutput()
+        options: dict[str, Any] = {}
+        if self.tts_timeout is not None:
+            from livekit.agents import APIConnectOptions
+            from livekit.agents.voice.agent_session import SessionConnectOptions
+
+            tts_options = APIConnectOptions(timeout=self.tts_timeout)
+            options["conn_options"] = SessionConnectOptions(tts_conn_options=tts_options)
         self.session: AgentSession = AgentSession(
+            **options,
             tts=self.tts,
             llm=self.llm,
             vad=None,
@@ -191,7 +203,7 @@ class LiveKitDriver(Driver):
             since = len(self.sink.frames)
             failed = len(self._errors)
             handle = self.session.generate_reply(user_input=f"Turn {i}.")
-            await asyncio.wait_for(handle.wait_for_playout(), 20)
+            await asyncio.wait_for(handle.wait_for_playout(), self.turn_timeout)
             turn = self._turn(since)
             turn.ended_at = time.monotonic()
             if len(self._errors) > failed:
@@ -308,7 +320,7 @@ class PipecatDriver(Driver):
                 and all(self._stopped(c) for c in ctxs)
             )
 
-        await self.run.down.wait_for(done, 20)
+        await self.run.down.wait_for(done, self.turn_timeout)
         out = [self._turn(c) for c in self.run.context_ids()[before:]]
         if not out and len(turns) == 1:
             out = [Turn(rate=self.sample_rate, ended_at=time.perf_counter())]
