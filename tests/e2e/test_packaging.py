@@ -3,9 +3,9 @@
 ``uv build --all-packages`` makes the wheels; each goes into its own new venv with only
 the registry and the freshly built wheels to draw from (versions held to the lock file
 by ``uv export`` constraints). Each wheel imports and ships ``py.typed``; each adapter's
-offline quick start — the package README's own code where it runs offline as written,
-else ``examples/<framework>_quickstart.py`` — then runs in that venv, with
-``smallest-local`` added to it as the quick start's server.
+offline quick start — the ``examples/`` file that the root README shows as that
+framework's quick start — then runs in that venv, with ``smallest-local`` added to it as
+the quick start's server.
 """
 
 from __future__ import annotations
@@ -76,9 +76,15 @@ def fresh_venv(where: Path, wheels: tuple[Path, Path], dist: str) -> Path:
     return python
 
 
-def readme_blocks(package: str) -> list[str]:
-    text = (ROOT / "packages" / package / "README.md").read_text()
-    return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+EXAMPLES = ROOT / "examples"
+QUICKSTARTS = ["livekit_quickstart.py", "pipecat_quickstart.py", "langchain_quickstart_agent.py"]
+
+
+def test_root_readme_quick_starts_are_the_example_files() -> None:
+    """What this file runs is what the README shows, byte for byte."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL)
+    for name in QUICKSTARTS:
+        assert (EXAMPLES / name).read_text() in blocks, f"README does not show examples/{name}"
 
 
 def test_every_distribution_builds_a_wheel(wheels: tuple[Path, Path]) -> None:
@@ -108,34 +114,28 @@ def wav_seconds(path: Path) -> float:
 
 @pytest.mark.slow
 def test_livekit_quickstart_in_its_own_venv(wheels: tuple[Path, Path], tmp_path: Path) -> None:
-    # the README's block needs a room (ctx.room); the offline one is the example file
     python = fresh_venv(tmp_path, wheels, "livekit-smallest")  # alone, typed
     install(python, wheels, "smallest-local")  # the quick start's server
-    out = run_quickstart(python, (ROOT / "examples" / "livekit_quickstart.py").read_text(),
-                         tmp_path)  # fmt: skip
+    out = run_quickstart(python, (EXAMPLES / "livekit_quickstart.py").read_text(), tmp_path)
     assert "wrote reply.wav" in out
     assert 1.0 < wav_seconds(tmp_path / "reply.wav") < 6.0
 
 
 @pytest.mark.slow
-def test_pipecat_readme_quickstart_in_its_own_venv(
-    wheels: tuple[Path, Path], tmp_path: Path
-) -> None:
+def test_pipecat_quickstart_in_its_own_venv(wheels: tuple[Path, Path], tmp_path: Path) -> None:
     python = fresh_venv(tmp_path, wheels, "pipecat-smallest")  # alone, typed
     install(python, wheels, "smallest-local")  # the quick start's server
-    (block,) = [b for b in readme_blocks("pipecat_smallest") if "Server(" in b]
-    out = run_quickstart(python, block, tmp_path)
+    out = run_quickstart(python, (EXAMPLES / "pipecat_quickstart.py").read_text(), tmp_path)
     seconds = float(re.search(r"([\d.]+) s of audio", out).group(1))  # type: ignore[union-attr]
     assert 0.5 < seconds < 5.0
 
 
 @pytest.mark.slow
-def test_langchain_readme_quickstarts_in_their_own_venv(
-    wheels: tuple[Path, Path], tmp_path: Path
-) -> None:
+def test_langchain_quickstarts_in_their_own_venv(wheels: tuple[Path, Path], tmp_path: Path) -> None:
     python = fresh_venv(tmp_path, wheels, "langchain-smallest")  # alone, typed
     install(python, wheels, "smallest-local")  # the quick start's server
-    agent, speech = [b for b in readme_blocks("langchain_smallest") if "Server(" in b]
+    agent = (EXAMPLES / "langchain_quickstart_agent.py").read_text()
+    speech = (EXAMPLES / "langchain_quickstart_speech.py").read_text()
     assert "agent: I told the guests out loud." in run_quickstart(python, agent, tmp_path)
     assert "wrote answer.wav" in run_quickstart(python, speech, tmp_path)
     assert 2.0 < wav_seconds(tmp_path / "answer.wav") < 12.0
