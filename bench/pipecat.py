@@ -436,10 +436,8 @@ async def main_async(rounds: int, json_path: str | None = None) -> str:
     server = Server(engine="tone", api_keys=(KEY,))
     with server:
         await interleave(services, 1, lambda s: fault_round(s, server), "fault_round")
-        await interleave(services, 2, lambda s: error_round(s, server), "error_round")
-        await interleave(
-            services, max(1, rounds // 2), lambda s: idle_round(s, server), "idle_round"
-        )
+        await interleave(services, rounds, lambda s: error_round(s, server), "error_round")
+        await interleave(services, rounds, lambda s: idle_round(s, server), "idle_round")
     if json_path:
         with open(json_path, "w") as f:
             sides = {
