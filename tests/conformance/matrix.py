@@ -1,9 +1,10 @@
 """Run the conformance catalogue and write its matrix into the root README.
 
-Runs ``pytest tests/conformance/test_scenarios.py`` with a JUnit XML report (or reads one
-given with ``--junit``), and rewrites only the block between ``<!-- conformance:matrix -->``
-and ``<!-- /conformance:matrix -->`` in ``README.md``: one row per scenario × adapter,
-one column per server dialect, each cell the test's real outcome.
+Runs ``pytest tests/conformance/test_scenarios.py tests/reliability`` with a JUnit XML
+report (or reads one given with ``--junit``), and rewrites only the block between
+``<!-- conformance:matrix -->`` and ``<!-- /conformance:matrix -->`` in ``README.md``: one
+row per scenario × adapter, one column per server dialect, then the reliability cases
+(fault, bad input, key safety) × adapter; each cell the test's real outcome.
 
 Run: ``uv run --no-sync python -m tests.conformance.matrix [--junit PATH] [--check]``
 (``--check``: exit 1 if the README block is not what this run would write).
@@ -42,6 +43,8 @@ def run_suite(junit: Path) -> None:
             "no:randomly",
             f"--junitxml={junit}",
             str(ROOT / "tests" / "conformance" / "test_scenarios.py"),
+            str(ROOT / "tests" / "conformance" / "test_intelligibility.py"),
+            str(ROOT / "tests" / "reliability"),
         ],
         cwd=ROOT,
         check=False,
@@ -61,6 +64,88 @@ def outcomes(junit: Path) -> dict[tuple[str, str, str], str]:
                 state = {"failure": "failed"}.get(child.tag, child.tag)
         found[(match["name"], match["adapter"], match["dialect"])] = state
     return found
+
+
+#: reliability tests: function name → row label (the parameter before the adapter follows)
+RELIABILITY = {
+    "test_fault_ten_times_then_the_next_turn_speaks": "fault ×10:",
+    "test_idle_close_ten_times": "idle close ×10",
+    "test_close_after_every_complete_ten_times": "close after every complete ×10",
+    "test_refused_key_is_a_typed_error_at_once_and_not_retried": "upgrade refused (key):",
+    "test_transient_refusal_then_it_speaks": "upgrade refused (transient):",
+    "test_stall_past_the_deadline_mid_utterance_then_the_next_turn_speaks": (
+        "stall past the deadline"
+    ),
+    "test_bad_setting_is_refused_before_the_network": "bad setting:",
+    "test_odd_text_is_spoken_sanely_and_the_next_turn_speaks": "odd text:",
+    "test_the_key_appears_nowhere": "key safety:",
+    "test_a_streamed_turn_is_intelligible": "intelligible (espeak + ASR)",
+}
+PARAMS = re.compile(r"^(?P<func>\w+)\[(?P<params>.*)\]$")
+
+
+def reliability(junit: Path) -> dict[str, dict[str, str]]:
+    """row label → adapter → outcome, for the reliability and intelligibility tests."""
+    rows: dict[str, dict[str, str]] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        match = PARAMS.match(case.get("name", ""))
+        if not match or match["func"] not in RELIABILITY:
+            continue
+        params = match["params"]
+        adapter = next(
+            (a for a in sorted(ADAPTERS, key=len, reverse=True) if params.endswith(a)), None
+        )
+        if adapter is None:
+            continue
+        rest = params[: -len(adapter)].rstrip("-")
+        label = RELIABILITY[match["func"]]
+        if label.endswith(":"):
+            label = f"{label} {rest}"
+        state = "passed"
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                state = {"failure": "failed"}.get(child.tag, child.tag)
+        rows.setdefault(label, {})[adapter] = state
+    return rows
+
+
+def known_failing() -> dict[str, set[str]]:
+    """Cases left out of the suite because they fail today (listed in the test files)."""
+    from tests.reliability.test_bad_input import FAILING_NOW
+    from tests.reliability.test_faults import STALL_FAILING_NOW
+
+    out: dict[str, set[str]] = {}
+    for name, adapter in FAILING_NOW:
+        out.setdefault(f"odd text: {name}", set()).add(adapter)
+    for adapter in STALL_FAILING_NOW:
+        out.setdefault("stall past the deadline", set()).add(adapter)
+    return out
+
+
+def reliability_table(rows: dict[str, dict[str, str]]) -> list[str]:
+    failing = known_failing()
+    for label in failing:
+        rows.setdefault(label, {})
+    passed = sum(1 for r in rows.values() for s in r.values() if s == "passed")
+    total = sum(len(r) for r in rows.values())
+    lines = [
+        "",
+        "Reliability (`tests/reliability/`, each fault ten times in a row unless noted) and",
+        f"intelligibility: **{passed} / {total} cases pass**; **fails today** marks a case",
+        "left out of the suite until the adapter or core is fixed (see the test file).",
+        "",
+        "| case | " + " | ".join(ADAPTERS) + " |",
+        "|---|" + "---|" * len(ADAPTERS),
+    ]
+    for label, by_adapter in rows.items():
+        cells = []
+        for adapter in ADAPTERS:
+            if adapter in failing.get(label, set()):
+                cells.append("**fails today**")
+            else:
+                cells.append(MARK.get(by_adapter.get(adapter, ""), "—"))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def table(found: dict[tuple[str, str, str], str]) -> str:
@@ -113,8 +198,12 @@ def main() -> int:
             junit = Path(tmp) / "conformance.xml"
             run_suite(junit)
         found = outcomes(junit)
+        extra = reliability(junit)
     text = README.read_text(encoding="utf-8")
-    new = rewrite(table(found), text)
+    block = table(found)
+    if extra:
+        block += "\n" + "\n".join(reliability_table(extra))
+    new = rewrite(block, text)
     if args.check:
         return 0 if new == text else 1
     README.write_text(new, encoding="utf-8")

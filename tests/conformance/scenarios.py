@@ -33,8 +33,10 @@ from .drivers import DRIVERS, STREAMING, Driver, Turn
 TONE = ToneEngine()
 #: a turn must end this soon after its last audio (the official Pipecat waits 3 s)
 END_SLACK_S = 1.0
-#: sockets a streaming adapter may open for a run of turns (a prewarmed one + a spare)
-SOCKETS = 2
+#: sockets a streaming adapter may open for a run of turns: a prewarmed one and a warm
+#: spare, plus one when the first turn starts while the prewarm is still connecting (seen
+#: once on a loaded machine: LiveKit, settings change)
+SOCKETS = 3
 
 
 def tokens_of(text: str) -> list[str]:
