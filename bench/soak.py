@@ -29,6 +29,7 @@ import gc
 import random
 import sys
 import time
+import tracemalloc
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from smallest_local import Server  # noqa: E402
-from smallest_local.engines.tone import ToneEngine, describe  # noqa: E402
+from smallest_local.engines.tone import ToneEngine, describe, tag_value  # noqa: E402
 from tests.conformance.drivers import STREAMING, Driver, Turn, driver  # noqa: E402
 from tests.conformance.scenarios import tokens_of  # noqa: E402
 
@@ -89,6 +90,8 @@ class Report:
     rss_warm: int = 0
     rss_end: int = 0
     seconds: float = 0.0
+    snapshot: tracemalloc.Snapshot | None = None
+    growth: list[str] = field(default_factory=list)
 
     @property
     def rss_growth(self) -> float:
@@ -123,16 +126,36 @@ class Report:
             f" MiB ({self.rss_growth * 100:+.1f} %)",
             f"problems                {len(self.problems)}",
             *(f"  - {p}" for p in self.problems[:10]),
+            *(["python allocations grown since warm-up (tracemalloc):"] if self.growth else []),
+            *(f"  {g}" for g in self.growth),
         ]
 
 
-def classify(adapter: str, turn: Turn, kind: str, text: str, heard: set[int]) -> str:
+class Tags:
+    """Tone tags are 15 bits: over thousands of requests two ids can share one. A tag
+    seen twice only counts as repeated audio when a single request id carries it."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.ids: dict[int, set[str]] = {}
+        self.seen = 0
+
+    def ambiguous(self, tag: int) -> bool:
+        rids = self.server.stats.request_ids
+        for rid in rids[self.seen :]:
+            self.ids.setdefault(tag_value(rid.split(".")[0]), set()).add(rid.split(".")[0])
+            self.ids.setdefault(tag_value(rid), set()).add(rid)
+        self.seen = len(rids)
+        return len(self.ids.get(tag, ())) > 1
+
+
+def classify(adapter: str, turn: Turn, kind: str, text: str, heard: set[int], tags: Tags) -> str:
     """spoken / cancelled / failed, or a description of what is wrong."""
     runs = describe(turn.audio)
     if len(runs) > 1:
         return f"audio of {len(runs)} requests in one turn"
     for tag, spans in runs.items():
-        if tag in heard:
+        if tag in heard and not tags.ambiguous(tag):
             return "audio of an earlier utterance again"
         heard.add(tag)
         if len(spans) != 1 or spans[0][0] != 0:
@@ -156,6 +179,7 @@ async def session(
     rng: random.Random,
     report: Report,
     warm: asyncio.Event,
+    tags: Tags,
 ) -> None:
     heard: set[int] = set()
     d: Driver
@@ -163,6 +187,7 @@ async def session(
         for i in range(utterances):
             roll = rng.random()
             kind = "barge-in" if roll < 0.15 else "fault" if roll < 0.3 else "turn"
+            fault = ""
             text = LONG if kind == "barge-in" else rng.choice(TEXTS)
             if kind == "fault":
                 fault = rng.choice(FAULTS)
@@ -181,14 +206,15 @@ async def session(
                         turn = await d.barge_in(tokens_of(text))
                     else:
                         turn = await d.speak(tokens_of(text))
-                outcome = classify(name, turn, kind, text, heard)
+                outcome = classify(name, turn, kind, text, heard, tags)
             except Exception as err:  # a hang or a crash: unaccounted, with its reason
                 outcome = f"{type(err).__name__}: {err}"
             if outcome in ("spoken", "cancelled", "failed"):
                 report.outcomes[outcome] += 1
             else:
                 report.outcomes["unaccounted"] += 1
-                report.problems.append(f"{name} utterance {i} ({kind}): {outcome}")
+                what = f"{kind} {fault}".strip()
+                report.problems.append(f"{name} utterance {i} ({what}): {outcome}")
             d.forget()
             if i + 1 == max(1, utterances // 10):
                 warm.set()
@@ -208,8 +234,11 @@ async def soak(sessions: int, utterances: int, *, seed: int = 1, pace: float = 0
             await asyncio.gather(*(e.wait() for e in warm_events))
             gc.collect()
             report.rss_warm = rss_bytes()
+            if tracemalloc.is_tracing():
+                report.snapshot = tracemalloc.take_snapshot()
 
         watcher = asyncio.create_task(measure_warm())
+        tags = Tags(server)
         await asyncio.gather(
             *(
                 session(
@@ -219,6 +248,7 @@ async def soak(sessions: int, utterances: int, *, seed: int = 1, pace: float = 0
                     random.Random(rng.random()),
                     report,
                     warm_events[i],
+                    tags,
                 )
                 for i in range(sessions)
             )
@@ -232,6 +262,9 @@ async def soak(sessions: int, utterances: int, *, seed: int = 1, pace: float = 0
             await asyncio.sleep(0.01)
         gc.collect()
         report.rss_end = rss_bytes()
+        if report.snapshot is not None:
+            diff = tracemalloc.take_snapshot().compare_to(report.snapshot, "lineno")
+            report.growth = [str(d) for d in diff[:8]]
         report.sockets_opened = server.stats.ws_connections_total
         report.sockets_left_open = server.stats.ws_connections_active
         report.faults_fired = len(server.faults.history)
@@ -247,7 +280,10 @@ def main() -> int:
     parser.add_argument("--utterances", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pace", type=float, default=0.25, help="server realtime factor")
+    parser.add_argument("--tracemalloc", action="store_true", help="show what grew")
     args = parser.parse_args()
+    if args.tracemalloc:
+        tracemalloc.start()
     import logging
 
     logging.disable(logging.CRITICAL)  # figures only; faults make the adapters log
