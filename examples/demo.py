@@ -58,6 +58,10 @@ def table(results: list[SceneResult]) -> str:
             f"{r.scene:<24} {r.ttfa_ms:>6.0f}ms {r.audio_s:>6.1f}s {sockets:>8}  "
             f"{yes_no(r.reused_after_barge_in)}"
         )
+    lines.append(
+        "TTFA: first LLM token (or tool call) to first audio the app gets; the speak tool "
+        "returns the whole clip over HTTP, so its TTFA is the call's duration."
+    )
     return "\n".join(lines)
 
 
