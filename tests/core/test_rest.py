@@ -267,3 +267,14 @@ class TestPerCallRetry:
             retry=RetryPolicy(max_attempts=1),
         ) as rest:
             assert len(rest.synthesize("x", retry=FAST_RETRY)) > 0
+
+
+async def test_a_lone_surrogate_reaches_the_server_and_comes_back_typed(
+    smallest_server: Server,
+):
+    """UTF-8 cannot encode it: the body is ASCII-escaped, so the server judges the text
+    (and refuses it, naming the field) instead of the HTTP library raising mid-send."""
+    async with client(smallest_server) as rest:
+        with pytest.raises(InvalidRequestError, match="text"):
+            await rest.synthesize("Broken \ud800 text here.")
+        assert len(await rest.synthesize("fine")) > 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -50,7 +51,7 @@ from .events import AudioChunk, Complete, ErrorEvent
 from .options import TTSOptions, catalog_model
 from .redact import mask_key, redact, register_secret
 from .retry import Attempts, RetryPolicy
-from .wire import API_KEY_ENV, USER_AGENT, Header
+from .wire import API_KEY_ENV, USER_AGENT, Header, MediaType
 
 __all__ = [
     "AsyncRestClient",
@@ -164,6 +165,16 @@ class _Call:
     files: Any = None
     data: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.json is not None:
+            self.headers.setdefault(Header.CONTENT_TYPE, MediaType.JSON)
+
+    def content(self) -> bytes | None:
+        """The JSON body, ASCII-escaped: user text with a lone surrogate (which UTF-8
+        cannot encode) goes out as a ``\\ud800`` escape the server can judge, the way
+        WebSocket frames do, instead of failing in the HTTP library."""
+        return None if self.json is None else json.dumps(self.json).encode("ascii")
 
 
 class _Api:
@@ -441,7 +452,7 @@ class AsyncRestClient:
                 request = self._client.build_request(
                     call.method,
                     self._api.base_url + call.path,
-                    json=call.json,
+                    content=call.content(),
                     files=call.files,
                     data=call.data,
                     headers={**self._api.headers(), **call.headers},
@@ -688,7 +699,7 @@ class RestClient:
                 request = self._client.build_request(
                     call.method,
                     self._api.base_url + call.path,
-                    json=call.json,
+                    content=call.content(),
                     files=call.files,
                     data=call.data,
                     headers={**self._api.headers(), **call.headers},
