@@ -119,10 +119,10 @@ WHY_WE_LOSE = {
         "the core's typed errors before the `ErrorFrame`."
     ),
     "Concurrent real-time streams at p99 lateness ≤ 20 ms": (
-        "One run per level on a 2-core machine shared with other jobs: this row flips between "
-        "runs (the full run before this one measured ours 50, the official plugin 25; at 50 "
-        "streams ours' p99 was 3.6 ms there, 26 ms here). Every stream completed on both sides "
-        "at every level tried; `bench/core.py` measures the core alone."
+        "This row moves between runs on a 2-core machine shared with other jobs: two earlier "
+        "full runs with one try per level measured ours 50 / official 25, then ours 25 / "
+        "official 75 (ours' p99 at 50 streams: 3.6 ms, then 26 ms). Every stream completed "
+        "on both sides at every level tried; `bench/core.py` measures the core alone."
     ),
     "Memory per stream (RSS, at 50 streams)": (
         "RSS growth per stream is within a few KiB on both sides and moves with N (see the plot)."
@@ -411,7 +411,8 @@ def render(results: list[dict], table: str, meta: dict, pngs: list[str]) -> tupl
             "to `APIError` (LiveKit, default `APIConnectOptions`).",
             "- Streams: N LiveKit `stream()`s at once, 3 s of real-time audio each, in a "
             "fresh process per level and plugin; lateness = arrival − the frame's playback "
-            "time from the first frame. Memory = RSS growth at 50 streams / 50.",
+            "time from the first frame; best of two tries per level. Memory = RSS growth at 50 "
+            "streams / 50.",
             "- Raw samples and logs: `bench/report/raw/`; every figure: `report.json`.",
             "",
             *[f"![{p}]({p})" for p in pngs],

@@ -4,8 +4,8 @@ For one plugin and one N, in a fresh process (so memory figures do not mix): N
 ``tts.stream()`` segments at once against a server in its own process (tone engine,
 realtime_factor 1.0, 20 ms chunks), each 3 s of audio. Lateness of a frame = its arrival
 minus when it would play if playback started at the stream's first frame; a level passes
-when every stream completes and p99 lateness ≤ 20 ms. Memory per stream = (RSS while all
-N streams are running − RSS after one warm-up turn) / N.
+when every stream completes and p99 lateness ≤ 20 ms (best of two tries per level).
+Memory per stream = (RSS while all N streams are running − RSS after one warm-up turn) / N.
 
 Run one level: ``uv run --no-sync python bench/streams.py --side ours --n 50 --ws URL``;
 ``--ladder`` runs the whole ladder for both sides, alternating, and prints JSON
@@ -130,9 +130,33 @@ async def level(side: str, n: int, ws: str) -> dict[str, object]:
     }
 
 
-def ladder(levels: tuple[int, ...] = LEVELS) -> list[dict[str, object]]:
-    """Every level for both sides (A, B, A, B, ...), each in a fresh process; a side
-    stops climbing after its first failed level."""
+def one_level(side: str, n: int, ws: str) -> dict[str, object]:
+    """One level for one side, in a fresh process."""
+    run = subprocess.run(
+        [sys.executable, __file__, "--side", side, "--n", str(n), "--ws", ws],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    try:
+        return json.loads(run.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return {
+            "side": side,
+            "n": n,
+            "ok": False,
+            "p50": None,
+            "p99": None,
+            "kb_per_stream": None,
+            "error": run.stderr[-500:],
+        }
+
+
+def ladder(levels: tuple[int, ...] = LEVELS, tries: int = 2) -> list[dict[str, object]]:
+    """Every level for both sides (A, B, A, B, ...), each try in a fresh process; a level's
+    figure is its best try (load from other jobs on a shared machine only ever adds
+    lateness), a level passes when every stream of that try completed; a side stops
+    climbing after its first failed level."""
     out: list[dict[str, object]] = []
     args = (
         "--engine",
@@ -147,29 +171,19 @@ def ladder(levels: tuple[int, ...] = LEVELS) -> list[dict[str, object]]:
     with server_process(*args) as (ws, _http):
         failed: set[str] = set()
         for n in levels:
-            for side in ("ours", "theirs"):
-                if side in failed:
+            runs: dict[str, list[dict[str, object]]] = {"ours": [], "theirs": []}
+            for _ in range(tries):
+                for side in ("ours", "theirs"):
+                    if side not in failed:
+                        runs[side].append(one_level(side, n, ws))
+            for side, tried in runs.items():
+                if not tried:
                     continue
-                run = subprocess.run(
-                    [sys.executable, __file__, "--side", side, "--n", str(n), "--ws", ws],
-                    capture_output=True,
-                    text=True,
-                    timeout=180,
-                )
-                try:
-                    row = json.loads(run.stdout.strip().splitlines()[-1])
-                except (IndexError, json.JSONDecodeError):
-                    row = {
-                        "side": side,
-                        "n": n,
-                        "ok": False,
-                        "p50": None,
-                        "p99": None,
-                        "kb_per_stream": None,
-                        "error": run.stderr[-500:],
-                    }
+                good = [r for r in tried if r["ok"] and r["p99"] is not None]
+                row = dict(min(good, key=lambda r: r["p99"]) if good else tried[0])
+                row["tries_p99"] = [r["p99"] for r in tried]
                 print(
-                    f"  streams {side:6} N={n:4d} ok={row['ok']} p99={row['p99']}",
+                    f"  streams {side:6} N={n:4d} ok={row['ok']} p99 of tries {row['tries_p99']}",
                     file=sys.stderr,
                     flush=True,
                 )
