@@ -197,11 +197,12 @@ class TestCallerSide:
                 assert await task == 1
 
     @pytest.mark.parametrize("call", ["push_text", "end"])
-    async def test_none_text_names_the_field(self, smallest_server: Server, call: str):
+    @pytest.mark.parametrize("bad", [None, "a lone \ud800 surrogate"])
+    async def test_bad_text_names_the_field(self, smallest_server: Server, call: str, bad):
         async with pool(smallest_server) as p:
             utt = await p.utterance("t")
             with pytest.raises(InvalidOptionError, match="text"):
-                await getattr(utt, call)(None)
+                await getattr(utt, call)(bad)
             await utt.end("still usable")
             assert only(await collect(utt), "t", 2)
 

@@ -269,12 +269,11 @@ class TestPerCallRetry:
             assert len(rest.synthesize("x", retry=FAST_RETRY)) > 0
 
 
-async def test_a_lone_surrogate_reaches_the_server_and_comes_back_typed(
-    smallest_server: Server,
-):
-    """UTF-8 cannot encode it: the body is ASCII-escaped, so the server judges the text
-    (and refuses it, naming the field) instead of the HTTP library raising mid-send."""
+async def test_a_lone_surrogate_is_refused_before_the_network(smallest_server: Server):
+    """UTF-8 cannot carry it: refused locally naming ``text`` (no request is made)."""
     async with client(smallest_server) as rest:
-        with pytest.raises(InvalidRequestError, match="text"):
+        before = smallest_server.stats.http_requests
+        with pytest.raises(InvalidOptionError, match=r"text.*lone surrogate"):
             await rest.synthesize("Broken \ud800 text here.")
+        assert smallest_server.stats.http_requests == before
         assert len(await rest.synthesize("fine")) > 0

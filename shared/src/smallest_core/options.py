@@ -29,6 +29,7 @@ __all__ = [
     "SampleRate",
     "TTSOptions",
     "catalog_model",
+    "check_text",
     "validate_request_id",
 ]
 
@@ -239,3 +240,27 @@ class TTSOptions:
                     name, changes[name], _allowed(names), problem="is not an option"
                 )
         return dataclasses.replace(self, **changes)
+
+
+def check_text(text: object) -> str:
+    """``text`` as the API takes it: a ``str`` of valid Unicode.
+
+    A lone surrogate (``"\\ud800"``, which an LLM's broken token can produce) cannot be
+    carried as UTF-8; it is refused here, before any network, rather than by the server
+    mid-utterance.
+
+    Raises:
+        InvalidOptionError: not a str, or a lone surrogate (names ``text`` and where).
+    """
+    if not isinstance(text, str):
+        raise InvalidOptionError("text", text, "a str", problem="is not a str")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidOptionError(
+            "text",
+            f"<lone surrogate at index {exc.start}>",
+            "valid Unicode text (no lone surrogates U+D800-U+DFFF)",
+            problem="cannot be sent",
+        ) from None
+    return text

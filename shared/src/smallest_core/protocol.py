@@ -35,7 +35,7 @@ from typing import Literal, get_args
 from .codec import ctx_cancel, ctx_flush, ctx_text, parse_frame, ws_flush, ws_text
 from .errors import InvalidOptionError, InvalidState, ProtocolError, SmallestError
 from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
-from .options import TTSOptions, validate_request_id
+from .options import TTSOptions, check_text, validate_request_id
 from .state import Action, UtteranceState, transition
 
 __all__ = ["MODES", "EndRule", "Mode", "Protocol", "Reading"]
@@ -386,7 +386,7 @@ class Protocol:
                 connection failed. (After an error event for it, the text is dropped.)
         """
         self._check_usable()
-        _check_text(text)
+        check_text(text)
         utt = self._live(request_id, Action.SEND_TEXT)
         if utt is None:
             return
@@ -425,7 +425,7 @@ class Protocol:
             InvalidState: as for :meth:`send_text`.
         """
         self._check_usable()
-        _check_text(text)
+        check_text(text)
         utt = self._live(request_id, Action.END)
         if utt is None:
             return
@@ -684,11 +684,6 @@ class Protocol:
             f"Protocol(mode={self.mode!r}, {state}, active={len(self._utts)}, "
             f"dropped={self._dropped})"
         )
-
-
-def _check_text(text: object) -> None:
-    if not isinstance(text, str):
-        raise InvalidOptionError("text", text, "a str", problem="is not a str")
 
 
 def _count_boundaries(utt: _Utterance, text: str) -> None:

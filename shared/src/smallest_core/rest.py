@@ -48,7 +48,7 @@ from .errors import (
 )
 from .errors import RequestTimeoutError as SmallestTimeout
 from .events import AudioChunk, Complete, ErrorEvent
-from .options import TTSOptions, catalog_model
+from .options import TTSOptions, catalog_model, check_text
 from .redact import mask_key, redact, register_secret
 from .retry import Attempts, RetryPolicy
 from .wire import API_KEY_ENV, USER_AGENT, Header, MediaType
@@ -199,7 +199,7 @@ class _Api:
         return _Call(
             "POST",
             TTS_PATH,
-            json=sync_body(opts, text, request_id=request_id),
+            json=sync_body(opts, check_text(text), request_id=request_id),
             headers={"Accept": "audio/wav"},
         )
 
@@ -208,7 +208,7 @@ class _Api:
         return _Call(
             "POST",
             SSE_PATH,
-            json=sync_body(opts, text, request_id=request_id),
+            json=sync_body(opts, check_text(text), request_id=request_id),
             headers={"Accept": "text/event-stream"},
         )
 

@@ -38,14 +38,13 @@ from .classify import error_from_close, error_from_status
 from .codec import authorization, resolve_base_url, ws_url
 from .errors import (
     ConnectionLostError,
-    InvalidOptionError,
     InvalidState,
     RequestTimeoutError,
     SmallestError,
 )
 from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
 from .metrics import UtteranceMetrics
-from .options import TTSOptions
+from .options import TTSOptions, check_text
 from .protocol import EndRule, Protocol
 from .redact import RedactingFilter, mask_key, redact, register_secret
 from .retry import Attempts, RetryPolicy
@@ -552,7 +551,7 @@ class Utterance:
             InvalidState: after ``end()`` or ``cancel()``. (After a failure, which the
                 iterator reports, the text is dropped.)
         """
-        _check_text(text)
+        check_text(text)
         if self._act(Action.SEND_TEXT):
             self._texts.append(text)
             self.metrics.on_text(len(text))
@@ -574,7 +573,7 @@ class Utterance:
             InvalidOptionError: ``text`` is not a str.
             InvalidState: after ``end()`` or ``cancel()``.
         """
-        _check_text(text)
+        check_text(text)
         if self._act(Action.END):
             if text:
                 self._texts.append(text)
@@ -686,11 +685,6 @@ class Utterance:
 
     def __repr__(self) -> str:
         return f"Utterance({self.request_id!r}, {self.state.value})"
-
-
-def _check_text(text: object) -> None:
-    if not isinstance(text, str):
-        raise InvalidOptionError("text", type(text).__name__, "a str", problem="is not a str")
 
 
 #: Frame fields whose values are user content (or audio): logged as a length, never as text.
