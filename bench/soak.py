@@ -220,7 +220,14 @@ async def session(
                 warm.set()
 
 
-async def soak(sessions: int, utterances: int, *, seed: int = 1, pace: float = 0.25) -> Report:
+async def soak(
+    sessions: int,
+    utterances: int,
+    *,
+    seed: int = 1,
+    pace: float = 0.25,
+    adapters: tuple[str, ...] = STREAMING,
+) -> Report:
     """Run the soak against an in-process local server; return the figures."""
     report = Report(sessions, utterances)
     rng = random.Random(seed)
@@ -242,7 +249,7 @@ async def soak(sessions: int, utterances: int, *, seed: int = 1, pace: float = 0
         await asyncio.gather(
             *(
                 session(
-                    STREAMING[i % len(STREAMING)],
+                    adapters[i % len(adapters)],
                     server,
                     utterances,
                     random.Random(rng.random()),
@@ -281,6 +288,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pace", type=float, default=0.25, help="server realtime factor")
     parser.add_argument("--tracemalloc", action="store_true", help="show what grew")
+    parser.add_argument(
+        "--adapters", default=",".join(STREAMING), help="comma-separated, round-robin"
+    )
     args = parser.parse_args()
     if args.tracemalloc:
         tracemalloc.start()
@@ -290,7 +300,10 @@ def main() -> int:
     from loguru import logger
 
     logger.remove()
-    report = asyncio.run(soak(args.sessions, args.utterances, seed=args.seed, pace=args.pace))
+    adapters = tuple(a for a in args.adapters.split(",") if a)
+    report = asyncio.run(
+        soak(args.sessions, args.utterances, seed=args.seed, pace=args.pace, adapters=adapters)
+    )
     print("\n".join(report.lines()))
     print("PASS" if report.ok() else "FAIL")
     return 0 if report.ok() else 1
