@@ -367,3 +367,29 @@ def test_error_frame_code_with_unicode_digits_does_not_crash():
 
     err = _from_frame({"status": "error", "message": "x", "error": {"code": "¹", "message": "x"}})
     assert isinstance(err, _ServerError)
+
+
+class TestFieldNamed:
+    """``err.field``: which request field the server's error is about (text or a setting)."""
+
+    @pytest.mark.parametrize(
+        ("message", "field"),
+        [
+            ("Invalid 'text': contains a lone surrogate.", "text"),
+            ("The 'text' field is too long: 6000 characters (maximum 5000).", "text"),
+            ("Unknown 'voice_id': 'nobody'. List voices with GET ...", "voice_id"),
+            ('"sample_rate" must be one of 8000, 16000, 24000, 44100', "sample_rate"),
+            ("Connection timed out after 60 seconds of inactivity", None),
+            ("Unknown 'nobody' in 'somewhere'", None),
+        ],
+    )
+    def test_from_a_frame_message(self, message: str, field: str | None):
+        err = error_from_frame({"status": "error", "message": message, "request_id": "r"})
+        assert err.field == field
+
+    def test_from_a_zod_path_in_an_http_body(self):
+        body = b'{"status": false, "errors": [{"message": "Too long", "path": ["text"]}]}'
+        assert error_from_status(400, body).field == "text"
+
+    def test_a_local_check_names_its_field_too(self):
+        assert InvalidOptionError("speed", 9, "0.5-2.0").field == "speed"

@@ -12,6 +12,7 @@ import email.utils
 import http
 import json
 import math
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -155,6 +156,48 @@ def _describe(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return message, code
 
 
+#: Request fields a server message may name (docs/protocol.md §2, §5.2, §12).
+_REQUEST_FIELDS = frozenset(
+    f.value
+    for f in (
+        Field.TEXT,
+        Field.VOICE_ID,
+        Field.MODEL,
+        Field.SAMPLE_RATE,
+        Field.SPEED,
+        Field.LANGUAGE,
+        Field.NUMBER_PRONUNCIATION_LANGUAGE,
+        Field.MATH_NOTATION,
+        Field.OUTPUT_FORMAT,
+        Field.PRONUNCIATION_DICTS,
+        Field.WORD_TIMESTAMPS,
+        Field.REQUEST_ID,
+        Field.CONTEXT_ID,
+        Field.MAX_BUFFER_DELAY_MS,
+        Field.MAX_BUFFER_FLUSH_MS,
+        Field.COMPLETE_BACKOFF_MS,
+    )
+)
+_QUOTED_NAME = re.compile(r"""['"`]([a-z_]+)['"`]""")
+
+
+def _field_of(body: Mapping[str, Any] | None, message: str | None) -> str | None:
+    """The request field an error names: a zod-style ``path`` first, else the first
+    quoted request-field name in the message (``Invalid 'text': ...``)."""
+    if body is not None:
+        for key in (Field.ERRORS, Field.DETAILS):
+            items = body.get(key)
+            if isinstance(items, list):
+                for item in items:
+                    path = item.get("path") if isinstance(item, Mapping) else None
+                    if isinstance(path, list) and path and str(path[0]) in _REQUEST_FIELDS:
+                        return str(path[0])
+    for match in _QUOTED_NAME.finditer(message or ""):
+        if match.group(1) in _REQUEST_FIELDS:
+            return match.group(1)
+    return None
+
+
 def _parse_body(
     body: bytes | bytearray | memoryview | str | None,
 ) -> tuple[Mapping[str, Any] | None, str]:
@@ -217,6 +260,7 @@ def error_from_status(
         server_request_id=_header(headers, Header.X_REQUEST_ID) or None,
         body=text or None,
         retry_after=_retry_after(headers, now),
+        field=_field_of(data, message),
     )
 
 
@@ -315,6 +359,7 @@ def error_from_frame(frame: Mapping[str, Any]) -> SmallestError:
         request_id=_frame_id(frame, Field.EXTERNAL_REQUEST_ID, Field.CONTEXT_ID),
         server_request_id=_frame_id(frame, Field.REQUEST_ID),
         body=body,
+        field=_field_of(frame, message),
     )
 
 

@@ -84,9 +84,13 @@ class SmallestError(Exception):
             quote it to support (docs/protocol.md §8).
         body: the server's body or frame, redacted and shortened.
         retry_after: seconds the server asked us to wait (``Retry-After``), when it did.
+        field: the request field the error is about (``text``, ``voice_id``...), when
+            known: named by a local check, or by the server's message. Tells a bad
+            *text* (this request's content) from a bad setting (every request's).
     """
 
     retryable: bool = False
+    field: str | None = None
 
     def __init__(
         self,
@@ -99,6 +103,7 @@ class SmallestError(Exception):
         body: str | bytes | None = None,
         retry_after: float | None = None,
         retryable: bool | None = None,
+        field: str | None = None,
     ) -> None:
         message = redact(str(message))
         super().__init__(message)
@@ -111,6 +116,8 @@ class SmallestError(Exception):
             body = body.decode("utf-8", "replace")
         self.body = _clip(redact(body), MAX_BODY_CHARS) if body else None
         self.retry_after = retry_after
+        if field is not None:
+            self.field = field
         if retryable is not None:
             self.retryable = retryable
 
