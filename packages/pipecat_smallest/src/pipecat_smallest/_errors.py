@@ -45,7 +45,16 @@ _CATEGORIES: tuple[tuple[type[SmallestError], ErrorCategory], ...] = (
 
 
 def error_category(error: SmallestError) -> ErrorCategory:
-    """The Pipecat category of a core error (``UNKNOWN`` for anything unlisted)."""
+    """The Pipecat category of a core error (``UNKNOWN`` for anything unlisted).
+
+    A request the server refused for its *text* (too long, not speakable) says nothing
+    about the service: the next turn's text may be fine, so it is the application's, as
+    Pipecat's ``APPLICATION`` category reads ("application-supplied content a provider
+    rejected"). A refused setting (voice, model, ...) stays ``INVALID_REQUEST``: it will
+    fail every turn until the settings change.
+    """
+    if isinstance(error, InvalidRequestError) and error.field == "text":
+        return ErrorCategory.APPLICATION
     for cls, category in _CATEGORIES:
         if isinstance(error, cls):
             return category

@@ -461,7 +461,12 @@ class SmallestTTSService(_SmallestService):
             logger.warning("{}: {} failed: {!r}", self, utterance.request_id, error)
             if isinstance(error, _CONNECTION_ERRORS):
                 await self._call_event_handler("on_connection_error", str(error))
-            await self.append_to_audio_context(ctx.id, error_frame(error))
+            if self.audio_context_available(ctx.id):
+                await self.append_to_audio_context(ctx.id, error_frame(error))
+            else:
+                # Pipecat already ended this context (it went quiet for longer than its
+                # stop timeout): report the error now rather than into a dead queue.
+                await self.push_error_frame(error_frame(error))
         if finish:
             await self._finish_context(ctx)
 
@@ -472,6 +477,10 @@ class SmallestTTSService(_SmallestService):
         if self.audio_context_available(ctx.id):
             await self.append_to_audio_context(ctx.id, TTSStoppedFrame(context_id=ctx.id))
             await self.remove_audio_context(ctx.id)
+        elif not ctx.cancelled:
+            # Played out and timed out by Pipecat before our end came (a long stall):
+            # the turn still gets its stop frame.
+            await self.push_frame(TTSStoppedFrame(context_id=ctx.id))
 
     def _fire(self, event: str) -> None:
         """Run a connection event's handlers from a pool callback (which cannot await)."""
