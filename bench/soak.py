@@ -160,6 +160,10 @@ def classify(adapter: str, turn: Turn, kind: str, text: str, heard: set[int], ta
         heard.add(tag)
         if len(spans) != 1 or spans[0][0] != 0:
             return f"audio not one in-order run: {spans[:3]}"
+    if kind == "barge-in" and turn.interrupted_at is None:
+        kind = "turn"  # it failed before any audio: nothing to barge in on
+        if turn.error is not None and not turn.audio:
+            return "failed" if typed(adapter, turn.error) else f"untyped error {turn.error!r}"
     if kind == "barge-in":
         if describe(turn.late).keys() & runs.keys():
             return "audio after the barge-in"

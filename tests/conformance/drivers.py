@@ -216,8 +216,23 @@ class LiveKitDriver(Driver):
         self.llm.replies.append(tokens)
         since = len(self.sink.frames)
         self.sink.first_frame.clear()
+        failed = len(self._errors)
         handle = self.session.generate_reply(user_input="Talk for a while.")
-        await asyncio.wait_for(self.sink.first_frame.wait(), 20)
+        first = asyncio.ensure_future(self.sink.first_frame.wait())
+        played = asyncio.ensure_future(handle.wait_for_playout())
+        await asyncio.wait(
+            {first, played}, timeout=self.turn_timeout, return_when="FIRST_COMPLETED"
+        )
+        first.cancel()
+        if not self.sink.first_frame.is_set():  # it ended (failed) before any audio
+            await asyncio.wait_for(played, self.turn_timeout)
+            turn = self._turn(since)
+            turn.ended_at = time.monotonic()
+            if len(self._errors) > failed:
+                turn.error = self._errors[failed].error
+                turn.error_at = self._error_times[failed]
+            return turn
+        played.cancel()
         asked = time.monotonic()
         handle.interrupt()
         await asyncio.wait_for(handle.wait_for_playout(), 20)
@@ -338,6 +353,7 @@ class PipecatDriver(Driver):
 
     async def barge_in(self, tokens: list[str]) -> Turn:
         from pipecat.frames.frames import (
+            ErrorFrame,
             InterruptionFrame,
             LLMFullResponseEndFrame,
             LLMFullResponseStartFrame,
@@ -354,12 +370,22 @@ class PipecatDriver(Driver):
 
         def audible(_: object) -> bool:
             ctxs = self.run.context_ids()[before:]
-            return bool(ctxs) and any(
-                f.context_id == ctxs[0] for f in self.run.down.frames(TTSAudioRawFrame)
+            return bool(ctxs) and (
+                any(f.context_id == ctxs[0] for f in self.run.down.frames(TTSAudioRawFrame))
+                or self._stopped(ctxs[0])  # it ended (failed) before any audio
             )
 
-        await self.run.down.wait_for(audible, 20)
+        failed = len(self.run.up.frames(ErrorFrame))
+        await self.run.down.wait_for(audible, self.turn_timeout)
         ctx = self.run.context_ids()[before]
+        if self._stopped(ctx) and not any(
+            f.context_id == ctx for f in self.run.down.frames(TTSAudioRawFrame)
+        ):
+            turn = self._turn(ctx)
+            errors = self.run.up.frames(ErrorFrame)[failed:]
+            ours = [e for e in errors if isinstance(e.exception, SmallestError)]
+            turn.error = (ours or errors or [None])[0]
+            return turn
         interruptions = self.run.down.count(InterruptionFrame)
         asked = time.monotonic()
         await self.run.worker.queue_frame(InterruptionFrame())
