@@ -31,7 +31,7 @@ test: venv
 test-live: venv
 	$(RUN) pytest -m live tests/live --force-enable-socket -rsP
 
-# Ours vs the official LiveKit and Pipecat integrations on local servers (~12 min):
+# Ours vs the official LiveKit and Pipecat integrations on local servers (~12-13 min):
 # bench/report/{report.md,report.json,*.png} and the README's comparison block.
 bench: venv
 	$(RUN) python bench/report.py

@@ -99,7 +99,7 @@ NOTES = {
 # What we know about a row we lose, shown under the table when (and only when) we lose it.
 WHY_WE_LOSE = {
     "Warm TTFA over the server's first chunk": (
-        "A difference of a millisecond or two, on the same order as this shared 2-core "
+        "A sub-millisecond to two-millisecond difference, the order of this shared 2-core "
         "machine's run-to-run spread (a separate 5-round run of ours alone in Pipecat ranged "
         "0.6-7.3 ms). Ours hands each chunk through one more queue (the core's `Utterance`) "
         "than the official plugins, which decode in their own receive loop."
