@@ -503,7 +503,7 @@ class TestStrictInput:
         start = time.monotonic()
         r = http(smallest_server, "POST", DICTS, json={"items": [1] * 1_000_000})  # 3 MB
         assert r.status_code == 400 and "values" in r.json()["details"][0]["message"]
-        assert time.monotonic() - start < 2.0
+        assert time.monotonic() - start < 5.0  # bounded walk; unbounded took far longer
 
     def test_no_field_is_echoed_whole(self, smallest_server: Server):
         for name in ("model", "language", "speed", "word_timestamps", "request_id"):

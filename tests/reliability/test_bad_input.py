@@ -94,15 +94,10 @@ TEXTS = {
 }
 
 
-#: Cases that fail today and are left out until the code is fixed (issue 9 report):
-#: Pipecat marks the whole service unusable after a text the server refuses (lone
-#: surrogate, a turn over the 5000-character limit), so the next turn never speaks; the
-#: core's REST client raises a bare UnicodeEncodeError for a lone surrogate (tool path).
-FAILING_NOW = {
-    ("lone surrogate", "pipecat"),
-    ("100 KB", "pipecat"),
-    ("lone surrogate", "langchain-tool"),
-}
+#: Cases left out because the code fails them today (none: the three found by this suite —
+#: a lone surrogate and an over-limit turn disabling Pipecat, a lone surrogate crashing the
+#: REST client — are fixed).
+FAILING_NOW: set[tuple[str, str]] = set()
 
 
 @pytest.mark.parametrize(

@@ -216,10 +216,8 @@ async def test_transient_refusal_then_it_speaks(
 DEADLINE_S = {"livekit": 2.0, "pipecat": 5.0, "langchain": 5.0}
 
 
-#: Left out until the code is fixed (issue 9 report): under Pipecat a stall longer than
-#: Pipecat's 3 s audio-context timeout loses the error and the TTSStoppedFrame (they are
-#: appended to a context Pipecat no longer plays): the turn never ends.
-STALL_FAILING_NOW = {"pipecat"}
+#: Left out because the code fails them today (none: Pipecat's stalled turn now ends).
+STALL_FAILING_NOW: set[str] = set()
 
 
 @pytest.mark.parametrize("adapter", [a for a in STREAMING if a not in STALL_FAILING_NOW])
