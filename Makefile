@@ -32,9 +32,12 @@ test-live: venv
 	$(RUN) pytest -m live tests/live --force-enable-socket -rsP
 
 # Ours vs the official LiveKit and Pipecat integrations on local servers (~12-13 min):
-# bench/report/{report.md,report.json,*.png} and the README's comparison block.
+# bench/report/{report.md,report.json,*.png} and the README's comparison block; then the
+# core's own cost (incl. the end rule per server dialect) and the local server's figures.
 bench: venv
 	$(RUN) python bench/report.py
+	$(RUN) python bench/core.py
+	$(RUN) python bench/server.py
 
 lint: venv
 	$(RUN) ruff check .
