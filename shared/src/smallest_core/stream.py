@@ -25,7 +25,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 import websockets
@@ -336,9 +336,7 @@ class StreamConnection:
         self._dispatch()
         self._notify_idle()
         if self._ws is not None:
-            task = asyncio.get_running_loop().create_task(self._ws.close(1011, "stalled"))
-            self._pending_writes.add(task)
-            task.add_done_callback(self._pending_writes.discard)
+            self._in_background(self._ws.close(1011, "stalled"))
 
     def _notify_idle(self) -> None:
         if self.on_idle is not None:
@@ -363,7 +361,11 @@ class StreamConnection:
 
     def _write_soon(self) -> None:
         """Schedule :meth:`_write` from synchronous code (``cancel``)."""
-        task = asyncio.get_running_loop().create_task(self._write())
+        self._in_background(self._write())
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` from synchronous code; ``aclose()`` cancels what is left of it."""
+        task = asyncio.get_running_loop().create_task(work)
         self._pending_writes.add(task)
         task.add_done_callback(self._pending_writes.discard)
 
@@ -403,11 +405,7 @@ class StreamConnection:
         self._closed = True
         self._notify_idle()
         if self._ws is not None:
-            task = asyncio.get_running_loop().create_task(
-                self._ws.close(code=1002, reason="protocol error")
-            )
-            self._pending_writes.add(task)
-            task.add_done_callback(self._pending_writes.discard)
+            self._in_background(self._ws.close(code=1002, reason="protocol error"))
 
     async def _read(self) -> None:
         """Wait for the socket to close, then fail whatever is still running on it.
