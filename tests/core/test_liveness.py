@@ -75,6 +75,27 @@ class TestStalledSocket:
                 await nxt.end("fine")
                 assert only(await collect(nxt), f"n{n}", 1)
 
+    async def test_a_stall_is_noticed_when_the_consumer_was_already_waiting(
+        self, smallest_server: Server
+    ):
+        # the usual adapter shape: one task iterates while another sends, so the
+        # iterator is already blocked when end() is called
+        smallest_server.faults.stall(after_chunks=0)
+        async with pool(smallest_server, warm_spare=False) as p:
+            utt = await p.utterance("w", finish_timeout=0.3)
+            stalled = utt.connection
+            waiting = asyncio.Event()
+
+            async def consume() -> bytes:
+                waiting.set()  # runs on into the iterator's wait before the test resumes
+                return await collect(utt)
+
+            consumer = asyncio.create_task(consume())
+            await waiting.wait()
+            await utt.end("two words")
+            assert only(await asyncio.wait_for(consumer, 5), "w", 2)
+            assert stalled.closed and stalled not in p.connections
+
     async def test_a_stall_after_audio_is_a_typed_error_and_nothing_is_duplicated(
         self, smallest_server: Server
     ):

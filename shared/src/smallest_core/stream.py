@@ -25,6 +25,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
@@ -33,6 +34,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 from websockets.frames import DATA_OPCODES, Frame, Opcode
 from websockets.protocol import Event as Event_
+from websockets.protocol import State
 
 from .classify import error_from_close, error_from_status
 from .codec import authorization, resolve_base_url, ws_url
@@ -164,7 +166,7 @@ class StreamConnection:
                 ping_interval=self._ping[0],
                 ping_timeout=self._ping[1],
                 close_timeout=self._ping[2],
-                create_connection=_push_connection(self._on_message),
+                create_connection=_push_connection(self._on_message, self._on_ws_error),
             )
         except InvalidStatus as exc:
             response = exc.response
@@ -395,6 +397,10 @@ class StreamConnection:
             logger.exception("reader crashed")
             self.retire(ConnectionLostError(f"reader crashed: {exc!r}"))
 
+    def _on_ws_error(self, exc: Exception) -> None:
+        """websockets failed the connection on a frame it could not accept."""
+        self.retire(ConnectionLostError(f"bad frame from the server: {redact(str(exc))}"))
+
     def _close_poisoned(self) -> None:
         failure = self._proto.error
         if isinstance(failure, RequestTimeoutError):
@@ -503,7 +509,13 @@ class Utterance:
         self.options = options
         self._reacquire = reacquire
         self._finish_timeout = finish_timeout
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        # What the reader routed here, for the iterator (None: cancelled). A deque and one
+        # waiter, not an asyncio.Queue: this is every audio chunk's hand-over.
+        self._inbox: deque[Event | None] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        # The stall watchdog (see _watch): one loop timer per utterance, not one per chunk.
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._waiting_since = 0.0  # loop time the iterator began waiting in ENDING
         #: Where this utterance is, by the one transition table (state.py). The socket's
         #: protocol keeps its own per-attempt copy; this one spans retries.
         self.state = UtteranceState.OPEN
@@ -573,6 +585,7 @@ class Utterance:
         """
         check_text(text)
         if self._act(Action.END):
+            self._arm_watchdog(asyncio.get_running_loop())  # also if already iterating
             if text:
                 self._texts.append(text)
                 self.metrics.on_text(len(text))
@@ -585,16 +598,24 @@ class Utterance:
         self._act(Action.CANCEL)
         self._conn.detach(self)
         self._conn.cancel(self.request_id)
+        self._stop_watchdog()
         # Drop what was routed but not yet consumed: nothing is yielded after cancel().
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
+        self._inbox.clear()
+        self._put(None)
 
     # -- receiving --------------------------------------------------------------------
     def deliver(self, event: Event) -> None:
         """Queue an event for the iterator (called by the connection's reader)."""
         if self.state is not UtteranceState.CANCELLED:
-            self._queue.put_nowait(event)
+            self._put(event)
+
+    def _put(self, item: Event | None) -> None:
+        self._inbox.append(item)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():  # done: the iterating task was cancelled
+                waiter.set_result(None)
 
     def __aiter__(self) -> Utterance:
         return self
@@ -620,28 +641,59 @@ class Utterance:
                     await self._handle_error(error)
 
     async def _next_event(self) -> Event | None:
-        # Hot path (every chunk): no timer when an event is already waiting, and a plain
-        # loop timer (asyncio.timeout) rather than wait_for's extra task otherwise.
-        if not self._queue.empty() or self.state is not UtteranceState.ENDING:
-            return await self._queue.get()
-        while True:
-            try:
-                async with asyncio.timeout(self._finish_timeout):
-                    return await self._queue.get()
-            except TimeoutError:
+        inbox = self._inbox
+        while not inbox:
+            loop = asyncio.get_running_loop()
+            if self.state is UtteranceState.ENDING:
+                self._arm_watchdog(loop)
+            waiter = self._waiter = loop.create_future()
+            await waiter
+        return inbox.popleft()
+
+    def _watch(self) -> None:
+        """The stall watchdog: retire the socket if the iterator has waited, with nothing
+        arriving, for ``finish_timeout`` after ``end()``.
+
+        The server owes us frames and sends none: its side of this socket is stuck (a
+        dead worker, a frozen peer). Retiring it gives every utterance on it the error,
+        and those with no audio yet are retried elsewhere. One timer per utterance that
+        re-arms itself, rather than a timer per wait: the hot path sets no timer.
+        """
+        self._watchdog = None
+        if self.state is not UtteranceState.ENDING:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        due = now + self._finish_timeout
+        waiting = self._waiter is not None and not self._waiter.done()
+        if waiting:
+            due = self._waiting_since + self._finish_timeout
+            if now >= due - _TIMER_SLACK:
                 if not self._conn.draining:
-                    break
+                    self._conn.retire(
+                        RequestTimeoutError(
+                            f"no frame for {self._finish_timeout:g} s after end(); "
+                            "retiring the socket",
+                            request_id=self.request_id,
+                        )
+                    )
+                    return
                 # flush mode: queued behind a cancelled request the server is still
                 # speaking (§5.4 has no cancel); the wait is real work, not a stall.
-        # The server owes us frames and sends none: its side of this socket is stuck
-        # (a dead worker, a frozen peer). Retire the socket — every utterance on it gets
-        # the error, and those with no audio yet are retried elsewhere.
-        error = RequestTimeoutError(
-            f"no frame for {self._finish_timeout:g} s after end(); retiring the socket",
-            request_id=self.request_id,
-        )
-        self._conn.retire(error)
-        return await self._queue.get()
+                self._waiting_since = now
+                due = now + self._finish_timeout
+        self._watchdog = loop.call_at(due, self._watch)
+
+    def _arm_watchdog(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The server owes frames (after ``end()``): watch from now."""
+        self._waiting_since = loop.time()
+        if self._watchdog is None:
+            self._watchdog = loop.call_at(self._waiting_since + self._finish_timeout, self._watch)
+
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
 
     async def _handle_error(self, error: SmallestError) -> None:
         """Retry on a fresh connection if nothing was yielded yet; otherwise raise.
@@ -678,12 +730,16 @@ class Utterance:
 
     def _finish(self, action: Action) -> None:
         self.state = transition(self.state, action, self.request_id)
+        self._stop_watchdog()
         self._conn.detach(self)
         self.metrics.on_end()
 
     def __repr__(self) -> str:
         return f"Utterance({self.request_id!r}, {self.state.value})"
 
+
+#: A loop timer may run up to the clock's resolution early.
+_TIMER_SLACK = 0.001
 
 #: Frame fields whose values are user content (or audio): logged as a length, never as text.
 _CONTENT = frozenset({Field.TEXT, Field.AUDIO, Field.WORD, Field.MESSAGE, Field.DATA})
@@ -717,17 +773,102 @@ class _PushConnection(ClientConnection):
     websockets queues messages for ``recv()``, which costs a task switch per message
     before our reader even sees it; here the message goes to the callback straight from
     ``data_received``, so a chunk reaches its utterance's queue in the same loop step
-    the bytes arrived (one wake-up, of the consumer, instead of two). Control frames,
-    the close handshake and pings stay with websockets. Fragmented messages are joined.
+    the bytes arrived (one wake-up, of the consumer, instead of two).
+
+    The common frame — a whole, unmasked text or binary frame on an open connection
+    (every audio chunk) — is also cut out of the byte stream here (RFC 6455 §5.2, a
+    header of 2, 4 or 10 bytes), without websockets' generator-based parser: that
+    parser costs more than the rest of a chunk's trip to its utterance. Every other
+    frame (pings, pongs, close, fragments, anything malformed) is handed to websockets
+    whole, so it keeps the close handshake, pongs, fragment rules and protocol errors.
+    The handshake response stays entirely with websockets: framing starts at the byte
+    after it.
     """
 
     def __init__(
-        self, *args: Any, on_message: Callable[[str | bytes], None], **kwargs: Any
+        self,
+        *args: Any,
+        on_message: Callable[[str | bytes], None],
+        on_protocol_error: Callable[[Exception], None],
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._on_message = on_message
+        self._on_protocol_error = on_protocol_error
         self._fragments: list[bytes] = []
         self._text = False
+        self._head: bytes | None = b""  # the handshake response so far; None: not ours
+        self._framing = False  # True from the byte after a 101 response
+        self._pending = b""  # an incomplete frame
+
+    def data_received(self, data: bytes) -> None:
+        if not self._framing:
+            data = self._handshake(data)
+            if not data:
+                return
+        if self._pending:
+            data = self._pending + data
+            self._pending = b""
+        pos, size = 0, len(data)
+        while size - pos >= 2:
+            first, second = data[pos], data[pos + 1]
+            length, start = second & 0x7F, pos + 2
+            if length == 126:
+                start += 2
+                if start > size:
+                    break
+                length = int.from_bytes(data[pos + 2 : start], "big")
+            elif length == 127:
+                start += 8
+                if start > size:
+                    break
+                length = int.from_bytes(data[pos + 2 : start], "big")
+            if second & 0x80:
+                start += 4  # masked: wrong from a server, websockets will say so
+            end = start + length
+            if end > size:
+                break
+            protocol = self.protocol
+            if (
+                first in _FIN_DATA
+                and not second & 0x80
+                and protocol.state is State.OPEN
+                and protocol.cur_size is None
+            ):
+                self._deliver(first == _FIN_TEXT, data[start:end])
+            else:
+                super().data_received(data[pos:end])
+                if protocol.parser_exc is not None:
+                    # websockets failed the connection (a masked frame, a fragment out
+                    # of order, ...) and would wait for the server to close the TCP
+                    # connection: tell the utterances now; nothing more is read.
+                    self._pending = b""
+                    self._on_protocol_error(protocol.parser_exc)
+                    return
+            pos = end
+        if pos < size:
+            self._pending = data[pos:]
+
+    def _handshake(self, data: bytes) -> bytes:
+        """Give websockets the handshake response; return what follows it, if framed here."""
+        if self._head is None:  # the handshake failed: websockets reads what is left
+            super().data_received(data)
+            return b""
+        head = self._head + data
+        end = head.find(b"\r\n\r\n")
+        if end < 0:
+            self._head = head
+            super().data_received(data)
+            return b""
+        cut = end + 4 - len(self._head)  # where the response ends in ``data``
+        super().data_received(data[:cut])
+        if self.protocol.state is not State.OPEN:  # refused or failed: websockets reads on
+            self._head = None
+            super().data_received(data[cut:])
+            return b""
+        self._head = b""
+        self._framing = True
+        return data[cut:]
 
     def process_event(self, event: Event_) -> None:
         if (
@@ -737,30 +878,41 @@ class _PushConnection(ClientConnection):
         ):
             super().process_event(event)  # the handshake response, pings, pongs, close
             return
+        # a fragment (or a frame after a close): websockets parsed it and checked the rules
         if event.opcode is not Opcode.CONT:
             self._fragments.clear()
             self._text = event.opcode is Opcode.TEXT
         self._fragments.append(bytes(event.data))
-        if not event.fin:
-            return
-        data = b"".join(self._fragments) if len(self._fragments) > 1 else self._fragments[0]
-        self._fragments.clear()
-        if not self._text:
+        if event.fin:
+            data = b"".join(self._fragments)
+            self._fragments.clear()
+            self._deliver(self._text, data)
+
+    def _deliver(self, text: bool, data: bytes) -> None:
+        if not text:
             self._on_message(data)
             return
         try:
-            text = data.decode()
+            message = data.decode()
         except UnicodeDecodeError:
             # invalid UTF-8 in a text frame: hand it over as bytes, the protocol refuses it
             self._on_message(data)
             return
-        self._on_message(text)
+        self._on_message(message)
 
 
-def _push_connection(on_message: Callable[[str | bytes], None]) -> Any:
-    """A ``create_connection`` factory for ``websockets.connect`` bound to ``on_message``."""
+_FIN_TEXT = 0x80 | Opcode.TEXT.value  # FIN set, RSV bits clear
+_FIN_DATA = frozenset((_FIN_TEXT, 0x80 | Opcode.BINARY.value))
+
+
+def _push_connection(
+    on_message: Callable[[str | bytes], None], on_protocol_error: Callable[[Exception], None]
+) -> Any:
+    """A ``create_connection`` factory for ``websockets.connect`` bound to the callbacks."""
 
     def create(*args: Any, **kwargs: Any) -> _PushConnection:
-        return _PushConnection(*args, on_message=on_message, **kwargs)
+        return _PushConnection(
+            *args, on_message=on_message, on_protocol_error=on_protocol_error, **kwargs
+        )
 
     return create

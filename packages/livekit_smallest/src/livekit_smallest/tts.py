@@ -374,7 +374,7 @@ class SynthesizeStream(tts.SynthesizeStream):
         splitter = SentenceSegmenter(MAX_CHUNK_CHARS)
         pending = ""  # leading whitespace, held until there is something to say
 
-        async def send(chunk: str) -> None:
+        async def send(chunk: str, *, last: bool = False) -> None:
             nonlocal segment, pending
             if segment is None:
                 if not chunk.strip():
@@ -387,15 +387,21 @@ class SynthesizeStream(tts.SynthesizeStream):
                 chunk, pending = pending + chunk, ""
             if segment.utterance.open_for_text:  # else it failed: _receive raises why
                 segment.text += chunk
-                await segment.utterance.push_text(chunk)
+                if last:
+                    await segment.utterance.end(chunk)
+                else:
+                    await segment.utterance.push_text(chunk)
                 self._mark_started()
 
         async def end() -> None:
             nonlocal segment, pending
-            for chunk in splitter.flush():
+            *chunks, tail = [*splitter.flush()] or [""]
+            for chunk in chunks:
                 await send(chunk)
-            if segment is not None and segment.utterance.open_for_text:
-                await segment.utterance.end()
+            if tail.strip() or segment is not None:
+                # the tail rides on the closing frame: the server has the whole
+                # segment in one read and starts at once (no second wake-up)
+                await send(tail, last=True)
             segment, pending = None, ""
 
         async for item in self._input_ch:
