@@ -309,6 +309,19 @@ class TestFaults:
             await utt.end("retry me please")
             assert only(await collect(utt), "r", 3)
 
+    async def test_retries_never_reopen_an_id_on_a_socket_that_used_it(
+        self, smallest_server: Server
+    ):
+        # an error frame leaves its socket healthy (it stays in the pool), but the id it
+        # carried cannot be opened there again: the third attempt must not go back to
+        # the first socket
+        smallest_server.faults.error_frame(after_chunks=0, times=2, request_id="again")
+        async with pool(smallest_server) as p:
+            utt = await p.utterance("again")
+            await utt.end("three more words")
+            assert only(await collect(utt), "again", 3)
+        assert smallest_server.stats.request_ids.count("again") == 3
+
     async def test_stall_before_audio_times_out_and_is_retried(self, smallest_server: Server):
         smallest_server.faults.stall(after_chunks=0)
         async with pool(smallest_server) as p:

@@ -250,23 +250,29 @@ class ConnectionPool:
             self._conns.remove(conn)
             self._retire(conn)
 
-    def _usable(self, avoid: StreamConnection | None = None) -> StreamConnection | None:
-        """The open socket with the fewest utterances that can take one more."""
+    def _usable(
+        self, avoid: StreamConnection | None = None, request_id: str | None = None
+    ) -> StreamConnection | None:
+        """The open socket with the fewest utterances that can take one more (and, for a
+        retry, has not used ``request_id``: an id is opened at most once per socket)."""
         self._prune()
         candidates = [
             c
             for c in self._conns
             if c is not avoid
+            and not (request_id and c.knows(request_id))
             and c.can_open()
             and (self.mode != "continuations" or c.active < self.max_per_connection)
         ]
         return min(candidates, key=lambda c: c.active, default=None)
 
-    async def _acquire(self, avoid: StreamConnection | None = None) -> StreamConnection:
+    async def _acquire(
+        self, avoid: StreamConnection | None = None, request_id: str | None = None
+    ) -> StreamConnection:
         async with self._changed:
             while True:
                 self._check_open()
-                conn = self._usable(avoid)
+                conn = self._usable(avoid, request_id)
                 if conn is not None:
                     return conn
                 if len(self._conns) + self._opening < self.max_connections:
@@ -307,16 +313,17 @@ class ConnectionPool:
             if on_close is not None:
                 on_close(conn, error)
 
-    async def _replace(self, previous: StreamConnection) -> StreamConnection:
-        """A retry wants a fresh socket: another one than ``previous``, which is dropped
-        only if it failed — an error that concerned one utterance (an error frame with its
-        id) leaves it healthy for the utterances still streaming on it.
+    async def _replace(self, previous: StreamConnection, request_id: str) -> StreamConnection:
+        """A retry of ``request_id`` wants a fresh socket: one that has not used the id
+        (not ``previous``, nor any earlier attempt's). ``previous`` is dropped only if it
+        failed — an error that concerned one utterance (an error frame with its id) leaves
+        it healthy for the utterances still streaming on it.
         """
         async with self._changed:
             if previous.closed and previous in self._conns:
                 self._conns.remove(previous)
                 self._retire(previous)
-        return await self._acquire(avoid=previous)
+        return await self._acquire(avoid=previous, request_id=request_id)
 
     def _notify_soon(self) -> None:
         """Wake waiters (an utterance finished on some socket)."""

@@ -285,6 +285,11 @@ class Protocol:
         """The error that poisoned the connection, if any."""
         return self._error
 
+    def knows(self, request_id: str) -> bool:
+        """Whether ``request_id`` was opened here (and is not forgotten yet): such an id
+        cannot be opened here again — a retry of it goes to another connection."""
+        return request_id in self._utts or request_id in self._history
+
     def state(self, request_id: str) -> UtteranceState:
         """The state of an utterance (remembered for a while after it finished).
 

@@ -215,6 +215,10 @@ class StreamConnection:
         """Flush mode: the server is still speaking a cancelled request on this socket."""
         return self._proto.draining
 
+    def knows(self, request_id: str) -> bool:
+        """Whether ``request_id`` was used on this socket (a retry must go elsewhere)."""
+        return self._proto.knows(request_id)
+
     def can_open(self) -> bool:
         """Whether a new utterance may start here now (flush mode: none open for text)."""
         if self.closed:
@@ -241,7 +245,7 @@ class StreamConnection:
         *,
         options: TTSOptions | None = None,
         retry: RetryPolicy | None = None,
-        reacquire: Callable[[StreamConnection], Awaitable[StreamConnection]] | None = None,
+        reacquire: Callable[[StreamConnection, str], Awaitable[StreamConnection]] | None = None,
         finish_timeout: float = 5.0,
         attempts: Attempts | None = None,
     ) -> Utterance:
@@ -252,7 +256,8 @@ class StreamConnection:
                 when None.
             options: per-utterance options (default: the connection's).
             retry: how to retry before audio; None = no retry.
-            reacquire: gives a fresh connection for a retry (a pool passes its own).
+            reacquire: gives a fresh connection for a retry of the request id — one that
+                has not used that id (a pool passes its own).
             finish_timeout: after ``end()``, the longest wait for the next event.
             attempts: retry bookkeeping already started (a pool that retried opening the
                 socket passes its own, so attempts are counted once); overrides ``retry``.
@@ -500,7 +505,7 @@ class Utterance:
         options: TTSOptions,
         *,
         retry: RetryPolicy | None,
-        reacquire: Callable[[StreamConnection], Awaitable[StreamConnection]] | None,
+        reacquire: Callable[[StreamConnection, str], Awaitable[StreamConnection]] | None,
         finish_timeout: float,
         attempts: Attempts | None = None,
     ) -> None:
@@ -717,7 +722,8 @@ class Utterance:
             try:
                 # A full pool may have no other socket for a while: wait within the deadline.
                 self._conn = await asyncio.wait_for(
-                    self._reacquire(old), self._attempts.remaining(time.monotonic())
+                    self._reacquire(old, self.request_id),
+                    self._attempts.remaining(time.monotonic()),
                 )
             except TimeoutError:
                 self._finish(Action.ERROR)
