@@ -522,7 +522,14 @@ class LangChainDriver(Driver):
 
     async def barge_in(self, tokens: list[str]) -> Turn:
         stream = self.speech.atransform(_tokens(tokens))
-        first = await anext(stream)
+        try:
+            first = await anext(stream)
+        except Exception as err:  # failed before any audio: a typed error is the outcome
+            await stream.aclose()
+            turn = Turn(rate=self.sample_rate, error=err, error_at=time.monotonic())
+            turn.ended_at = turn.error_at
+            self._failures.append(err)
+            return turn
         turn = Turn(audio=first, rate=self.sample_rate, last_audio_at=time.monotonic())
         turn.interrupted_at = time.monotonic()
         await stream.aclose()  # the consumer walks away: nothing more can reach it
