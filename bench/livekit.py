@@ -7,7 +7,12 @@ plugins the way ``AgentSession`` does: one ``stream()`` per segment, ``end_input
 
 1. warm TTFA overhead — first frame out of the stream minus the server's write of the
    first chunk (the server, in its own process, logs ``perf_counter_ns()`` — the
-   machine's monotonic clock — before each chunk write: ``--chunk-log``);
+   machine's monotonic clock — before each chunk write: ``--chunk-log``). Measured on
+   ``TTFA_TURNS`` one-sentence turns per plugin and round, with the server's first
+   chunk 50 ms after the text (a real service takes longer still): both clients are
+   idle when it arrives, as in production. With a 0 ms first chunk the figure mostly
+   says whether a client happened to be still busy with its own send path when the
+   chunk came (then it is awake: no wake-up from the OS to pay);
 2. segment end — the stream's last frame minus the server's write of the last chunk
    (what is left is the wait for ``complete``, or a silence timer);
 3. sockets opened over 10 turns, and per barge-in (cancel mid-reply, then the next turn);
@@ -65,6 +70,8 @@ from common import KEY, server_process  # noqa: E402
 RATE = 24000
 FAST = APIConnectOptions(max_retry=0, timeout=10)
 REPLY = "Hello there, how are you today? I hope all is well with you."
+TTFA_TEXT = "Hello there."
+TTFA_TURNS = 5  # per plugin and round: the row is a median over rounds x TTFA_TURNS
 LONG = " ".join(["word"] * 40)  # 8 s of tone audio
 
 
@@ -140,25 +147,45 @@ async def interleave(
 
 
 async def timing_rows(plugins: list[Plugin], rounds: int) -> None:
-    """Rows 1 + 2, with the server in its own process: an in-process server thread would
-    compete with the client for the GIL exactly when a chunk is in flight."""
+    """Rows 1, 2 and 8, with the server in its own process: an in-process server thread
+    would compete with the client for the GIL exactly when a chunk is in flight."""
+    args = ("--engine", "tone", "--realtime-factor", "1.0", "--chunk-ms", "20")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "chunks.log")
-        args = ("--engine", "tone", "--realtime-factor", "1.0", "--chunk-ms", "20")
+        with (
+            server_process(*args, "--first-chunk-ms", "50", "--chunk-log", path) as (ws, http),
+            open(path) as log,
+        ):
+            engines = {p.name: p.make(http, ws) for p in plugins}
+            for p in plugins:
+                await turn(engines[p.name], "Warm up.")
+            log.read()
+
+            async def ttfa(p: Plugin) -> None:
+                for _ in range(TTFA_TURNS):
+                    _start, first, _last, _ = await turn(engines[p.name], TTFA_TEXT)
+                    # the server wrote every chunk before the stream ended
+                    sent = [int(line.split()[2]) / 1e9 for line in log.read().splitlines()]
+                    p.add("ttfa", (first - sent[0]) * 1000)
+
+            await interleave(plugins, rounds, ttfa)
+            for engine in engines.values():
+                await engine.aclose()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "chunks.log")
         with server_process(*args, "--chunk-log", path) as (ws, http), open(path) as log:
             engines = {p.name: p.make(http, ws) for p in plugins}
             for p in plugins:
                 await turn(engines[p.name], "Warm up.")
             log.read()
 
-            async def ttfa_and_end(p: Plugin) -> None:
-                _start, first, last, _ = await turn(engines[p.name], REPLY)
-                # the server wrote every chunk before the stream ended
+            async def end(p: Plugin) -> None:
+                _start, _first, last, _ = await turn(engines[p.name], REPLY)
                 sent = [int(line.split()[2]) / 1e9 for line in log.read().splitlines()]
-                p.add("ttfa", (first - sent[0]) * 1000)
                 p.add("end", (last - sent[-1]) * 1000)
 
-            await interleave(plugins, rounds, ttfa_and_end)
+            await interleave(plugins, rounds, end)
 
             # 8: back-to-back segments, the next stream opened as the previous one ends
             async def gap(p: Plugin) -> None:

@@ -6,7 +6,9 @@ in this process, against the same local server (tone engine), rounds interleaved
 
 1. warm TTFA overhead — first ``TTSAudioRawFrame`` out of the service minus the server's
    write of the first chunk (the server, in its own process, logs ``perf_counter_ns()``
-   before each chunk write: ``--chunk-log``);
+   before each chunk write: ``--chunk-log``). ``TTFA_TURNS`` one-sentence turns per
+   service and round, the server's first chunk 50 ms after the text (a real service
+   takes longer still): both services are idle when it arrives, as in production;
 2. end of utterance — ``TTSStoppedFrame`` minus the server's write of the last chunk (ours
    asks the server for ``complete_backoff_ms=0``; the official service sends none, so the
    server would wait its 4 s default, and the service ends on its own 3 s stop timer);
@@ -78,6 +80,8 @@ RATE = 24000
 REPLY = "Hello there, how are you today? I hope all is well with you."
 LONG = " ".join(["word"] * 40)  # 8 s of tone audio
 TURN_WAIT_S = 20.0
+TTFA_TEXT = "Hello there."
+TTFA_TURNS = 5  # per service and round: the row is a median over rounds x TTFA_TURNS
 
 
 @dataclass
@@ -204,8 +208,19 @@ def chunk_writes(log_path: str, ctx: str) -> list[float]:
     return [int(t) / 1e9 for tag, _samples, t in rows if tag == ctx]
 
 
+async def ttfa_round(svc: Service, ws: str, log_path: str) -> None:
+    """Row 1: two warm-up turns, then ``TTFA_TURNS`` measured one-sentence turns."""
+    async with pipeline(svc.make(ws)) as (worker, cap):
+        for n in range(2 + TTFA_TURNS):
+            await worker.queue_frame(TTSSpeakFrame(TTFA_TEXT))
+            await cap.stops(n + 1)
+            if n >= 2:
+                ctx = cap.contexts()[n]
+                svc.add("ttfa", (cap.audio_times(ctx)[0] - chunk_writes(log_path, ctx)[0]) * 1000)
+
+
 async def latency_round(svc: Service, ws: str, log_path: str) -> None:
-    """Rows 1-3 in one pipeline: a warm-up turn, a measured turn, a back-to-back pair.
+    """Rows 2-3 in one pipeline: warm-up turns, a measured turn, a back-to-back pair.
 
     The server runs in its own process: a server thread here would compete with the
     pipeline for the GIL exactly when a chunk is in flight."""
@@ -220,9 +235,7 @@ async def latency_round(svc: Service, ws: str, log_path: str) -> None:
         await cap.stops(3)
         ctx = cap.contexts()[2]
         writes = chunk_writes(log_path, ctx)
-        audio = cap.audio_times(ctx)
         stop_at = cap.of(TTSStoppedFrame)[-1][1]
-        svc.add("ttfa", (audio[0] - writes[0]) * 1000)
         svc.add("end", (stop_at - writes[-1]) * 1000)
         await worker.queue_frames([TTSSpeakFrame(REPLY), TTSSpeakFrame(REPLY)])
         await cap.stops(5)
@@ -410,9 +423,14 @@ async def main_async(rounds: int, json_path: str | None = None) -> str:
     services = [Service("ours", ours), Service("official", official)]
     a, b = services
 
+    args = ("--engine", "tone", "--realtime-factor", "0.5", "--chunk-ms", "20")
     with tempfile.TemporaryDirectory() as tmp:
         log_path = os.path.join(tmp, "chunks.log")
-        args = ("--engine", "tone", "--realtime-factor", "0.5", "--chunk-ms", "20")
+        fifty = ("--first-chunk-ms", "50", "--chunk-log", log_path)
+        with server_process(*args, *fifty) as (ws, _):
+            await interleave(services, rounds, lambda s: ttfa_round(s, ws, log_path), "ttfa_round")
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = os.path.join(tmp, "chunks.log")
         with server_process(*args, "--chunk-log", log_path) as (ws, _):
             await interleave(
                 services, rounds, lambda s: latency_round(s, ws, log_path), "latency_round"
