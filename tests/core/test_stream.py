@@ -322,6 +322,29 @@ class TestFaults:
             assert only(await collect(utt), "again", 3)
         assert smallest_server.stats.request_ids.count("again") == 3
 
+    async def test_log_records_hold_no_exception_objects(
+        self, smallest_server: Server, caplog: pytest.LogCaptureFixture
+    ):
+        # a handler that keeps records (pytest's, a ring buffer) must not keep errors
+        # alive, and with them their tracebacks and everything those frames reference
+        caplog.set_level(logging.DEBUG, logger="smallest_core")
+        smallest_server.faults.error_frame(after_chunks=0, times=1, request_id="logged")
+        async with pool(smallest_server) as p:
+            utt = await p.utterance("logged")
+            await utt.end("two words")
+            assert only(await collect(utt), "logged", 2)
+            p.connections[0].retire(ConnectionLostError("retired by the test"))
+        core = [r for r in caplog.records if r.name.startswith("smallest_core")]
+        assert any("retrying" in r.getMessage() for r in core)
+        assert any("retiring" in r.getMessage() for r in core)
+        held = [
+            (r.getMessage(), a)
+            for r in core
+            for a in (r.args if isinstance(r.args, tuple) else ())
+            if isinstance(a, BaseException)
+        ]
+        assert held == []
+
     async def test_stall_before_audio_times_out_and_is_retried(self, smallest_server: Server):
         smallest_server.faults.stall(after_chunks=0)
         async with pool(smallest_server) as p:

@@ -171,7 +171,7 @@ class ConnectionPool:
                 break
             except SmallestError as err:
                 delay = attempts.next_delay(err, time.monotonic())  # raises when final
-                logger.info("opening a socket again in %.3f s after %s", delay, err)
+                logger.info("opening a socket again in %.3f s after %s", delay, str(err))
                 if delay > 0:
                     await asyncio.sleep(delay)  # backoff, not synchronisation
         utt = conn.utterance(

@@ -337,7 +337,7 @@ class StreamConnection:
         """
         if self._proto.poisoned:
             return
-        logger.info("= retiring the socket: %s", error)
+        logger.info("= retiring the socket: %s", str(error))
         self._proto.connection_lost(error)
         self._closed = True
         self._dispatch()
@@ -410,9 +410,9 @@ class StreamConnection:
         failure = self._proto.error
         if isinstance(failure, RequestTimeoutError):
             # §5.1: the server's idle timeout, documented normal behaviour
-            logger.info("= the server timed the socket out: %s", failure)
+            logger.info("= the server timed the socket out: %s", str(failure))
         else:
-            logger.warning("= connection poisoned: %s", failure)
+            logger.warning("= connection poisoned: %s", str(failure))
         self._closed = True
         self._notify_idle()
         if self._ws is not None:
@@ -441,7 +441,7 @@ class StreamConnection:
             self._proto.connection_lost(error)
         self._dispatch()
         self._notify_idle()
-        logger.info("= closed (%s)", error)
+        logger.info("= closed (%s)", str(error))
         if self.on_closed is not None:
             self.on_closed(error)
 
@@ -713,7 +713,7 @@ class Utterance:
                 self._finish(Action.ERROR)
                 raise
             # A transparent retry is the design working, not a problem: INFO.
-            logger.info("retrying %s in %.3f s after %s", self.request_id, delay, error)
+            logger.info("retrying %s in %.3f s after %s", self.request_id, delay, str(error))
             if delay > 0:
                 await asyncio.sleep(delay)  # backoff, not synchronisation
             old = self._conn
