@@ -99,12 +99,13 @@ NOTES = {
 # What we know about a row we lose, shown under the table when (and only when) we lose it.
 WHY_WE_LOSE = {
     "Warm TTFA over the server's first chunk": (
-        "A sub-millisecond to two-millisecond difference, the order of this shared 2-core "
-        "machine's run-to-run spread (a separate 5-round run of ours alone in Pipecat ranged "
-        "0.6-7.3 ms). Both sides wake one task per chunk (ours: the message goes from the "
-        "socket's data_received straight to its utterance); what remains, measured, is "
-        "websockets' pure-Python frame parser (~0.05 ms per frame) against aiohttp's C "
-        "reader, and the core's routing and base64 (~0.02 ms)."
+        "Within this shared 2-core machine's run-to-run spread: both clients take about "
+        "the same path from the socket to the framework (counted: ours 83 Python calls per "
+        "first chunk, one task wake-up; the official LiveKit plugin 52 calls, one wake-up), "
+        "and most of the figure is the OS waking an idle process (~0.25 ms here), paid by "
+        "both. Measured with the server's first chunk 50 ms after the text, so neither "
+        "client is still busy sending when it arrives (with a 0 ms first chunk, a client "
+        "that is still busy with its own send path skips that wake-up and looks faster)."
     ),
     "Client CPU per audio second": (
         "Noisy (±30 % between runs on this shared machine); both services request word "
@@ -403,6 +404,9 @@ def render(results: list[dict], table: str, meta: dict, pngs: list[str]) -> tupl
             "- Latency rows time the client against the server's own log of when it wrote each "
             "chunk (`smallest-local serve --chunk-log`, CLOCK_MONOTONIC), with the server in its "
             "own process so it does not fight the client for the GIL.",
+            "- Warm TTFA: five one-sentence turns per side and round, the server's first chunk "
+            "50 ms after the text (a real service takes longer), so both clients are idle when "
+            "it arrives, as in production.",
             "- End of utterance: the framework's end of the segment (`TTSStoppedFrame`, the "
             "LiveKit stream's last frame) after the server's last chunk.",
             "- Barge-in rows: cancel a long reply at its first audio, then the next turn; stale "
