@@ -1,22 +1,24 @@
 """Streaming over one WebSocket: :class:`StreamConnection` and the :class:`Utterance` handle.
 
 The asyncio layer only moves frames: every decision about what a frame means lives in
-the sans-I/O :class:`~smallest_core.protocol.Protocol`. One reader task feeds received
-frames to the protocol and routes the events it produces to their utterance by request
-id; writes go out in protocol order under one lock.
+the sans-I/O :class:`~smallest_core.protocol.Protocol`. Each server message goes from the
+socket's ``data_received`` to the protocol and is routed to its utterance by request id
+in the same loop step; writes go out in protocol order under one lock.
 
 Follow one utterance: ``Utterance.push_text`` → ``StreamConnection.send`` →
 ``Protocol.send_text`` builds the frame → ``StreamConnection._write`` sends it → the
-server answers → ``_read`` feeds ``Protocol.receive_text`` → ``_dispatch`` routes the
-event to ``Utterance.deliver`` → ``async for`` yields it. The two classes meet only
+server answers → ``_PushConnection.data_received`` cuts the frame out →
+``StreamConnection._on_message`` feeds ``Protocol.receive_text`` → ``_dispatch`` routes
+the event to ``Utterance.deliver`` → ``async for`` yields it. The two classes meet only
 through that small API (``attach``/``reattach``/``detach``/``send``/``cancel``/
 ``retire`` one way, ``deliver``/``sent_texts``/``state`` the other).
 
 Retries (:class:`~smallest_core.retry.Attempts`): an utterance whose connection fails
-before it yielded any audio is replayed on a fresh connection from its pool,
-transparently; one that already yielded audio raises :class:`ConnectionLostError` at
-once, so audio is never duplicated. A socket that owes frames and sends none past
-``finish_timeout`` is retired; pings bound a frozen peer.
+before it yielded any audio is replayed on a fresh connection from its pool (one that
+never used its request id), transparently; one that already yielded audio raises
+:class:`ConnectionLostError` at once, so audio is never duplicated. A socket that owes
+frames and sends none past ``finish_timeout`` is retired (:meth:`Utterance._watch`);
+pings bound a frozen peer.
 """
 
 from __future__ import annotations
