@@ -248,6 +248,13 @@ class SmallestTTSService(_SmallestService):
     that failed before its first audio; what still fails reaches Pipecat as an
     ``ErrorFrame``, and the next turn speaks.
 
+    Pipecat closes an audio context that gets nothing for ``stop_frame_timeout_s``
+    (its own setting, 3 s by default). If that happens while the core is still
+    retrying the utterance, the utterance is cancelled on its socket at once and a
+    :class:`~smallest_core.RequestTimeoutError` ``ErrorFrame`` says so: audio never
+    goes into a context Pipecat has closed (where it would be dropped unheard). Pass a
+    larger ``stop_frame_timeout_s`` to give slow retries more time.
+
     Example::
 
         tts = SmallestTTSService(
@@ -402,6 +409,49 @@ class SmallestTTSService(_SmallestService):
         elif utterance.open_for_text:
             await utterance.end()  # its reader finishes the context after `complete`
 
+    async def on_turn_context_completed(self) -> None:
+        """End the turn's utterance even if Pipecat timed its context out mid-turn.
+
+        Pipecat flushes only a context it still holds; one it closed after
+        ``stop_frame_timeout_s`` of silence (a slow LLM) would leave the utterance
+        waiting for text that never comes.
+        """
+        turn = self._turn_context_id
+        await super().on_turn_context_completed()
+        ctx = self._contexts.get(turn or "")
+        if ctx is not None and not ctx.ended:
+            await self.flush_audio(ctx.id)
+
+    async def on_audio_context_completed(self, context_id: str) -> None:
+        """Pipecat finished a context: if its utterance is still running, Pipecat gave up.
+
+        A context we end is forgotten before Pipecat completes it, so a context still
+        known here was closed by Pipecat's ``stop_frame_timeout_s`` (e.g. the core was
+        retrying before the first audio). The running turn's context is left alone:
+        Pipecat reopens it for the turn's next frame.
+        """
+        ctx = self._contexts.get(context_id)
+        if ctx is not None and context_id != self._turn_context_id:
+            await self._abandon(ctx)
+
+    def _context_closed(self, ctx: _Context) -> bool:
+        """Whether Pipecat closed ``ctx`` for good (anything appended would be dropped)."""
+        return not self.audio_context_available(ctx.id) and ctx.id != self._turn_context_id
+
+    async def _abandon(self, ctx: _Context) -> None:
+        """Pipecat closed ``ctx`` before its utterance ended: cancel it, and say so."""
+        request_id = ctx.utterance.request_id if ctx.utterance is not None else ctx.id
+        self._cancel_context(ctx)  # no more synthesis for a context nobody plays
+        error = RequestTimeoutError(
+            f"no audio within Pipecat's stop_frame_timeout_s ({self._stop_frame_timeout_s} s)"
+            f" while request {request_id} was in progress; Pipecat closed its context,"
+            " so the request was cancelled",
+            request_id=request_id,
+        )
+        logger.warning("{}: {}", self, error)
+        await self.push_error_frame(error_frame(error))
+        await self.push_frame(TTSStoppedFrame(context_id=ctx.id))
+
     async def on_audio_context_interrupted(self, context_id: str) -> None:
         """Barge-in: cancel that context's utterance on the same socket (returns at once)."""
         ctx = self._contexts.get(context_id)
@@ -443,6 +493,11 @@ class SmallestTTSService(_SmallestService):
         offset = ctx.audio_seconds
         try:
             async for event in utterance:
+                if self._context_closed(ctx) and not ctx.cancelled:
+                    # Pipecat gave up on this context before our audio came (its
+                    # on_audio_context_completed normally tells us first).
+                    await self._abandon(ctx)
+                    break
                 match event:
                     case AudioChunk(audio=pcm):
                         ctx.audio_seconds += len(pcm) / 2 / sample_rate
