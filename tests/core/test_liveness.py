@@ -162,6 +162,28 @@ class TestFrozenServer:
             proc.kill()
             proc.wait(timeout=10)
 
+    async def test_pings_notice_a_frozen_socket_and_a_retry_speaks(self, smallest_server: Server):
+        # the server's FREEZE fault stops one socket like a stopped process: no frames,
+        # no pongs. Pings fail it (the 30 s finish timeout is not what fires); nothing
+        # was spoken yet, so the utterance is retried on a fresh socket and speaks.
+        smallest_server.faults.freeze(after_chunks=0)
+        p = ConnectionPool(
+            api_key=smallest_server.api_key,
+            base_url=smallest_server.ws_url,
+            options=OPTS,
+            retry=FAST_RETRY,
+            warm_spare=False,
+            ping_interval=0.2,
+            ping_timeout=0.2,
+        )
+        async with p:
+            utt = await p.utterance("z", finish_timeout=30)
+            frozen = utt.connection
+            await utt.end("two words")
+            async with asyncio.timeout(5):
+                assert only(await collect(utt), "z", 2)
+            assert frozen.closed and utt.connection is not frozen
+
 
 class TestClosing:
     async def test_aclose_after_a_malformed_frame_is_prompt(self, smallest_server: Server):

@@ -63,6 +63,9 @@ class ConnectionPool:
         headers: extra upgrade headers.
         end_rule: when a continuations utterance has ended; one :class:`EndRule` is
             shared by all the pool's sockets so they learn the server's reading together.
+        ping_interval: seconds between WebSocket pings on each socket (liveness: a peer
+            that answers none within ``ping_timeout`` fails the socket). None: no pings.
+        ping_timeout: seconds to wait for a pong.
 
     Raises:
         AuthenticationError: no key given and ``SMALLEST_API_KEY`` is unset.
@@ -85,6 +88,8 @@ class ConnectionPool:
         connect: ConnectFn | None = None,
         headers: Mapping[str, str] | None = None,
         end_rule: EndRule | None = None,
+        ping_interval: float | None = 5.0,
+        ping_timeout: float = 5.0,
     ) -> None:
         key = api_key or os.environ.get(API_KEY_ENV)
         if not key:
@@ -110,6 +115,7 @@ class ConnectionPool:
         self._connect = connect
         self._headers = dict(headers or {})
         self.end_rule = end_rule if end_rule is not None else EndRule()
+        self._pings = (ping_interval, ping_timeout)
         self._conns: list[StreamConnection] = []
         self._opening = 0
         self._changed = asyncio.Condition()
@@ -293,6 +299,8 @@ class ConnectionPool:
                 connect=self._connect,
                 headers=self._headers,
                 end_rule=self.end_rule,
+                ping_interval=self._pings[0],
+                ping_timeout=self._pings[1],
             )
             await conn.connect()
             conn.on_idle = self._notify_soon

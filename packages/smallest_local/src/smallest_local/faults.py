@@ -15,6 +15,10 @@ kind                      taken when             effect
 ``BINARY_FRAME``          a synthesis starts     a binary frame after N chunks
 ``STALL``                 a synthesis starts     stop sending after N chunks (``seconds`` or
                                                  until the client goes away)
+``FREEZE``                a synthesis starts     after N chunks the socket freezes for
+                                                 ``seconds``: nothing sent, nothing read, so
+                                                 pings go unanswered (a frozen process, one
+                                                 socket only; WebSocket route)
 ``CLOSE_AFTER_COMPLETE``  a WS connection opens  close the socket (1000) after each ``complete``
 ``IDLE_CLOSE``            a WS connection opens  idle timeout of ``seconds`` on that socket
 ``CLONE_FAILS``           a clone is created     the clone job ends in ``failed``
@@ -46,6 +50,7 @@ class FaultKind(StrEnum):
     MALFORMED_FRAME = "malformed_frame"
     BINARY_FRAME = "binary_frame"
     STALL = "stall"
+    FREEZE = "freeze"
     CLOSE_AFTER_COMPLETE = "close_after_complete"
     IDLE_CLOSE = "idle_close"
     CLONE_FAILS = "clone_fails"
@@ -62,6 +67,7 @@ SYNTHESIS_KINDS = frozenset(
         FaultKind.MALFORMED_FRAME,
         FaultKind.BINARY_FRAME,
         FaultKind.STALL,
+        FaultKind.FREEZE,
     }
 )
 
@@ -261,6 +267,26 @@ class FaultPlan:
                 seconds=seconds,
                 request_id=request_id,
                 route=route,
+            )
+        )
+
+    def freeze(
+        self,
+        *,
+        after_chunks: int = 0,
+        seconds: float = 30.0,
+        times: int | None = 1,
+        request_id: str | None = None,
+    ) -> Fault:
+        """Freeze the socket for ``seconds``: send nothing and read nothing (no pongs)."""
+        return self.add(
+            Fault(
+                FaultKind.FREEZE,
+                times=times,
+                after_chunks=after_chunks,
+                seconds=seconds,
+                request_id=request_id,
+                route="ws",
             )
         )
 

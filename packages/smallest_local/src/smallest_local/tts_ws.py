@@ -674,6 +674,20 @@ class Session:
         if self.close_after_complete:
             await self._close(1000, b"complete")
 
+    async def _freeze(self, seconds: float) -> None:
+        """The ``FREEZE`` fault: like a stopped process, for this socket only — nothing
+        is sent and nothing is read (so pings go unanswered) for ``seconds``; then the
+        socket is dropped (whatever the client did meanwhile, it has given up on it)."""
+        transport = self.http_request.transport
+        if transport is not None:
+            transport.pause_reading()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._over.wait(), seconds)
+        self._over.set()
+        if transport is not None:
+            transport.abort()
+        raise _SessionOver
+
     async def _faults_at(self, request: _Request) -> None:
         """Act on the request's faults due at its current chunk count."""
         for fault in request.faults or ():
@@ -707,6 +721,8 @@ class Session:
                     await self._over.wait()
                     raise _SessionOver
                 await asyncio.sleep(fault.seconds)
+            elif kind is FaultKind.FREEZE:
+                await self._freeze(fault.seconds or 0.0)
 
 
 def _echo_ids(body: Any) -> TTSRequest | None:
