@@ -9,17 +9,29 @@ Now the service cancels the utterance the moment Pipecat closes its context, rep
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from loguru import logger
-from pipecat.frames.frames import TTSSpeakFrame, TTSStoppedFrame
+from pipecat.frames.frames import (
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    TTSAudioRawFrame,
+    TTSSpeakFrame,
+    TTSStoppedFrame,
+)
+from pipecat.services.tts_service import TextAggregationMode
 from pipecat.utils.errors import ErrorCategory
 
-from smallest_core import RequestTimeoutError
+from pipecat_smallest import SmallestTTSService
+from smallest_core import RequestTimeoutError, SmallestError
 from smallest_local.engines.tone import describe, tag_value
 
-from .harness import running
+from .harness import WAIT_S, running
 
 TEXT = "Five words are spoken here."  # tone engine: 1 s of audio
 FULL_PAIRS = 24000 // 2
@@ -71,3 +83,76 @@ async def test_retries_past_pipecats_timeout_are_reported_not_dropped(
     # The next turn speaks in full, and the service is still usable.
     assert describe(run.audio_by_context()[second]) == {tag_value(second): [(0, FULL_PAIRS)]}
     assert tts.is_usable
+
+
+@dataclass
+class Timeouts:
+    """Context ids whose playback Pipecat ended on its stop timeout, and an event per one."""
+
+    ids: list[str] = field(default_factory=list)
+    seen: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@pytest.fixture
+def pipecat_timeouts() -> Iterator[Timeouts]:
+    """Pipecat's own TRACE line for a context it ended after ``stop_frame_timeout_s``."""
+    timeouts = Timeouts()
+
+    def sink(message: Any) -> None:  # runs in the pipeline's loop, as Pipecat logs
+        timeouts.ids.append(message.record["message"].rsplit(" ", 1)[-1])
+        timeouts.seen.set()
+
+    handle = logger.add(
+        sink, level="TRACE", filter=lambda r: "time out on audio context" in r["message"]
+    )
+    yield timeouts
+    logger.remove(handle)
+
+
+@pytest.mark.smallest_server(chunk_ms=20)
+async def test_a_pause_mid_turn_keeps_the_turns_utterance(make_tts, pipecat_timeouts):
+    """Pipecat times a context out mid-turn (the LLM paused): Pipecat reopens it for the
+    turn's next sentence, so the same utterance carries on, with no error of ours."""
+    tts = make_tts(stop_frame_timeout_s=1.0)
+    async with running(tts) as run:
+        # (the aggregator releases a sentence when the next token confirms its end)
+        await run.send(
+            LLMFullResponseStartFrame(), LLMTextFrame("Hello there."), LLMTextFrame(" Your")
+        )
+        async with asyncio.timeout(WAIT_S):
+            await pipecat_timeouts.seen.wait()
+        played = run.down.count(TTSAudioRawFrame)
+        assert played > 0  # the first sentence was heard before the pause
+        await run.send(LLMTextFrame(" order ships."), LLMFullResponseEndFrame())
+        await run.turns_done(1)
+    (ctx,) = set(run.context_ids())  # Pipecat restarted the same context
+    assert pipecat_timeouts.ids[0] == ctx
+    assert run.down.count(TTSAudioRawFrame) > played
+    audio = run.audio_by_context()[ctx]
+    assert describe(audio) == {tag_value(ctx): [(0, len(audio) // 4)]}  # one request, in order
+    assert not [e for e in run.errors() if isinstance(e.exception, SmallestError)]
+    assert tts.is_usable
+
+
+@pytest.mark.smallest_server(chunk_ms=20)
+async def test_a_turn_that_ends_after_pipecats_timeout_still_ends(make_tts, pipecat_timeouts):
+    """Pipecat flushes only a context it still holds: the turn's end still reaches the
+    utterance, so the turn stops (and the next one speaks) instead of hanging open."""
+    tts = make_tts(
+        text_aggregation_mode=TextAggregationMode.TOKEN,
+        stop_frame_timeout_s=1.0,
+        settings=SmallestTTSService.Settings(max_buffer_delay_ms=50),  # the server speaks it
+    )
+    async with running(tts) as run:
+        await run.send(LLMFullResponseStartFrame(), LLMTextFrame("Hello there."))
+        async with asyncio.timeout(WAIT_S):
+            await pipecat_timeouts.seen.wait()
+        assert run.down.count(TTSAudioRawFrame) > 0
+        await run.send(LLMFullResponseEndFrame())
+        await run.turns_done(1)
+        await run.send(TTSSpeakFrame(TEXT))
+        await run.turns_done(2)
+    first, second = run.context_ids()
+    assert pipecat_timeouts.ids[0] == first
+    assert describe(run.audio_by_context()[second]) == {tag_value(second): [(0, FULL_PAIRS)]}
+    assert not [e for e in run.errors() if isinstance(e.exception, SmallestError)]
