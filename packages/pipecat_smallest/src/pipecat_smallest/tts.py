@@ -62,6 +62,13 @@ _LANGUAGES: frozenset[str] = frozenset(get_args(SmallestLanguage))
 _DEFAULTS = TTSOptions()
 #: Errors that say the socket (not the request) failed: reported as on_connection_error.
 _CONNECTION_ERRORS = (ConnectionLostError, RequestTimeoutError, ProtocolError)
+#: The core's stall deadline (``finish_timeout``: a socket owing frames that sends none
+#: is retired) sits at this share of Pipecat's ``stop_frame_timeout_s``, both counted
+#: from the last audio: the core, which can retire the stuck socket and retry elsewhere,
+#: decides first, while Pipecat still holds the context for the typed error. Capped at
+#: the core's own default (5 s).
+_STALL_SHARE = 0.8
+_STALL_CAP_S = 5.0
 
 
 @dataclass
@@ -476,7 +483,11 @@ class SmallestTTSService(_SmallestService):
         # Our context id doubles as the request id, so server logs and stats line up
         # with Pipecat's; a replacement after a fault needs a fresh one (§12).
         request_id = ctx.id if ctx.opened == 1 else f"{ctx.id}.{ctx.opened}"
-        utterance = await self._pool.utterance(request_id, options=self._options)
+        utterance = await self._pool.utterance(
+            request_id,
+            options=self._options,
+            finish_timeout=min(_STALL_CAP_S, _STALL_SHARE * self._stop_frame_timeout_s),
+        )
         ctx.utterance = utterance
         task = self.create_task(self._read(ctx, utterance), f"smallest-{request_id}")
         self._readers.add(task)
