@@ -74,7 +74,7 @@ RELIABILITY = {
     "test_refused_key_is_a_typed_error_at_once_and_not_retried": "upgrade refused (key):",
     "test_transient_refusal_then_it_speaks": "upgrade refused (transient):",
     "test_stall_past_the_deadline_mid_utterance_then_the_next_turn_speaks": (
-        "stall past the deadline"
+        "stuck mid-utterance past the deadline:"
     ),
     "test_bad_setting_is_refused_before_the_network": "bad setting:",
     "test_odd_text_is_spoken_sanely_and_the_next_turn_speaks": "odd text:",
@@ -118,7 +118,7 @@ def known_failing() -> dict[str, set[str]]:
     for name, adapter in FAILING_NOW:
         out.setdefault(f"odd text: {name}", set()).add(adapter)
     for adapter in STALL_FAILING_NOW:
-        out.setdefault("stall past the deadline", set()).add(adapter)
+        out.setdefault("stuck mid-utterance past the deadline: stall", set()).add(adapter)
     return out
 
 
