@@ -256,29 +256,25 @@ class ConnectionPool:
             self._conns.remove(conn)
             self._retire(conn)
 
-    def _usable(
-        self, avoid: StreamConnection | None = None, request_id: str | None = None
-    ) -> StreamConnection | None:
+    def _usable(self, request_id: str | None = None) -> StreamConnection | None:
         """The open socket with the fewest utterances that can take one more (and, for a
-        retry, has not used ``request_id``: an id is opened at most once per socket)."""
+        retry, has not used ``request_id``: an id is opened at most once per socket, so
+        this also keeps the retry off the socket that just failed it)."""
         self._prune()
         candidates = [
             c
             for c in self._conns
-            if c is not avoid
-            and not (request_id and c.knows(request_id))
+            if not (request_id and c.knows(request_id))
             and c.can_open()
             and (self.mode != "continuations" or c.active < self.max_per_connection)
         ]
         return min(candidates, key=lambda c: c.active, default=None)
 
-    async def _acquire(
-        self, avoid: StreamConnection | None = None, request_id: str | None = None
-    ) -> StreamConnection:
+    async def _acquire(self, request_id: str | None = None) -> StreamConnection:
         async with self._changed:
             while True:
                 self._check_open()
-                conn = self._usable(avoid, request_id)
+                conn = self._usable(request_id)
                 if conn is not None:
                     return conn
                 if len(self._conns) + self._opening < self.max_connections:
@@ -331,7 +327,7 @@ class ConnectionPool:
             if previous.closed and previous in self._conns:
                 self._conns.remove(previous)
                 self._retire(previous)
-        return await self._acquire(avoid=previous, request_id=request_id)
+        return await self._acquire(request_id)
 
     def _notify_soon(self) -> None:
         """Wake waiters (an utterance finished on some socket)."""
