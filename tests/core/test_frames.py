@@ -87,6 +87,15 @@ async def answer_close(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             return
 
 
+async def accept_text(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, response: bytes
+) -> None:
+    """Complete the handshake and read the client's text frame (the utterance)."""
+    writer.write(response)
+    await writer.drain()
+    await read_client_frame(reader)
+
+
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes], Awaitable[None]]
 
 
@@ -203,9 +212,7 @@ class TestSplits:
         pongs: list[bytes] = []
 
         async def script(reader, writer, response):
-            writer.write(response)
-            await writer.drain()
-            await read_client_frame(reader)
+            await accept_text(reader, writer, response)
             data = stream_of(CHUNKS[0], frame(PING, b"are-you-there"), *CHUNKS[1:])
             await write_in_pieces(writer, data, 5)
             while True:  # websockets answers the ping it was handed
@@ -224,9 +231,7 @@ class TestSplits:
 
     async def test_a_fragmented_message_is_joined(self):
         async def script(reader, writer, response):
-            writer.write(response)
-            await writer.drain()
-            await read_client_frame(reader)
+            await accept_text(reader, writer, response)
             whole = chunk(AUDIO[1])
             parts = [whole[:10], whole[10:500], whole[500:]]
             data = stream_of(
@@ -249,9 +254,7 @@ class TestSplits:
 class TestBadFrames:
     async def test_a_masked_server_frame_fails_the_utterance_with_a_typed_error(self):
         async def script(reader, writer, response):
-            writer.write(response)
-            await writer.drain()
-            await read_client_frame(reader)
+            await accept_text(reader, writer, response)
             writer.write(CHUNKS[0] + frame(TEXT, chunk(AUDIO[1]), mask=True))
             await writer.drain()
             await answer_close(reader, writer)
@@ -262,9 +265,7 @@ class TestBadFrames:
 
     async def test_a_continuation_without_a_start_fails_the_utterance(self):
         async def script(reader, writer, response):
-            writer.write(response)
-            await writer.drain()
-            await read_client_frame(reader)
+            await accept_text(reader, writer, response)
             writer.write(CHUNKS[0] + frame(CONT, chunk(AUDIO[1])))
             await writer.drain()
             await answer_close(reader, writer)
@@ -275,9 +276,7 @@ class TestBadFrames:
 
     async def test_a_text_frame_inside_a_fragmented_message_fails_the_utterance(self):
         async def script(reader, writer, response):
-            writer.write(response)
-            await writer.drain()
-            await read_client_frame(reader)
+            await accept_text(reader, writer, response)
             writer.write(CHUNKS[0] + frame(TEXT, b'{"status":', fin=False) + frame(TEXT, COMPLETE))
             await writer.drain()
             await answer_close(reader, writer)
