@@ -170,12 +170,30 @@ class TestPool:
             assert only(await collect(utt), "first", 1)
         assert smallest_server.stats.ws_connections_total == 1
 
-    async def test_warm_spare_is_opened(self, smallest_server: Server):
+    async def test_prewarm_opens_the_first_utterances_spare_too(self, smallest_server: Server):
         async with pool(smallest_server) as p:
             await p.prewarm()
-            held = [await p.utterance(f"h{n}") for n in range(16)]  # fills socket 1
-            extra = await p.utterance("extra")  # goes to the spare, no handshake wait
-            assert extra.connection is not held[0].connection
+            assert smallest_server.stats.ws_connections_total == 2
+            first = await p.utterance("first")
+            # the spare was already there: no handshake runs beside the first request
+            assert p.connections_opened == 2
+            await first.end("x")
+            assert only(await collect(first), "first", 1)
+        assert smallest_server.stats.ws_connections_total == 2
+
+    async def test_warm_spare_is_opened_when_the_last_idle_socket_is_taken(
+        self, smallest_server: Server
+    ):
+        async with pool(smallest_server, max_utterances_per_connection=1) as p:
+            third = asyncio.Event()
+            p.add_socket_listener(on_open=lambda _c: p.connections_opened >= 3 and third.set())
+            await p.prewarm()
+            held = [await p.utterance(f"h{n}") for n in range(2)]  # both sockets busy
+            assert held[0].connection is not held[1].connection
+            await asyncio.wait_for(third.wait(), 5)  # a new spare, in the background
+            extra = await p.utterance("extra")  # takes it: no handshake wait
+            assert extra.connection not in {u.connection for u in held}
+            assert p.connections_opened == 3
             for utt in [*held, extra]:
                 await utt.end("x")
                 await collect(utt)

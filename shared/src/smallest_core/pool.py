@@ -143,6 +143,17 @@ class ConnectionPool:
         async with self._changed:
             if not self._usable():
                 await self._open_locked()
+            # The first utterance takes a socket: open its spare now as well. Left to
+            # _ensure_spare, the spare's handshake would run beside that utterance's
+            # first request, on both ends, just when its latency counts.
+            idle = [c for c in self._conns if not c.closed and c.active == 0]
+            if (
+                self.warm_spare
+                and len(idle) < 2
+                and len(self._conns) + self._opening < self.max_connections
+            ):
+                with contextlib.suppress(SmallestError):  # a spare is best effort
+                    await self._open_locked()
         self._ensure_spare()
         self._ensure_refresher()
 
