@@ -16,10 +16,11 @@ replaces sockets before the server's idle timeout.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from livekit.agents import APIConnectOptions, tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
@@ -280,6 +281,8 @@ class _Segment:
     offset: float  # seconds of audio this stream emitted before the segment
     text: str = ""  # everything sent, verbatim
     aligned: int = 0  # text[:aligned] already went out as TimedStrings
+    audio_bytes: int = 0  # PCM pushed for this segment
+    server_ids: set[str] = field(default_factory=set)  # the server's request ids seen
 
     def timed_word(self, word: WordTimestamp) -> TimedString:
         """The word as a TimedString carrying the text since the previous one.
@@ -422,25 +425,29 @@ class SynthesizeStream(tts.SynthesizeStream):
         """Emit each segment's audio and word timings until its utterance ends."""
         rate = self._opts.sample_rate
         aligned = self._opts.word_timestamps
+
+        def emit(segment: _Segment, event: AudioChunk | WordTimestamp) -> None:
+            if isinstance(event, AudioChunk):
+                output_emitter.push(event.audio)
+                segment.audio_bytes += len(event.audio)
+            elif aligned:
+                output_emitter.push_timed_transcript(segment.timed_word(event))
+            sid = event.server_request_id
+            if sid and sid not in segment.server_ids:
+                segment.server_ids.add(sid)
+                # documented for plugins: ties the trace to Smallest's logs
+                output_emitter._note_provider_request_id(sid)
+
         while (segment := await segments.get()) is not None:
             utt = segment.utterance
             output_emitter.start_segment(segment_id=utt.request_id)
-            audio_bytes = 0
-            server_ids: set[str] = set()
             try:
-                async for event in utt:
-                    if isinstance(event, AudioChunk):
-                        output_emitter.push(event.audio)
-                        audio_bytes += len(event.audio)
-                    elif aligned:
-                        output_emitter.push_timed_transcript(segment.timed_word(event))
-                    sid = event.server_request_id
-                    if sid and sid not in server_ids:
-                        server_ids.add(sid)
-                        # documented for plugins: ties the trace to Smallest's logs
-                        output_emitter._note_provider_request_id(sid)
+                # push() is a synchronous channel put: the core calls emit() from the
+                # socket's reader as each chunk arrives, with no wake-up of this task.
+                await utt.stream_to(functools.partial(emit, segment))
             except SmallestError as err:
                 raise to_api_error(err) from err
+            audio_bytes = segment.audio_bytes
             if not audio_bytes and segment.text.strip():
                 logger.debug("no audio for segment %s: nothing speakable", utt.request_id)
                 output_emitter.push(_silence(rate))
