@@ -25,6 +25,7 @@ from pipecat.tests.utils import run_test
 from pipecat.utils.errors import ErrorCategory
 
 from pipecat_smallest import SmallestTTSService
+from smallest_core import SmallestError
 from smallest_local.engines.tone import describe, tag_value
 
 from .harness import running
@@ -286,8 +287,17 @@ async def test_rejected_voice_is_permanent_until_the_settings_change(make_tts, s
     error = run.errors()[0]
     assert error.category is ErrorCategory.INVALID_REQUEST
     assert "voice" in error.error
+    # the typed error, without the core's internal traceback for Pipecat to quote
+    assert isinstance(error.exception, SmallestError) and error.exception.__traceback__ is None
     first, second = run.context_ids()
     assert first not in run.audio_by_context()
+    # nothing of the context was queued: reported at once, still before its stop frame
+    stop = next(
+        s.at
+        for s in run.down.seen
+        if isinstance(s.frame, TTSStoppedFrame) and s.frame.context_id == first
+    )
+    assert next(s.at for s in run.up.seen if s.frame is error) <= stop
     pcm = run.audio_by_context()[second]
     assert describe(pcm) == {tag_value(second): [(0, len(pcm) // 4)]}
     assert smallest_server.stats.request_ids == [second]

@@ -65,9 +65,14 @@ def error_frame(error: SmallestError) -> ErrorFrame:
     """An ``ErrorFrame`` for a core error that reached the framework.
 
     The core's retry policy already had its turn (it is the only retry owner), so the
-    error is marked non-retryable before anyone downstream sees it.
+    error is marked non-retryable before anyone downstream sees it. Its traceback is
+    dropped: it points into the core's plumbing, not the application, and Pipecat
+    would read source files to quote its last line in the log; the typed error and its
+    message say what happened.
     """
     error.retryable = False
     return ErrorFrame(
-        error=f"Smallest TTS: {error}", exception=error, category=error_category(error)
+        error=f"Smallest TTS: {error}",
+        exception=error.with_traceback(None),
+        category=error_category(error),
     )

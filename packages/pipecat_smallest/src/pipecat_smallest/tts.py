@@ -240,6 +240,8 @@ class _Context:
     opened: int = 0
     #: seconds of audio appended so far: where a replacement utterance's times start.
     audio_seconds: float = 0.0
+    #: audio or words were appended: an error must queue behind them.
+    appended: bool = False
 
 
 class SmallestTTSService(_SmallestService):
@@ -248,7 +250,8 @@ class SmallestTTSService(_SmallestService):
     Each Pipecat audio context (an LLM turn, or a ``TTSSpeakFrame``) is one core
     utterance: sentences (or, with ``TextAggregationMode.TOKEN``, tokens) are pushed to
     it as they come, ``flush_audio`` ends it, and its audio, word timestamps and errors
-    go into that context's queue in order. A barge-in cancels the utterance on the same
+    go into that context's queue in order (an error with nothing of its context queued
+    ahead of it is pushed at once). A barge-in cancels the utterance on the same
     socket, so the ``InterruptionFrame`` is not held and the next turn does not wait
     for a handshake. The pool owns the sockets: it prewarms at ``setup()``, keeps a warm
     spare, refreshes idle sockets (never with junk synthesis) and replays an utterance
@@ -394,10 +397,10 @@ class SmallestTTSService(_SmallestService):
                 except SmallestError as err:  # no socket: refused, unreachable, ...
                     await self._call_event_handler("on_connection_error", str(err))
                     raise
-            await self.start_tts_usage_metrics(text)
             await utterance.push_text(text)
             if not self._is_streaming_tokens:
                 await utterance.flush()
+            await self.start_tts_usage_metrics(text)  # after the text is on its way
         except SmallestError as err:
             yield error_frame(err)
             if ctx.utterance is None and ctx.ended:
@@ -509,6 +512,7 @@ class SmallestTTSService(_SmallestService):
                     # on_audio_context_completed normally tells us first).
                     await self._abandon(ctx)
                     break
+                ctx.appended = True
                 match event:
                     case AudioChunk(audio=pcm):
                         ctx.audio_seconds += len(pcm) / 2 / sample_rate
@@ -527,11 +531,12 @@ class SmallestTTSService(_SmallestService):
             logger.warning("{}: {} failed: {!r}", self, utterance.request_id, error)
             if isinstance(error, _CONNECTION_ERRORS):
                 await self._call_event_handler("on_connection_error", str(error))
-            if self.audio_context_available(ctx.id):
+            if ctx.appended and self.audio_context_available(ctx.id):
                 await self.append_to_audio_context(ctx.id, error_frame(error))
             else:
-                # Pipecat already ended this context (it went quiet for longer than its
-                # stop timeout): report the error now rather than into a dead queue.
+                # Nothing of this context queued for the error to keep its place behind
+                # (or Pipecat already ended the context, after going quiet for longer
+                # than its stop timeout): report it now, not after a queue hop.
                 await self.push_error_frame(error_frame(error))
         if finish:
             await self._finish_context(ctx)
