@@ -209,6 +209,25 @@ class TestSendingFlushMode:
             ("", True, True),
         ]
 
+    def test_text_with_flush_is_one_frame(self):
+        proto = flushing()
+        proto.open("a")
+        proto.send_text("a", "Hi", flush=True)
+        proto.flush("a")  # nothing new since: nothing more to send
+        proto.send_text("a", "then", flush=False)
+        assert [(f["text"], f["continue"], f["flush"]) for f in sent(proto)] == [
+            ("Hi", True, True),
+            ("then", True, False),
+        ]
+
+    def test_whitespace_with_flush_flushes_what_was_sent(self):
+        proto = flushing()
+        proto.open("a")
+        proto.send_text("a", "Hi")
+        proto.send_text("a", " ", flush=True)
+        assert [(f["text"], f["flush"]) for f in sent(proto)] == [("Hi", False), ("", True)]
+        assert proto.state("a") is UtteranceState.OPEN
+
     def test_state_moves_to_ending_on_end(self):
         proto = flushing()
         proto.open("a")
@@ -235,6 +254,16 @@ class TestSendingContinuations:
         proto.end("c", "All at once.")
         [frame] = sent(proto)
         assert (frame["text"], frame["continue"]) == ("All at once.", False)
+
+    def test_text_with_flush_is_one_frame_that_keeps_the_context_open(self):
+        proto = cont()
+        proto.open("c")
+        proto.send_text("c", "Hi", flush=True)
+        proto.send_text("c", " more")
+        first, second = sent(proto)
+        assert (first["text"], first["continue"], first["flush"]) == ("Hi", True, True)
+        assert (second["text"], second["continue"]) == (" more", True)
+        assert "flush" not in second
 
     def test_flush_is_a_flush_frame_that_keeps_the_context_open(self):
         proto = cont()

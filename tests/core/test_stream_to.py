@@ -187,3 +187,24 @@ class TestStreamTo:
             await nxt.end("fine")
             await nxt.stream_to(fine)
         assert only(fine.pcm, "next", 1)
+
+
+class TestFlushedText:
+    @pytest.mark.parametrize("mode", ["continuations", "flush"])
+    async def test_a_flushed_fragment_speaks_before_end_also_after_a_retry(
+        self, smallest_server: Server, mode: str
+    ):
+        # no sentence end in the text: only the flush releases it. The first attempt
+        # drops before audio; the replay on the next socket must be flushed as well.
+        smallest_server.faults.close_after(0, times=1)
+        async with pool(smallest_server, mode=mode) as p:
+            utt = await p.utterance("f")
+            sink = Sink()
+            consumer = asyncio.create_task(utt.stream_to(sink))
+            await utt.push_text("Hello there", flush=True)  # one message
+            await asyncio.wait_for(sink.first.wait(), 5)  # audio while still open
+            assert utt.open_for_text
+            await utt.end()
+            await asyncio.wait_for(consumer, 10)
+        assert only(sink.pcm, "f", 2)
+        assert smallest_server.stats.request_ids == ["f", "f"]

@@ -188,8 +188,11 @@ def sync_body(opts: TTSOptions, text: str, *, request_id: str | None = None) -> 
     return body
 
 
-def ws_text(opts: TTSOptions, request_id: str, text: str, *, last: bool) -> str:
-    """A flush-mode text frame (§5.2): ``continue`` unless ``last``; ``flush`` when ``last``.
+def ws_text(
+    opts: TTSOptions, request_id: str, text: str, *, last: bool, flush: bool = False
+) -> str:
+    """A flush-mode text frame (§5.2): ``continue`` unless ``last``; ``flush`` when ``last``
+    (or when ``flush``: this text and everything buffered is spoken now, more may follow).
 
     The closing frame of an utterance is ``ws_text(..., last=True)`` — with ``text=""``
     after streamed fragments, or with the full text for a one-shot request.
@@ -197,7 +200,7 @@ def ws_text(opts: TTSOptions, request_id: str, text: str, *, last: bool) -> str:
     body = _ws_base(opts, text)
     body[Field.REQUEST_ID] = validate_request_id(request_id)
     body[Field.CONTINUE] = not last
-    body[Field.FLUSH] = last
+    body[Field.FLUSH] = last or flush
     if opts.max_buffer_flush_ms is not None:
         body[Field.MAX_BUFFER_FLUSH_MS] = opts.max_buffer_flush_ms
     return _dumps(body)
@@ -224,13 +227,18 @@ def _ctx_base(opts: TTSOptions, context_id: str, text: str) -> dict[str, Any]:
     return body
 
 
-def ctx_text(opts: TTSOptions, context_id: str, text: str, *, last: bool) -> str:
+def ctx_text(
+    opts: TTSOptions, context_id: str, text: str, *, last: bool, flush: bool = False
+) -> str:
     """A continuations fragment (§12): ``continue`` unless ``last`` closes the context.
 
-    No ``flush``/``max_buffer_flush_ms``: the official clients do not send them in this mode.
+    No ``max_buffer_flush_ms``, and ``flush`` only when asked for (the official clients
+    send neither in this mode): ``flush`` is :func:`ctx_flush` carried on the fragment.
     """
     body = _ctx_base(opts, context_id, text)
     body[Field.CONTINUE] = not last
+    if flush and not last:
+        body[Field.FLUSH] = True
     if last:
         # §5.4: the backoff is for a client that may still send more; the closing
         # fragment says it will not, so the context's complete need not wait.

@@ -380,11 +380,12 @@ class Protocol:
         logger.debug("= %s opened (%s)", rid, self.mode)
         return rid
 
-    def send_text(self, request_id: str, text: str) -> None:
+    def send_text(self, request_id: str, text: str, *, flush: bool = False) -> None:
         """Queue a text fragment (``continue: true``); more text may follow.
 
         Whitespace-only fragments are held back and prefixed to the next real text: on
         their own they produce no audio (§5.4), but they may separate words or sentences.
+        ``flush=True`` is :meth:`flush` carried on the same frame: one message, not two.
 
         Raises:
             InvalidState: unknown id, the utterance ended or was cancelled, or the
@@ -397,8 +398,12 @@ class Protocol:
             return
         if not text.strip():
             utt.pending += text
+            if flush:
+                self.flush(request_id)
             return
-        self._send(utt, utt.pending + text, last=False)
+        if flush:
+            self._set(utt, transition(utt.state, Action.FLUSH, request_id))
+        self._send(utt, utt.pending + text, last=False, flush=flush)
         utt.pending = ""
 
     def flush(self, request_id: str) -> None:
@@ -511,15 +516,16 @@ class Protocol:
         self._set(utt, transition(utt.state, action, request_id))
         return utt
 
-    def _send(self, utt: _Utterance, text: str, *, last: bool) -> None:
+    def _send(self, utt: _Utterance, text: str, *, last: bool, flush: bool = False) -> None:
         rid, opts = utt.request_id, utt.options
         if self.multiplexed:
-            frame = ctx_text(opts, rid, text, last=last)
+            frame = ctx_text(opts, rid, text, last=last, flush=flush)
         else:
-            frame = ws_text(opts, rid, text, last=last)
+            frame = ws_text(opts, rid, text, last=last, flush=flush)
         self._outgoing.append(frame)
         if text:
-            utt.sent_text = utt.unflushed = True
+            utt.sent_text = True
+            utt.unflushed = not flush
             utt.drained = False
             _count_boundaries(utt, text)
 

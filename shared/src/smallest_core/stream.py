@@ -293,6 +293,8 @@ class StreamConnection:
             self._proto.send_text(rid, text)
         if utt.state is UtteranceState.ENDING:
             self._proto.end(rid)
+        elif utt.flushed:
+            self._proto.flush(rid)  # what was flushed is spoken now on this socket too
         return rid
 
     async def reattach(self, utt: Utterance) -> None:
@@ -306,16 +308,19 @@ class StreamConnection:
             del self._utterances[utt.request_id]
         self._notify_idle()
 
-    async def send(self, request_id: str, action: Action, text: str = "") -> None:
+    async def send(
+        self, request_id: str, action: Action, text: str = "", *, flush: bool = False
+    ) -> None:
         """Apply a caller action (``send_text``, ``flush`` or ``end``) and write its frames.
 
-        A closed connection takes nothing: the utterance's reader gets the failure and a
-        retry replays the text elsewhere.
+        ``flush`` with ``send_text``: the text and the flush in one frame. A closed
+        connection takes nothing: the utterance's reader gets the failure and a retry
+        replays the text elsewhere.
         """
         if self.closed:
             return
         if action is Action.SEND_TEXT:
-            self._proto.send_text(request_id, text)
+            self._proto.send_text(request_id, text, flush=flush)
         elif action is Action.FLUSH:
             self._proto.flush(request_id)
         elif action is Action.END:
@@ -530,6 +535,8 @@ class Utterance:
         #: protocol keeps its own per-attempt copy; this one spans retries.
         self.state = UtteranceState.OPEN
         self._texts: list[str] = []
+        #: everything sent so far was flushed (a retry flushes its replay too)
+        self.flushed = False
         self.metrics = UtteranceMetrics(
             request_id=request_id or "", sample_rate=options.sample_rate
         )
@@ -563,8 +570,11 @@ class Utterance:
         self.state = transition(before, action, self.request_id)
         return before is not UtteranceState.FAILED
 
-    async def push_text(self, text: str) -> None:
+    async def push_text(self, text: str, *, flush: bool = False) -> None:
         """Send more text; it is spoken as soon as the server has a sentence (or a flush).
+
+        ``flush=True`` is ``push_text(text)`` then :meth:`flush`, in one message: for a
+        caller that sends whole sentences and wants each spoken at once.
 
         Raises:
             InvalidOptionError: ``text`` is not a str.
@@ -575,7 +585,8 @@ class Utterance:
         if self._act(Action.SEND_TEXT):
             self._texts.append(text)
             self.metrics.on_text(len(text))
-            await self._conn.send(self.request_id, Action.SEND_TEXT, text)
+            self.flushed = flush
+            await self._conn.send(self.request_id, Action.SEND_TEXT, text, flush=flush)
 
     async def flush(self) -> None:
         """Ask the server to speak everything sent so far without waiting for more.
@@ -584,6 +595,7 @@ class Utterance:
             InvalidState: after ``end()`` or ``cancel()``.
         """
         if self._act(Action.FLUSH):
+            self.flushed = True
             await self._conn.send(self.request_id, Action.FLUSH)
 
     async def end(self, text: str = "") -> None:
