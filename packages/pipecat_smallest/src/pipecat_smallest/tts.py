@@ -381,8 +381,9 @@ class SmallestTTSService(_SmallestService):
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
         """Send ``text`` into the utterance of ``context_id`` (opened on first use).
 
-        Sentence mode flushes each sentence, so the server speaks it at once rather than
-        waiting for more text; token mode leaves the sentence boundaries to the server.
+        Sentence mode flushes each sentence (in the same message as its text), so the
+        server speaks it at once rather than waiting for more text; token mode leaves the
+        sentence boundaries to the server.
         Audio arrives on the utterance's reader, so this yields ``None`` — or an
         ``ErrorFrame`` if no socket could carry the text.
         """
@@ -397,9 +398,8 @@ class SmallestTTSService(_SmallestService):
                 except SmallestError as err:  # no socket: refused, unreachable, ...
                     await self._call_event_handler("on_connection_error", str(err))
                     raise
-            await utterance.push_text(text)
-            if not self._is_streaming_tokens:
-                await utterance.flush()
+            # sentence mode: the sentence and its flush in one message
+            await utterance.push_text(text, flush=not self._is_streaming_tokens)
             await self.start_tts_usage_metrics(text)  # after the text is on its way
         except SmallestError as err:
             yield error_frame(err)
