@@ -99,13 +99,13 @@ NOTES = {
 # What we know about a row we lose, shown under the table when (and only when) we lose it.
 WHY_WE_LOSE = {
     "Warm TTFA over the server's first chunk": (
-        "Within this shared 2-core machine's run-to-run spread: both clients take about "
-        "the same path from the socket to the framework (counted: ours 83 Python calls per "
-        "first chunk, one task wake-up; the official LiveKit plugin 52 calls, one wake-up), "
-        "and most of the figure is the OS waking an idle process (~0.25 ms here), paid by "
-        "both. Measured with the server's first chunk 50 ms after the text, so neither "
-        "client is still busy sending when it arrives (with a 0 ms first chunk, a client "
-        "that is still busy with its own send path skips that wake-up and looks faster)."
+        "Within this shared 2-core machine's run-to-run spread. Ours does less after the "
+        "bytes arrive (LiveKit: the socket's reader pushes the chunk into LiveKit's emitter "
+        "itself, about 60 Python calls and no task wake-up; the official plugin 52 calls "
+        "and one wake-up), but most of the figure is paid by both: the OS waking an idle "
+        "process (~0.4 ms here) and the framework's own hops to the consumer (~0.3 ms in "
+        "LiveKit). Measured with the server's first chunk 50 ms after the text, so neither "
+        "client is still busy sending when it arrives."
     ),
     "Client CPU per audio second": (
         "Noisy (±30 % between runs on this shared machine); both services request word "
@@ -113,13 +113,18 @@ WHY_WE_LOSE = {
         "service 17.7 ms (ours with `word_timestamps=False`: 7.6 ms)."
     ),
     "First turn after an idle close: TTFA": (
-        "Both reconnect without a failed turn or an error; the gap is a few milliseconds. "
-        "Pipecat's WebSocket base class reconnects the official service when the socket "
-        "closes; ours opens a socket when the next turn asks the pool for one."
+        "Both reconnect without a failed turn or an error; the gap is a fraction of a "
+        "millisecond to a few. This row needs the server's fault controls, so the server "
+        "runs in the benchmark's process and shares its GIL with both clients. Ours "
+        "replaces the closed sockets as they close (the socket and its spare), so the next "
+        "turn finds one open; Pipecat's WebSocket base class reconnects the official one."
     ),
     "Error frame (a rejected voice): time to failure": (
-        "Both fail the turn at once (milliseconds); ours carries the server's error through "
-        "the core's typed errors before the `ErrorFrame`."
+        "Both report the rejected voice at once (a couple of milliseconds). Ours reports it "
+        "in Pipecat's permanent `INVALID_REQUEST` category, so Pipecat first marks the "
+        "service unusable until its settings change (its convention for a rejected "
+        "setting) and runs its usability handlers; the official service's error is in "
+        "no permanent category, so it skips that step (and stays in use)."
     ),
     "Concurrent real-time streams at p99 lateness ≤ 20 ms": (
         "This row moves between runs on a 2-core machine shared with other jobs: two earlier "
