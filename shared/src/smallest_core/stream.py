@@ -585,7 +585,8 @@ class Utterance:
         if self._act(Action.SEND_TEXT):
             self._texts.append(text)
             self.metrics.on_text(len(text))
-            self.flushed = flush
+            # whitespace alone is held back (nothing new is sent): a flush still holds
+            self.flushed = flush or (self.flushed and not text.strip())
             await self._conn.send(self.request_id, Action.SEND_TEXT, text, flush=flush)
 
     async def flush(self) -> None:
@@ -693,8 +694,8 @@ class Utterance:
         The same events, errors, retries and cancellation as ``async for event in
         self: sink(event)``, with one difference: while this call waits, the socket's
         reader calls ``sink`` itself, in the loop step the bytes arrived, instead of
-        waking this task for every chunk. That saves a loop iteration per chunk, which
-        is most of a client's share of time-to-first-audio. ``sink`` must be quick and
+        waking this task for every chunk (a task wake-up, a loop iteration, saved per
+        chunk; also on the first one, for time-to-first-audio). ``sink`` must be quick and
         must not block (it runs inside the reader); adapters whose hand-over is a
         synchronous queue put (LiveKit's ``AudioEmitter.push``) use this.
 
