@@ -181,20 +181,6 @@ class TestPool:
             assert only(await collect(first), "first", 1)
         assert smallest_server.stats.ws_connections_total == 2
 
-    async def test_sockets_the_server_closes_at_rest_are_replaced_socket_and_spare(
-        self, smallest_server: Server
-    ):
-        smallest_server.faults.idle_close(0.3, times=2)  # both prewarmed sockets
-        async with pool(smallest_server) as p:
-            reopened = asyncio.Event()
-            p.add_socket_listener(on_open=lambda _c: p.connections_opened >= 4 and reopened.set())
-            await p.prewarm()
-            await asyncio.wait_for(reopened.wait(), 5)  # two replacements, at rest
-            utt = await p.utterance("next")
-            assert p.connections_opened == 4  # its socket and its spare were open already
-            await utt.end("fine")
-            assert only(await collect(utt), "next", 1)
-
     async def test_warm_spare_is_opened_when_the_last_idle_socket_is_taken(
         self, smallest_server: Server
     ):
