@@ -143,7 +143,15 @@ class ConnectionPool:
         async with self._changed:
             if not self._usable():
                 await self._open_locked()
-            if self._spares_missing() > 0:  # the first utterance's spare, awaited too
+            # The first utterance takes a socket: open its spare now as well. Left to
+            # _ensure_spare, the spare's handshake would run beside that utterance's
+            # first request, on both ends, just when its latency counts.
+            idle = [c for c in self._conns if not c.closed and c.active == 0]
+            if (
+                self.warm_spare
+                and len(idle) < 2
+                and len(self._conns) + self._opening < self.max_connections
+            ):
                 with contextlib.suppress(SmallestError):  # a spare is best effort
                     await self._open_locked()
         self._ensure_spare()
@@ -355,35 +363,18 @@ class ConnectionPool:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _spares_missing(self) -> int:
-        """How many sockets to open so that the next utterance still leaves one idle.
-
-        While utterances run, one idle socket is the spare. At rest the next utterance
-        takes an idle socket itself, so two are kept: otherwise the spare's handshake
-        would start with that utterance and run beside its first request, on both
-        ends, just when its latency counts.
-        """
-        if not self.warm_spare or self._closed:
-            return 0
-        live = [c for c in self._conns if not c.closed]
-        idle = sum(1 for c in live if c.active == 0)
-        wanted = 1 if idle < len(live) else 2
-        room = self.max_connections - len(self._conns) - self._opening
-        return max(0, min(wanted - idle - self._opening, room))
-
     def _ensure_spare(self) -> None:
-        if self._spares_missing() <= 0:
+        if not self.warm_spare or self._closed:
+            return
+        idle = [c for c in self._conns if not c.closed and c.active == 0]
+        if idle or self._opening or len(self._conns) >= self.max_connections:
             return
 
         async def open_spare() -> None:
-            try:
+            with contextlib.suppress(Exception):  # a spare is best effort
                 async with self._changed:
-                    if self._spares_missing() <= 0:
-                        return
-                    await self._open_locked()
-            except Exception:  # a spare is best effort; no retry loop against a failure
-                return
-            self._ensure_spare()  # at rest two are wanted
+                    if len(self._conns) + self._opening < self.max_connections:
+                        await self._open_locked()
 
         self._spawn(open_spare())
 
