@@ -116,8 +116,9 @@ WHY_WE_LOSE = {
         "Both reconnect without a failed turn or an error; the gap is a fraction of a "
         "millisecond to a few. This row needs the server's fault controls, so the server "
         "runs in the benchmark's process and shares its GIL with both clients. Ours "
-        "replaces the closed sockets as they close (the socket and its spare), so the next "
-        "turn finds one open; Pipecat's WebSocket base class reconnects the official one."
+        "replaces a closed socket at rest, so the next turn finds one open, but taking it "
+        "starts the warm spare's handshake beside that turn's first request; Pipecat's "
+        "WebSocket base class reconnects the official service's one socket."
     ),
     "Error frame (a rejected voice): time to failure": (
         "Both report the rejected voice at once (a couple of milliseconds). Ours reports it "
