@@ -146,12 +146,7 @@ class ConnectionPool:
             # The first utterance takes a socket: open its spare now as well. Left to
             # _ensure_spare, the spare's handshake would run beside that utterance's
             # first request, on both ends, just when its latency counts.
-            idle = [c for c in self._conns if not c.closed and c.active == 0]
-            if (
-                self.warm_spare
-                and len(idle) < 2
-                and len(self._conns) + self._opening < self.max_connections
-            ):
+            if self.warm_spare and len(self._idle()) < 2 and self._has_room():
                 with contextlib.suppress(SmallestError):  # a spare is best effort
                     await self._open_locked()
         self._ensure_spare()
@@ -288,7 +283,7 @@ class ConnectionPool:
                 conn = self._usable(request_id)
                 if conn is not None:
                     return conn
-                if len(self._conns) + self._opening < self.max_connections:
+                if self._has_room():
                     return await self._open_locked()
                 await self._changed.wait()  # an utterance finished or a socket closed
 
@@ -363,17 +358,24 @@ class ConnectionPool:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def _idle(self) -> list[StreamConnection]:
+        """Open sockets with no utterance on them."""
+        return [c for c in self._conns if not c.closed and c.active == 0]
+
+    def _has_room(self) -> bool:
+        """Whether one more socket may be opened (counting those being opened)."""
+        return len(self._conns) + self._opening < self.max_connections
+
     def _ensure_spare(self) -> None:
         if not self.warm_spare or self._closed:
             return
-        idle = [c for c in self._conns if not c.closed and c.active == 0]
-        if idle or self._opening or len(self._conns) >= self.max_connections:
+        if self._idle() or self._opening or not self._has_room():
             return
 
         async def open_spare() -> None:
             with contextlib.suppress(Exception):  # a spare is best effort
                 async with self._changed:
-                    if len(self._conns) + self._opening < self.max_connections:
+                    if self._has_room():
                         await self._open_locked()
 
         self._spawn(open_spare())

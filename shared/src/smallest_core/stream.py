@@ -530,7 +530,7 @@ class Utterance:
         self._waiting_since = 0.0  # loop time the iterator began waiting in ENDING
         # stream_to(): the callback the reader hands events to while the consumer waits
         self._sink: Callable[[AudioChunk | WordTimestamp], None] | None = None
-        self._sink_error: BaseException | None = None
+        self._sink_error: Exception | None = None
         #: Where this utterance is, by the one transition table (state.py). The socket's
         #: protocol keeps its own per-attempt copy; this one spans retries.
         self.state = UtteranceState.OPEN
@@ -647,8 +647,7 @@ class Utterance:
             self._put(event)
             return
         if isinstance(event, AudioChunk):
-            self._attempts.output()
-            self.metrics.on_audio(len(event.audio))
+            self._on_audio_out(event)
         if self._watchdog is not None:
             self._waiting_since = waiter.get_loop().time()  # frames arrive: no stall
         try:
@@ -677,8 +676,7 @@ class Utterance:
                 case None:
                     raise StopAsyncIteration
                 case AudioChunk():
-                    self._attempts.output()
-                    self.metrics.on_audio(len(event.audio))
+                    self._on_audio_out(event)
                     return event
                 case WordTimestamp():
                     return event
@@ -687,6 +685,11 @@ class Utterance:
                     raise StopAsyncIteration
                 case ErrorEvent(error=error):
                     await self._handle_error(error)
+
+    def _on_audio_out(self, chunk: AudioChunk) -> None:
+        """Audio reaches the caller (yielded or sunk): no transparent retry after this."""
+        self._attempts.output()
+        self.metrics.on_audio(len(chunk.audio))
 
     async def stream_to(self, sink: Callable[[AudioChunk | WordTimestamp], None]) -> None:
         """Run the utterance to its end, handing each audio and word event to ``sink``.
