@@ -18,6 +18,7 @@ from smallest_core import (
     ConnectionPool,
     RetryPolicy,
     TTSOptions,
+    Utterance,
     WordTimestamp,
 )
 from smallest_local import Server
@@ -62,6 +63,12 @@ class Sink:
         return [e.word for e in self.events if isinstance(e, WordTimestamp)]
 
 
+def consume(utt: Utterance) -> tuple[Sink, asyncio.Task[None]]:
+    """The usual adapter shape: a task waits in ``stream_to`` while the test sends."""
+    sink = Sink()
+    return sink, asyncio.create_task(utt.stream_to(sink))
+
+
 class TestStreamTo:
     async def test_same_audio_and_words_as_iteration(self, smallest_server: Server):
         async with pool(smallest_server) as p:
@@ -83,8 +90,7 @@ class TestStreamTo:
         # the usual adapter shape: one task sends, the other waits in stream_to
         async with pool(smallest_server) as p:
             utt = await p.utterance("live")
-            sink = Sink()
-            consumer = asyncio.create_task(utt.stream_to(sink))
+            sink, consumer = consume(utt)
             for word in ("one. ", "two. ", "three. "):
                 await utt.push_text(word)
                 await utt.flush()
@@ -102,8 +108,7 @@ class TestStreamTo:
         # count each one handed to the sink as progress
         async with pool(smallest_server, warm_spare=False) as p:
             utt = await p.utterance("long", finish_timeout=0.3)
-            sink = Sink()
-            consumer = asyncio.create_task(utt.stream_to(sink))
+            sink, consumer = consume(utt)
             await utt.end("w " * 6)
             await asyncio.wait_for(consumer, 10)
             assert not utt.connection.closed
@@ -113,8 +118,7 @@ class TestStreamTo:
         smallest_server.faults.close_after(0, times=1)
         async with pool(smallest_server) as p:
             utt = await p.utterance("again")
-            sink = Sink()
-            consumer = asyncio.create_task(utt.stream_to(sink))
+            sink, consumer = consume(utt)
             await utt.end("three more words")
             await asyncio.wait_for(consumer, 10)
         assert only(sink.pcm, "again", 3)
@@ -146,8 +150,7 @@ class TestStreamTo:
         # cleanup has cancelled the utterance.
         async with pool(smallest_server) as p:
             utt = await p.utterance("old")
-            sink = Sink()
-            consumer = asyncio.create_task(utt.stream_to(sink))
+            sink, consumer = consume(utt)
             await utt.end("w " * 20)
             await sink.first.wait()
             consumer.cancel()
@@ -162,6 +165,29 @@ class TestStreamTo:
             assert len(sink.events) == seen
             utt.cancel()
         assert only(fresh.pcm, "new", 2)
+
+    async def test_a_cancel_during_the_readers_own_step_stops_the_sink_there(
+        self, smallest_server: Server
+    ):
+        # the framework may cancel the consumer while the socket's bytes are being
+        # handled (here: from the sink itself, at the first chunk); the chunks already
+        # read in that step must not follow it to the sink
+        async with pool(smallest_server) as p:
+            utt = await p.utterance("old")
+            sink = Sink()
+            consumer: asyncio.Task[None] | None = None
+
+            def cancel_at_first(event: AudioChunk | WordTimestamp) -> None:
+                sink(event)
+                if consumer is not None and not consumer.cancelling():
+                    consumer.cancel()
+
+            consumer = asyncio.create_task(utt.stream_to(cancel_at_first))
+            await utt.end("w " * 20)  # many chunks, read in few steps
+            with pytest.raises(asyncio.CancelledError):
+                await consumer
+            utt.cancel()
+        assert len(sink.events) == 1
 
     async def test_a_sink_that_raises_cancels_the_utterance_and_raises(
         self, smallest_server: Server
@@ -199,8 +225,7 @@ class TestFlushedText:
         smallest_server.faults.close_after(0, times=1)
         async with pool(smallest_server, mode=mode) as p:
             utt = await p.utterance("f")
-            sink = Sink()
-            consumer = asyncio.create_task(utt.stream_to(sink))
+            sink, consumer = consume(utt)
             await utt.push_text("Hello there", flush=True)  # one message
             await asyncio.wait_for(sink.first.wait(), 5)  # audio while still open
             assert utt.open_for_text
