@@ -8,6 +8,7 @@ import pickle
 
 import pytest
 
+from smallest_core import RetryPolicy
 from smallest_core.classify import error_from_close, error_from_frame, error_from_status
 from smallest_core.errors import (
     AuthenticationError,
@@ -258,6 +259,18 @@ class TestFromFrame:
         assert isinstance(err, RequestTimeoutError) and err.retryable
         assert str(err) == "Connection timed out after 60 seconds of inactivity"
         assert err.request_id is None
+        # the socket timed out, not a request: a request caught by it is retried at once
+        assert err.retry_after == 0
+
+    def test_a_request_timeout_frame_keeps_the_backoff(self):
+        frame = {
+            "status": "error",
+            "code": "TIMEOUT",
+            "external_request_id": "r1",
+            "message": "slow",
+        }
+        err = error_from_frame(frame)
+        assert isinstance(err, RequestTimeoutError) and err.retry_after is None
 
     def test_nested_shape_reads_code_and_message(self):
         err = error_from_frame({"status": "error", "error": {"message": "bad", "code": "BAD"}})
@@ -352,6 +365,19 @@ class TestFromClose:
         err = error_from_close(1013, "try again later")
         assert str(err) == "WebSocket closed with code 1013: try again later"
         assert err.code == "ws_close_1013" and err.retryable
+
+    @pytest.mark.parametrize("code", [1000, 1001])
+    def test_a_close_on_purpose_is_retried_without_backoff(self, code: int):
+        # an idle timeout or a close after complete: the server is not under strain
+        err = error_from_close(code, "idle timeout")
+        assert err.retryable and err.retry_after == 0
+        assert RetryPolicy(base_delay=1.0).delay(1, err, elapsed=0.0) == 0
+
+    @pytest.mark.parametrize("code", [None, 1011, 1013])
+    def test_other_closes_back_off(self, code: int | None):
+        err = error_from_close(code, "")
+        assert err.retry_after is None
+        assert RetryPolicy(base_delay=1.0, jitter=0).delay(1, err, elapsed=0.0) == 1.0
 
     def test_missing_close_frame_says_so(self):
         assert "without a close frame" in str(error_from_close(None, ""))

@@ -170,18 +170,24 @@ class TestPool:
             assert only(await collect(utt), "first", 1)
         assert smallest_server.stats.ws_connections_total == 1
 
-    async def test_prewarm_opens_the_first_utterances_spare_too(self, smallest_server: Server):
+    async def test_no_spare_beside_utterances_sharing_a_socket_with_room(
+        self, smallest_server: Server
+    ):
+        # continuations: the busy socket can take the next utterance, so nothing else
+        # is opened, neither at prewarm nor when the audio flows
         async with pool(smallest_server) as p:
             await p.prewarm()
-            assert smallest_server.stats.ws_connections_total == 2
-            first = await p.utterance("first")
-            # the spare was already there: no handshake runs beside the first request
-            assert p.connections_opened == 2
-            await first.end("x")
-            assert only(await collect(first), "first", 1)
-        assert smallest_server.stats.ws_connections_total == 2
+            both = [await p.utterance(rid) for rid in ("a", "b")]
+            assert both[0].connection is both[1].connection
+            for utt in both:
+                await utt.end("x")
+            assert [only(await collect(u), u.request_id, 1) for u in both] == [True, True]
+            third = await p.utterance("c")
+            await third.end("x")
+            assert only(await collect(third), "c", 1)
+        assert smallest_server.stats.ws_connections_total == 1
 
-    async def test_warm_spare_is_opened_when_the_last_idle_socket_is_taken(
+    async def test_warm_spare_is_opened_after_the_first_audio_on_the_last_idle_socket(
         self, smallest_server: Server
     ):
         async with pool(smallest_server, max_utterances_per_connection=1) as p:
@@ -190,10 +196,15 @@ class TestPool:
             await p.prewarm()
             held = [await p.utterance(f"h{n}") for n in range(2)]  # both sockets busy
             assert held[0].connection is not held[1].connection
+            await held[1].push_text("the last idle socket", flush=True)  # still open after
+            first = await anext(held[1])
+            assert isinstance(first, AudioChunk)
+            # no handshake ran beside that request: the spare comes after its first audio
+            assert smallest_server.stats.ws_connections_total == 2
             await asyncio.wait_for(third.wait(), 5)  # a new spare, in the background
-            spares = set(p.connections) - {u.connection for u in held}
-            extra = await p.utterance("extra")  # takes it: no handshake wait
-            assert extra.connection in spares
+            extra = await p.utterance("extra")  # takes it: no handshake to wait for
+            assert p.connections_opened == 3
+            assert extra.connection not in {u.connection for u in held}
             for utt in [*held, extra]:
                 await utt.end("x")
                 await collect(utt)
@@ -297,6 +308,21 @@ class TestPool:
 
 class TestFaults:
     """Item 4: retry transparently before audio; ConnectionLostError after audio."""
+
+    async def test_a_close_on_purpose_before_audio_is_retried_without_backoff(
+        self, smallest_server: Server
+    ):
+        # The server closes the socket (1000, as at its idle timeout) just as a request
+        # arrives. A backoff of 30 s would pass the 10 s deadline and give up; the close
+        # says there is nothing to back off from, so the retry goes at once.
+        patient = RetryPolicy(max_attempts=3, base_delay=30.0, max_delay=30.0, deadline=10.0)
+        async with pool(smallest_server, retry=patient) as p:
+            await p.prewarm()
+            smallest_server.faults.close_after(0, code=1000)
+            utt = await p.utterance("r")
+            await utt.end("retry me please")
+            assert only(await collect(utt), "r", 3)
+        assert smallest_server.stats.request_ids == ["r", "r"]
 
     @pytest.mark.parametrize(
         "script",

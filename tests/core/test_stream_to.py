@@ -32,7 +32,8 @@ FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0, deadline
 def pool(server: Server, **kw: object) -> ConnectionPool:
     opts = TTSOptions(sample_rate=RATE, complete_backoff_ms=0, word_timestamps=True)
     kw.setdefault("retry", FAST_RETRY)
-    return ConnectionPool(api_key=server.api_key, base_url=server.ws_url, options=opts, **kw)  # type: ignore[arg-type]
+    kw.setdefault("options", opts)
+    return ConnectionPool(api_key=server.api_key, base_url=server.ws_url, **kw)  # type: ignore[arg-type]
 
 
 def only(pcm: bytes, rid: str, words: int) -> bool:
@@ -233,3 +234,28 @@ class TestFlushedText:
             await asyncio.wait_for(consumer, 10)
         assert only(sink.pcm, "f", 2)
         assert smallest_server.stats.request_ids == ["f", "f"]
+
+    @pytest.mark.parametrize("mode", ["continuations", "flush"])
+    async def test_a_retry_replays_each_flush_in_its_place(
+        self, smallest_server: Server, mode: str
+    ):
+        # A flushed piece, then more text without a flush or a sentence end. The first
+        # attempt drops before audio; on the next socket the first piece must be flushed
+        # again although the last thing sent was not (one flush "if all was flushed" at
+        # the end of the replay held the whole text until end()).
+        smallest_server.faults.close_after(0, times=1)
+        held = TTSOptions(
+            sample_rate=RATE, complete_backoff_ms=0, word_timestamps=True, max_buffer_delay_ms=5000
+        )
+        async with pool(smallest_server, mode=mode, options=held) as p:
+            utt = await p.utterance("p")
+            sink, consumer = consume(utt)
+            await utt.push_text("Hello there", flush=True)
+            await utt.push_text(" and more")
+            await asyncio.wait_for(sink.first.wait(), 4)  # before the server's 5 s hold
+            assert utt.open_for_text
+            await utt.end()
+            await asyncio.wait_for(consumer, 10)
+        assert only(sink.pcm, "p", 4)
+        assert sink.words == ["Hello", "there", "and", "more"]
+        assert smallest_server.stats.request_ids == ["p", "p"]

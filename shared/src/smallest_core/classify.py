@@ -340,7 +340,9 @@ def error_from_frame(frame: Mapping[str, Any]) -> SmallestError:
     ``context_id`` (§12), else None — an id-less error concerns the whole connection.
 
     Returns:
-        RequestTimeoutError for the idle timeout, RateLimitError for concurrency/rate limits,
+        RequestTimeoutError for the idle timeout (``retry_after=0`` when it names no
+        request: the socket timed out, a request caught by it goes elsewhere at once),
+        RateLimitError for concurrency/rate limits,
         AuthenticationError/PermissionDeniedError for key problems, InvalidRequestError
         for invalid fields, voices or unsupported values, ServerError otherwise.
     """
@@ -353,12 +355,15 @@ def error_from_frame(frame: Mapping[str, Any]) -> SmallestError:
         body = json.dumps(frame, default=str, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError):
         body = repr(frame)
+    request_id = _frame_id(frame, Field.EXTERNAL_REQUEST_ID, Field.CONTEXT_ID)
     return cls(
         f"{code}: {text}" if code else text,
         code=code,
-        request_id=_frame_id(frame, Field.EXTERNAL_REQUEST_ID, Field.CONTEXT_ID),
+        request_id=request_id,
         server_request_id=_frame_id(frame, Field.REQUEST_ID),
         body=body,
+        # the socket's idle timeout (§5.1), not a request's: nothing to back off from
+        retry_after=0.0 if cls is RequestTimeoutError and request_id is None else None,
         field=_field_of(frame, message),
     )
 
@@ -389,7 +394,10 @@ def error_from_close(code: int | None, reason: str = "") -> SmallestError:
     Returns:
         The class from the close table (1008 → RateLimitError, 1013 → ServerError,
         1009 → InvalidRequestError, 4001/4003 → auth/permission); ConnectionLostError for
-        1000/1001, a missing code and anything else.
+        1000/1001, a missing code and anything else. A 1000/1001 close carries
+        ``retry_after=0``: the server closed the socket on purpose (its idle timeout,
+        after a ``complete``, going away), not under strain, so a request caught by it
+        is retried on another socket at once instead of after a backoff.
     """
     reason = _clip(redact(reason or ""), 123)
     if code is None:
@@ -400,4 +408,12 @@ def error_from_close(code: int | None, reason: str = "") -> SmallestError:
         cls = _CLOSE_TABLE.get(code, ConnectionLostError)
     if reason:
         text = f"{text}: {reason}"
-    return cls(text, code=f"ws_close_{code}" if code is not None else None)
+    return cls(
+        text,
+        code=f"ws_close_{code}" if code is not None else None,
+        retry_after=0.0 if code in _ON_PURPOSE else None,
+    )
+
+
+#: closes the server makes on purpose: nothing to back off from
+_ON_PURPOSE = frozenset((1000, 1001))

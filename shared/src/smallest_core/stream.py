@@ -250,6 +250,7 @@ class StreamConnection:
         reacquire: Callable[[StreamConnection, str], Awaitable[StreamConnection]] | None = None,
         finish_timeout: float = 5.0,
         attempts: Attempts | None = None,
+        on_first_audio: Callable[[], None] | None = None,
     ) -> Utterance:
         """Start an utterance on this connection.
 
@@ -263,6 +264,8 @@ class StreamConnection:
             finish_timeout: after ``end()``, the longest wait for the next event.
             attempts: retry bookkeeping already started (a pool that retried opening the
                 socket passes its own, so attempts are counted once); overrides ``retry``.
+            on_first_audio: called once, when the first audio reaches the caller (a
+                pool opens its warm spare then, not beside the request's first frames).
 
         Raises:
             InvalidState: the connection is closed, or (flush mode) another utterance is
@@ -278,6 +281,7 @@ class StreamConnection:
             reacquire=reacquire,
             finish_timeout=finish_timeout,
             attempts=attempts,
+            on_first_audio=on_first_audio,
         )
 
     # -- the API an Utterance uses (its only way into a connection) --------------------
@@ -289,12 +293,13 @@ class StreamConnection:
         """
         rid = self._proto.open(utt.request_id or None, options=utt.options)
         self._utterances[rid] = utt
-        for text in utt.sent_texts:
-            self._proto.send_text(rid, text)
+        # each flush where it was: what was flushed is spoken now on this socket too, in
+        # the same pieces, and text sent after the last flush waits as it did
+        flushes = utt.flush_points
+        for n, text in enumerate(utt.sent_texts, 1):
+            self._proto.send_text(rid, text, flush=n in flushes)
         if utt.state is UtteranceState.ENDING:
             self._proto.end(rid)
-        elif utt.flushed:
-            self._proto.flush(rid)  # what was flushed is spoken now on this socket too
         return rid
 
     async def reattach(self, utt: Utterance) -> None:
@@ -515,8 +520,10 @@ class Utterance:
         reacquire: Callable[[StreamConnection, str], Awaitable[StreamConnection]] | None,
         finish_timeout: float,
         attempts: Attempts | None = None,
+        on_first_audio: Callable[[], None] | None = None,
     ) -> None:
         self._conn = conn
+        self._on_first_audio = on_first_audio
         self.request_id: str = request_id or ""
         self.options = options
         self._reacquire = reacquire
@@ -535,8 +542,7 @@ class Utterance:
         #: protocol keeps its own per-attempt copy; this one spans retries.
         self.state = UtteranceState.OPEN
         self._texts: list[str] = []
-        #: everything sent so far was flushed (a retry flushes its replay too)
-        self.flushed = False
+        self._flushes: list[int] = []  # len(self._texts) at each flush
         self.metrics = UtteranceMetrics(
             request_id=request_id or "", sample_rate=options.sample_rate
         )
@@ -558,6 +564,12 @@ class Utterance:
     def sent_texts(self) -> tuple[str, ...]:
         """The text sent so far, in order (a retry replays it on the next socket)."""
         return tuple(self._texts)
+
+    @property
+    def flush_points(self) -> frozenset[int]:
+        """Where flushes went out: after how many of :attr:`sent_texts` (a retry replays
+        each one in its place)."""
+        return frozenset(self._flushes)
 
     @property
     def connection(self) -> StreamConnection:
@@ -585,8 +597,8 @@ class Utterance:
         if self._act(Action.SEND_TEXT):
             self._texts.append(text)
             self.metrics.on_text(len(text))
-            # whitespace alone is held back (nothing new is sent): a flush still holds
-            self.flushed = flush or (self.flushed and not text.strip())
+            if flush:
+                self._flushes.append(len(self._texts))
             await self._conn.send(self.request_id, Action.SEND_TEXT, text, flush=flush)
 
     async def flush(self) -> None:
@@ -596,7 +608,7 @@ class Utterance:
             InvalidState: after ``end()`` or ``cancel()``.
         """
         if self._act(Action.FLUSH):
-            self.flushed = True
+            self._flushes.append(len(self._texts))
             await self._conn.send(self.request_id, Action.FLUSH)
 
     async def end(self, text: str = "") -> None:
@@ -690,6 +702,9 @@ class Utterance:
         """Audio reaches the caller (yielded or sunk): no transparent retry after this."""
         self._attempts.output()
         self.metrics.on_audio(len(chunk.audio))
+        if self._on_first_audio is not None:
+            hook, self._on_first_audio = self._on_first_audio, None
+            hook()
 
     async def stream_to(self, sink: Callable[[AudioChunk | WordTimestamp], None]) -> None:
         """Run the utterance to its end, handing each audio and word event to ``sink``.
