@@ -24,9 +24,14 @@ in this process, against the same local server (tone engine), rounds interleaved
 9. next-turn TTFA after a barge-in at 0 ms connect delay, and stale bytes: audio that
    reaches the pipeline after the ``InterruptionFrame`` and is not the next turn's own
    (tone tags name each byte's request);
-10. first turn after the server closed the idle socket: TTFA, and ``ErrorFrame`` count;
+10. first turn after the server closed the idle socket: TTFA, and ``ErrorFrame`` count
+    (the server, in its own process, times sockets out after 1 s; a 1.5 s pause);
 11. a voice the server rejects (an error frame, permanent): time from ``TTSSpeakFrame``
     to the ``ErrorFrame`` (10 s cap: a service that never reports counts as 10 s).
+
+Rows 4, 5, 7, 8 and 9 drive the server's fault and latency controls, so that server
+runs in this process; every other row's server runs in its own process, so that it
+does not take the GIL from the client while a request is in flight.
 
 Run: ``uv run --no-sync python bench/pipecat.py [--quick] [--json PATH]`` (``--json``
 also writes every sample, per service and row, for ``bench/report.py``).
@@ -82,6 +87,8 @@ LONG = " ".join(["word"] * 40)  # 8 s of tone audio
 TURN_WAIT_S = 20.0
 TTFA_TEXT = "Hello there."
 TTFA_TURNS = 5  # per service and round: the row is a median over rounds x TTFA_TURNS
+IDLE_S = 1.0  # row 10: the server's idle timeout
+IDLE_PAUSE_S = 1.5  # row 10: the pause, longer than IDLE_S, shorter than 2 x IDLE_S
 
 
 @dataclass
@@ -285,13 +292,17 @@ async def sockets_round(svc: Service, server: Server) -> None:
         svc.add("sockets10", server.stats.ws_connections_total - before)
 
 
-async def idle_round(svc: Service, server: Server) -> None:
-    """Row 10: the server closes the idle socket during a pause; the next turn."""
-    server.faults.idle_close(1.0, times=2)
-    async with pipeline(svc.make(server.ws_url)) as (worker, cap):
+async def idle_round(svc: Service, ws: str) -> None:
+    """Row 10: the server closes the idle socket during a pause; the next turn.
+
+    The server (its own process) times every socket out after 1 s without a client
+    message. The pause lasts 1.5 s: the socket of the first turn is closed during it,
+    and whatever a service opens after that close is still open when the turn comes.
+    """
+    async with pipeline(svc.make(ws)) as (worker, cap):
         await worker.queue_frame(TTSSpeakFrame("Before the pause."))
         await cap.stops(1)
-        await asyncio.sleep(2.0)  # benchmark scenario: a pause in the conversation
+        await asyncio.sleep(IDLE_PAUSE_S)  # benchmark scenario: a pause in the conversation
         errors = len(cap.of(ErrorFrame))
         t0 = time.perf_counter()
         await worker.queue_frame(TTSSpeakFrame("After the pause."))
@@ -301,13 +312,12 @@ async def idle_round(svc: Service, server: Server) -> None:
         svc.add("idle_ttfa", (min(cap.audio_times(cap.contexts()[1])) - t0) * 1000)
         await cap.stops(2)
         svc.add("idle_errors", len(cap.of(ErrorFrame)) - errors)
-    server.faults.clear()
 
 
-async def error_round(svc: Service, server: Server) -> None:
+async def error_round(svc: Service, ws: str) -> None:
     """Row 11: the server answers with an error frame (a voice it rejects, a permanent
     error, as in bench/livekit.py); time until the pipeline sees an ErrorFrame."""
-    async with pipeline(svc.make(server.ws_url, voice="no_such_voice")) as (worker, cap):
+    async with pipeline(svc.make(ws, voice="no_such_voice")) as (worker, cap):
         t0 = time.perf_counter()
         await worker.queue_frame(TTSSpeakFrame(REPLY))
         seen = await cap.until(lambda: bool(cap.of(ErrorFrame)), timeout=10)
@@ -454,8 +464,11 @@ async def main_async(rounds: int, json_path: str | None = None) -> str:
     server = Server(engine="tone", api_keys=(KEY,))
     with server:
         await interleave(services, 1, lambda s: fault_round(s, server), "fault_round")
-        await interleave(services, rounds, lambda s: error_round(s, server), "error_round")
-        await interleave(services, rounds, lambda s: idle_round(s, server), "idle_round")
+    # latency rows: the server in its own process, as above
+    with server_process("--engine", "tone") as (ws, _):
+        await interleave(services, rounds, lambda s: error_round(s, ws), "error_round")
+    with server_process("--engine", "tone", "--idle-timeout", str(IDLE_S)) as (ws, _):
+        await interleave(services, rounds, lambda s: idle_round(s, ws), "idle_round")
     if json_path:
         with open(json_path, "w") as f:
             sides = {

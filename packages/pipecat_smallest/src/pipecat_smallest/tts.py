@@ -392,14 +392,19 @@ class SmallestTTSService(_SmallestService):
             ctx = self._contexts[context_id] = _Context(context_id)
         try:
             utterance = ctx.utterance
+            opened = None
             if utterance is None or not utterance.open_for_text:
                 try:
-                    utterance = await self._open_utterance(ctx)
+                    utterance = opened = await self._open_utterance(ctx)
                 except SmallestError as err:  # no socket: refused, unreachable, ...
                     await self._call_event_handler("on_connection_error", str(err))
                     raise
-            # sentence mode: the sentence and its flush in one message
-            await utterance.push_text(text, flush=not self._is_streaming_tokens)
+            try:
+                # sentence mode: the sentence and its flush in one message
+                await utterance.push_text(text, flush=not self._is_streaming_tokens)
+            finally:
+                if opened is not None:  # its reader after the text: the request goes first
+                    self._start_reader(ctx, opened)
             await self.start_tts_usage_metrics(text)  # after the text is on its way
         except SmallestError as err:
             yield error_frame(err)
@@ -477,7 +482,7 @@ class SmallestTTSService(_SmallestService):
 
     # -- utterances -------------------------------------------------------------------
     async def _open_utterance(self, ctx: _Context) -> Utterance:
-        """Start a core utterance for ``ctx`` and its reader task.
+        """Start a core utterance for ``ctx`` (its reader comes with its first text).
 
         Raises:
             SmallestError: the pool could not provide a socket (after its retries).
@@ -492,10 +497,13 @@ class SmallestTTSService(_SmallestService):
             finish_timeout=min(_STALL_CAP_S, _STALL_SHARE * self._stop_frame_timeout_s),
         )
         ctx.utterance = utterance
-        task = self.create_task(self._read(ctx, utterance), f"smallest-{request_id}")
+        return utterance
+
+    def _start_reader(self, ctx: _Context, utterance: Utterance) -> None:
+        """The task that appends ``utterance``'s events to ``ctx`` (they wait for it)."""
+        task = self.create_task(self._read(ctx, utterance), f"smallest-{utterance.request_id}")
         self._readers.add(task)
         task.add_done_callback(self._readers.discard)
-        return utterance
 
     async def _read(self, ctx: _Context, utterance: Utterance) -> None:
         """Append the utterance's audio and words to its own context, then end it."""
