@@ -87,6 +87,7 @@ LONG = " ".join(["word"] * 40)  # 8 s of tone audio
 TURN_WAIT_S = 20.0
 TTFA_TEXT = "Hello there."
 TTFA_TURNS = 5  # per service and round: the row is a median over rounds x TTFA_TURNS
+SHORT_ROW_ROUNDS = 10  # rows 10 and 11: one millisecond-scale sample per round
 IDLE_S = 1.0  # row 10: the server's idle timeout
 IDLE_PAUSE_S = 1.5  # row 10: the pause, longer than IDLE_S, shorter than 2 x IDLE_S
 
@@ -465,10 +466,12 @@ async def main_async(rounds: int, json_path: str | None = None) -> str:
     with server:
         await interleave(services, 1, lambda s: fault_round(s, server), "fault_round")
     # latency rows: the server in its own process, as above
+    # one sample per round, a few ms each: at least SHORT_ROW_ROUNDS for a median
+    short = max(rounds, SHORT_ROW_ROUNDS)
     with server_process("--engine", "tone") as (ws, _):
-        await interleave(services, rounds, lambda s: error_round(s, ws), "error_round")
+        await interleave(services, short, lambda s: error_round(s, ws), "error_round")
     with server_process("--engine", "tone", "--idle-timeout", str(IDLE_S)) as (ws, _):
-        await interleave(services, rounds, lambda s: idle_round(s, ws), "idle_round")
+        await interleave(services, short, lambda s: idle_round(s, ws), "idle_round")
     if json_path:
         with open(json_path, "w") as f:
             sides = {

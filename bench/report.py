@@ -114,18 +114,17 @@ WHY_WE_LOSE = {
     ),
     "First turn after an idle close: TTFA": (
         "Both reconnect without a failed turn or an error; the gap is a fraction of a "
-        "millisecond to a few. This row needs the server's fault controls, so the server "
-        "runs in the benchmark's process and shares its GIL with both clients. Ours "
-        "replaces a closed socket at rest, so the next turn finds one open, but taking it "
-        "starts the warm spare's handshake beside that turn's first request; Pipecat's "
-        "WebSocket base class reconnects the official service's one socket."
+        "millisecond. Both find a socket open when the turn comes (ours: the pool replaced "
+        "the closed one at rest; the official service: Pipecat's WebSocket base class "
+        "reconnected), so what is left is each service's request path."
     ),
     "Error frame (a rejected voice): time to failure": (
-        "Both report the rejected voice at once (a couple of milliseconds). Ours reports it "
-        "in Pipecat's permanent `INVALID_REQUEST` category, so Pipecat first marks the "
-        "service unusable until its settings change (its convention for a rejected "
-        "setting) and runs its usability handlers; the official service's error is in "
-        "no permanent category, so it skips that step (and stays in use)."
+        "Both report the rejected voice at once (about 2 ms, a fraction of a millisecond "
+        "apart). Ours reports it in Pipecat's permanent `INVALID_REQUEST` category, so "
+        "Pipecat first marks the service unusable until its settings change (its "
+        "convention for a rejected setting) and runs its usability handlers; the official "
+        "service's error is in no permanent category, so it skips that step (and stays in "
+        "use)."
     ),
     "Concurrent real-time streams at p99 lateness ≤ 20 ms": (
         "This row moves between runs on a 2-core machine shared with other jobs: two earlier "

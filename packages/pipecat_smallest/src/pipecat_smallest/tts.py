@@ -536,9 +536,6 @@ class SmallestTTSService(_SmallestService):
         ctx.utterance = None
         finish = ctx.ended
         if error is not None:
-            logger.warning("{}: {} failed: {!r}", self, utterance.request_id, error)
-            if isinstance(error, _CONNECTION_ERRORS):
-                await self._call_event_handler("on_connection_error", str(error))
             if ctx.appended and self.audio_context_available(ctx.id):
                 await self.append_to_audio_context(ctx.id, error_frame(error))
             else:
@@ -546,6 +543,10 @@ class SmallestTTSService(_SmallestService):
                 # (or Pipecat already ended the context, after going quiet for longer
                 # than its stop timeout): report it now, not after a queue hop.
                 await self.push_error_frame(error_frame(error))
+            # after the report, not on its way (Pipecat logs the ErrorFrame itself)
+            logger.warning("{}: {} failed: {!r}", self, utterance.request_id, error)
+            if isinstance(error, _CONNECTION_ERRORS):
+                await self._call_event_handler("on_connection_error", str(error))
         if finish:
             await self._finish_context(ctx)
 
