@@ -382,6 +382,9 @@ _CLOSE_TABLE: dict[int, type[SmallestError]] = {
     4029: RateLimitError,
     4429: RateLimitError,
 }
+#: closes the server makes on purpose (idle timeout, after complete, going away):
+#: a request caught by one is retried at once, with nothing to back off from
+_ON_PURPOSE = frozenset((1000, 1001))
 
 
 def error_from_close(code: int | None, reason: str = "") -> SmallestError:
@@ -414,6 +417,3 @@ def error_from_close(code: int | None, reason: str = "") -> SmallestError:
         retry_after=0.0 if code in _ON_PURPOSE else None,
     )
 
-
-#: closes the server makes on purpose: nothing to back off from
-_ON_PURPOSE = frozenset((1000, 1001))
