@@ -416,4 +416,3 @@ def error_from_close(code: int | None, reason: str = "") -> SmallestError:
         code=f"ws_close_{code}" if code is not None else None,
         retry_after=0.0 if code in _ON_PURPOSE else None,
     )
-
