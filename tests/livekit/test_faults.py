@@ -129,8 +129,7 @@ async def test_idle_close_costs_no_failed_turn_and_no_warning(
     make_tts: Callable[..., TTS], smallest_server: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    # the first socket and the one that replaces it at rest: two idle closes in a row
-    smallest_server.faults.idle_close(0.2, times=2)
+    smallest_server.faults.idle_close(0.2, times=2)  # the first socket and its warm spare
     closed = _ClosedSockets(wanted=2)
     logging.getLogger("smallest_core").addHandler(closed)
     tts = make_tts()

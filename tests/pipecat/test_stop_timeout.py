@@ -57,14 +57,15 @@ async def test_retries_past_pipecats_timeout_are_reported_not_dropped(
     make_tts, smallest_server, dropped_appends
 ):
     tts = make_tts()
-    async with running(tts) as run:  # prewarmed: one socket is open
+    async with running(tts) as run:  # prewarmed: a socket and its spare are open
         smallest_server.set_latency(connect_ms=CONNECT_MS)
-        # the first attempt meets a drop: the retry needs a new socket, which takes
-        # longer than Pipecat waits
+        # the first attempt meets an error and a drop, the second (on the spare) an
+        # error: the third needs a new socket, which takes longer than Pipecat waits
         drop = smallest_server.faults.close_after(0, code=1011)
+        error = smallest_server.faults.error_frame(after_chunks=0, times=2)
         await run.send(TTSSpeakFrame(TEXT))
         await run.turns_done(1)
-        assert drop.fired == 1
+        assert (drop.fired, error.fired) == (1, 2)
         smallest_server.set_latency(connect_ms=0)
         await run.send(TTSSpeakFrame(TEXT))
         await run.turns_done(2)
@@ -74,7 +75,7 @@ async def test_retries_past_pipecats_timeout_are_reported_not_dropped(
     assert "stop_frame_timeout_s" in ours[0].error
     assert ours[0].category is ErrorCategory.CONNECTIVITY and not ours[0].category.is_permanent
     # Nothing of the abandoned request was played, nor dropped on the way, and its
-    # second attempt (the one that would have spoken, unheard) was never synthesized.
+    # third attempt (the one that would have spoken, unheard) was never synthesized.
     assert first not in run.audio_by_context()
     assert dropped_appends == []
     assert smallest_server.stats.request_ids.count(first) <= 2

@@ -48,7 +48,7 @@ async def test_speak_frame_under_run_test(make_tts, smallest_server):
     assert runs[tag_value(ctx)] == [(0, len(audio) // 4)]
     words = [f.text for f in down if isinstance(f, TTSTextFrame)]
     assert words == ["Hello", "there,", "friend."]
-    assert smallest_server.stats.ws_connections_total == 1  # the prewarmed socket only
+    assert smallest_server.stats.ws_connections_total <= 2  # prewarmed socket + warm spare
 
 
 async def test_llm_turn_sentence_mode(make_tts, smallest_server):

@@ -3,12 +3,11 @@
 What the pool does, and why:
 
 * **prewarm / warm spare** — the handshake costs a round trip (plus TLS on the real
-  service); the pool opens one socket before the first utterance and keeps room for
-  the next utterance ready, so it never waits for a handshake. In continuations mode
-  a busy socket has room (the server multiplexes); when no socket can take one more
-  utterance (flush mode, or a socket at ``max_utterances_per_connection``), a spare is
-  opened — once the utterance that took the last room has its first audio out, so a
-  handshake never runs beside a request's first frames, when their latency counts.
+  service); the pool opens a socket before the first utterance and keeps one idle spare,
+  so neither the next utterance nor a retry after a dropped socket waits for a
+  handshake. When an utterance takes the last idle socket, the new spare is opened once
+  that utterance's first audio is out: its handshake never runs beside a request's
+  first frames, when their latency counts.
 * **refresh before the idle timeout** — the server closes a socket after ``timeout``
   seconds without a client message (docs/protocol.md §5.1). The pool asks for a known
   ``?timeout=`` and replaces idle sockets shortly before it expires, and sockets older
@@ -61,9 +60,8 @@ class ConnectionPool:
         idle_timeout: seconds requested with ``?timeout=`` (server default is 60).
         refresh_margin: replace an idle socket this many seconds before it would expire.
         max_age: replace sockets older than this (seconds) when they are idle.
-        warm_spare: keep room for the next utterance open: a socket that can take it,
-            opened at rest or, when a running utterance took the last room, after its
-            first audio.
+        warm_spare: keep one idle socket ready beyond those in use (opened at rest, or
+            after the first audio of the utterance that took the last idle one).
         retry: the retry policy for utterances that have not produced audio yet.
         connect: the socket factory (transport seam).
         headers: extra upgrade headers.
@@ -140,7 +138,7 @@ class ConnectionPool:
 
     # -- public API -------------------------------------------------------------------
     async def prewarm(self) -> None:
-        """Open a socket now, so the first utterance does not wait for a handshake.
+        """Open a socket now, and the warm spare, so the first utterance does not wait.
 
         Raises:
             SmallestError: the socket could not be opened (bad key, server down...).
@@ -149,6 +147,12 @@ class ConnectionPool:
         async with self._changed:
             if not self._usable():
                 await self._open_locked()
+            # The first utterance takes a socket: open its spare now as well (it has no
+            # earlier utterance whose first audio would open it), so a retry of that
+            # utterance finds a socket open.
+            if self.warm_spare and len(self._idle()) < 2 and self._has_room():
+                with contextlib.suppress(SmallestError):  # a spare is best effort
+                    await self._open_locked()
         self._ensure_refresher()
 
     async def utterance(
@@ -191,8 +195,8 @@ class ConnectionPool:
             attempts=attempts,
             reacquire=self._replace,
             finish_timeout=finish_timeout,
-            # A spare, if this took the last room, once its first audio is out: not now,
-            # beside this request's first frames (on both ends), when their latency counts.
+            # A spare, if this took the last idle socket, once its first audio is out: not
+            # now, beside this request's first frames (on both ends), when latency counts.
             on_first_audio=self._spare_soon if self.warm_spare else None,
         )
         self._ensure_refresher()
@@ -359,6 +363,10 @@ class ConnectionPool:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def _idle(self) -> list[StreamConnection]:
+        """Open sockets with no utterance on them."""
+        return [c for c in self._conns if not c.closed and c.active == 0]
+
     def _has_room(self) -> bool:
         """Whether one more socket may be opened (counting those being opened)."""
         return len(self._conns) + self._opening < self.max_connections
@@ -370,16 +378,16 @@ class ConnectionPool:
             asyncio.get_running_loop().call_soon(self._ensure_spare)
 
     def _ensure_spare(self) -> None:
-        """Open a socket in the background if none could take the next utterance."""
+        """Open a socket in the background if no idle one is left."""
         if not self.warm_spare or self._closed:
             return
-        if self._opening or not self._has_room() or self._usable() is not None:
+        if self._idle() or self._opening or not self._has_room():
             return
 
         async def open_spare() -> None:
             with contextlib.suppress(Exception):  # a spare is best effort
                 async with self._changed:
-                    if self._has_room() and self._usable() is None:
+                    if self._has_room() and not self._idle():
                         await self._open_locked()
 
         self._spawn(open_spare())
