@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
+import websockets
 
 from smallest_core import (
     AudioChunk,
@@ -80,6 +82,34 @@ class TestStreamConnection:
         for n, pcm in enumerate(results):
             assert only(pcm, f"i-{n}", 3), n
         assert smallest_server.stats.ws_connections_total == 1
+
+    async def test_a_full_write_buffer_holds_the_next_text_until_it_drains(
+        self, smallest_server: Server
+    ):
+        """Back-pressure: while the socket's write buffer is over its limit, push_text
+        waits for the drain (texts are written straight to the socket when nothing
+        stands in the way; never past a full buffer); once it drains the text goes out
+        in its place and the utterance speaks every word, in order."""
+        sockets: list[websockets.ClientConnection] = []
+
+        async def connect(*args: Any, **kw: Any) -> websockets.ClientConnection:
+            ws = await websockets.connect(*args, **kw)
+            sockets.append(ws)
+            return ws
+
+        async with connection(smallest_server, connect=connect) as conn:
+            utt = conn.utterance("bp", options=options(word_timestamps=True))
+            await utt.push_text("one ")
+            (ws,) = sockets
+            ws.pause_writing()  # what the transport calls when its buffer passes the limit
+            pushing = asyncio.create_task(utt.push_text("two "))
+            done, _ = await asyncio.wait({pushing}, timeout=0.3)  # bound: it must not end
+            assert not done, "push_text wrote past a full write buffer"
+            ws.resume_writing()  # the buffer drained
+            await pushing
+            await utt.end("three")
+            words = [e.word async for e in utt if isinstance(e, WordTimestamp)]
+        assert words == ["one", "two", "three"]
 
     async def test_word_timestamps_are_routed_with_their_utterance(self, smallest_server: Server):
         async with connection(smallest_server) as conn:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -34,7 +35,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
-from websockets.frames import DATA_OPCODES, Frame, Opcode
+from websockets.frames import DATA_OPCODES, Frame, Opcode, apply_mask
 from websockets.protocol import Event as Event_
 from websockets.protocol import State
 
@@ -363,20 +364,35 @@ class StreamConnection:
 
     # -- writing ----------------------------------------------------------------------
     async def _write(self) -> None:
-        """Send every frame the protocol has queued, in order."""
+        """Send every frame the protocol has queued, in order.
+
+        While no earlier write is waiting (for the socket to drain), the frames go out
+        at once through :meth:`_PushConnection.send_now`, without a lock or a drain;
+        whatever that cannot take goes through websockets' ``send()``, in order.
+        """
         ws = self._ws
         if ws is None:
             return
+        frames = deque[str]()
+        if isinstance(ws, _PushConnection) and not self._write_lock.locked():
+            frames.extend(self._proto.data_to_send())
+            while frames and ws.send_now(frames[0]):
+                self._sent(frames.popleft())
+            if not frames:
+                return
         async with self._write_lock:
-            frames = self._proto.data_to_send()
+            frames.extend(self._proto.data_to_send())
             try:
-                for frame in frames:
-                    await ws.send(frame)
-                    self.last_sent_at = time.monotonic()
-                    if logger.isEnabledFor(logging.DEBUG):
-                        logger.debug("> %s", _short(frame))
+                while frames:
+                    await ws.send(frames[0])
+                    self._sent(frames.popleft())
             except ConnectionClosed:
                 pass  # the reader reports the loss to every utterance
+
+    def _sent(self, frame: str) -> None:
+        self.last_sent_at = time.monotonic()
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("> %s", _short(frame))
 
     def _write_soon(self) -> None:
         """Schedule :meth:`_write` from synchronous code (``cancel``)."""
@@ -878,6 +894,10 @@ class _PushConnection(ClientConnection):
     whole, so it keeps the close handshake, pongs, fragment rules and protocol errors.
     The handshake response stays entirely with websockets: framing starts at the byte
     after it.
+
+    On the way out, :meth:`send_now` writes a client text frame the same way, while
+    nothing stands in its way (no back-pressure, nothing websockets has queued);
+    otherwise the message goes through websockets' ``send()``.
     """
 
     def __init__(
@@ -943,6 +963,40 @@ class _PushConnection(ClientConnection):
             pos = end
         if pos < size:
             self._pending = data[pos:]
+
+    def send_now(self, message: str) -> bool:
+        """Write ``message`` as one masked text frame now, if nothing stands in the way.
+
+        The send-side twin of the cut in :meth:`data_received`: websockets' ``send()``
+        runs an async context manager, builds a ``Frame`` and awaits a drain for every
+        message, more than the rest of a text frame's trip from ``push_text`` to the
+        socket. This writes the same bytes (RFC 6455 §5.2: FIN, text, a fresh 4-byte
+        mask). False, and nothing written, unless the connection is open with no
+        fragmented message, nothing queued by websockets and no write back-pressure
+        (and the message is under 64 KiB): then ``send()`` takes the message and waits
+        for the drain as usual.
+        """
+        protocol = self.protocol
+        if (
+            self.paused
+            or protocol.state is not State.OPEN
+            or protocol.expect_continuation_frame
+            or protocol.writes
+            or self.fragmented_send_waiter is not None
+            or self.transport.is_closing()
+        ):
+            return False
+        payload = message.encode()
+        size = len(payload)
+        if size < 126:
+            head = bytes((_FIN_TEXT, 0x80 | size))
+        elif size < 1 << 16:  # every client frame: the API caps a request at 5000 chars
+            head = bytes((_FIN_TEXT, 0x80 | 126)) + size.to_bytes(2, "big")
+        else:
+            return False
+        mask = secrets.token_bytes(4)
+        self.transport.write(head + mask + apply_mask(payload, mask))
+        return True
 
     def _handshake(self, data: bytes) -> bytes:
         """Give websockets the handshake response; return what follows it, if framed here."""
