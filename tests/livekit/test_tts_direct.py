@@ -7,9 +7,17 @@ segment's own request (``describe(pcm) == {tag_value(segment_id): [(0, n)]}``).
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from livekit.agents import APIConnectOptions, APIError, metrics
+from livekit.agents.telemetry import trace_types
+from livekit.agents.telemetry import traces as telemetry
 from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import NoOpTracerProvider
 
 from livekit_smallest import TTS
 from smallest_core import ConnectionPool, InvalidOptionError
@@ -271,3 +279,32 @@ async def test_synthesize_refusal_is_not_retried(make_tts, smallest_server: Serv
     assert info.value.status_code == 422 and not info.value.retryable  # type: ignore[attr-defined]
     assert smallest_server.stats.http_requests == 1
     assert len(errors) == 1 and not errors[0].recoverable
+
+
+async def test_the_servers_request_id_is_on_the_trace(make_tts, smallest_server: Server) -> None:
+    """LiveKit's ``tts_request_run`` span lists the provider's ids
+    (``lk.provider_request_ids``): our segment id, then the server's own request id,
+    so a trace can be matched with Smallest's logs. The id must land on the span of
+    the stream that heard it, not on whatever span the socket's reader runs under."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry.set_tracer_provider(provider)
+    try:
+        async with ConnectionPool(
+            api_key=smallest_server.api_key, base_url=smallest_server.ws_url
+        ) as pool:
+            await pool.prewarm()  # the socket is opened outside any stream's span
+            stream = make_tts(pool=pool).stream(conn_options=FAST)
+            stream.push_text("Hello there.")
+            stream.end_input()
+            events = [ev async for ev in stream]
+            await stream.aclose()
+    finally:
+        telemetry.set_tracer_provider(NoOpTracerProvider())
+    (segment_id,) = {ev.segment_id for ev in events}
+    runs = [s for s in exporter.get_finished_spans() if s.name == "tts_request_run"]
+    assert len(runs) == 1
+    ids = list((runs[0].attributes or {}).get(trace_types.ATTR_PROVIDER_REQUEST_IDS, ()))
+    assert ids[0] == segment_id
+    assert len(ids) == 2 and uuid.UUID(ids[1])  # the server's request id

@@ -282,7 +282,8 @@ class _Segment:
     text: str = ""  # everything sent, verbatim
     aligned: int = 0  # text[:aligned] already went out as TimedStrings
     audio_bytes: int = 0  # PCM pushed for this segment
-    server_ids: set[str] = field(default_factory=set)  # the server's request ids seen
+    #: the server's request ids seen, in order (a retry or a release adds one)
+    server_ids: dict[str, None] = field(default_factory=dict)
 
     def timed_word(self, word: WordTimestamp) -> TimedString:
         """The word as a TimedString carrying the text since the previous one.
@@ -432,11 +433,8 @@ class SynthesizeStream(tts.SynthesizeStream):
                 segment.audio_bytes += len(event.audio)
             elif aligned:
                 output_emitter.push_timed_transcript(segment.timed_word(event))
-            sid = event.server_request_id
-            if sid and sid not in segment.server_ids:
-                segment.server_ids.add(sid)
-                # documented for plugins: ties the trace to Smallest's logs
-                output_emitter._note_provider_request_id(sid)
+            if sid := event.server_request_id:
+                segment.server_ids[sid] = None  # put on the trace by _receive, below
 
         while (segment := await segments.get()) is not None:
             utt = segment.utterance
@@ -447,6 +445,12 @@ class SynthesizeStream(tts.SynthesizeStream):
                 await utt.stream_to(functools.partial(emit, segment))
             except SmallestError as err:
                 raise to_api_error(err) from err
+            finally:
+                # Here, in the stream's task: emit() runs in the socket's reader, under
+                # the context of whoever opened the socket, not this stream's span.
+                # Documented for plugins: ties the trace to Smallest's logs.
+                for sid in segment.server_ids:
+                    output_emitter._note_provider_request_id(sid)
             audio_bytes = segment.audio_bytes
             if not audio_bytes and segment.text.strip():
                 logger.debug("no audio for segment %s: nothing speakable", utt.request_id)
