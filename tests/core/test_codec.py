@@ -307,6 +307,23 @@ class TestParseFrame:
         assert isinstance(event, ErrorEvent) and event.request_id == "u-1"
         assert isinstance(event.error, InvalidRequestError) and event.error.request_id == "u-1"
 
+    def test_whitespace_around_the_object_is_json_too(self):
+        # the hot path scans a bare object; padding takes the full decoder, same result
+        raw = frame(status="chunk", external_request_id="u-1", data={"audio": B64})
+        assert parse_frame(f" \n{raw}\t ") == parse_frame(raw) == AudioChunk("u-1", PCM)
+
+    def test_anything_after_the_object_is_not_json(self):
+        raw = frame(status="complete", external_request_id="u-1")
+        with pytest.raises(ProtocolError, match="not JSON"):
+            parse_frame(raw + " x")
+        with pytest.raises(ProtocolError, match="not JSON"):
+            parse_frame(raw + raw)
+
+    @pytest.mark.parametrize("ours", ["", None])
+    def test_an_empty_or_null_external_id_falls_back_to_the_context_id(self, ours):
+        raw = frame(status="complete", external_request_id=ours, context_id="c-1")
+        assert parse_frame(raw) == Complete("c-1")
+
     def test_unknown_extra_fields_are_ignored(self):
         event = parse_frame(frame(status="chunk", data={"audio": B64, "x": 1}, extra=True))
         assert event == AudioChunk(None, PCM)

@@ -189,15 +189,18 @@ class ConnectionPool:
                 logger.info("opening a socket again in %.3f s after %s", delay, str(err))
                 if delay > 0:
                     await asyncio.sleep(delay)  # backoff, not synchronisation
+        # Whoever takes the last idle socket opens the spare, once its first audio is
+        # out: not now, beside this request's first frames (on both ends), when latency
+        # counts. With an idle socket left there is no hook at all: nothing runs between
+        # the first chunk and the caller but the chunk's own path.
+        last_idle = self.warm_spare and all(c is conn for c in self._idle())
         utt = conn.utterance(
             request_id,
             options=options or self.options,
             attempts=attempts,
             reacquire=self._replace,
             finish_timeout=finish_timeout,
-            # A spare, if this took the last idle socket, once its first audio is out: not
-            # now, beside this request's first frames (on both ends), when latency counts.
-            on_first_audio=self._spare_soon if self.warm_spare else None,
+            on_first_audio=self._spare_soon if last_idle else None,
         )
         self._ensure_refresher()
         return utt
