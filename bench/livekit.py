@@ -1,9 +1,10 @@
 """LiveKit A/B: ``livekit_smallest`` vs the official ``livekit-plugins-smallestai`` 1.8.9.
 
 Both plugins run in this process against the same local server (tone engine), rounds
-interleaved (A, B, A, B, ...) so drift in machine load hits both alike. Each row uses the
-plugins the way ``AgentSession`` does: one ``stream()`` per segment, ``end_input()``, and
-``aclose()`` (a cancel) on barge-in. Rows:
+interleaved (A, B, B, A, A, B, ...) so drift in machine load hits both alike and each
+goes first in half the rounds. Each row uses the plugins the way ``AgentSession`` does:
+one ``stream()`` per segment, ``end_input()``, and ``aclose()`` (a cancel) on barge-in.
+Rows:
 
 1. warm TTFA overhead — first frame out of the stream minus the server's write of the
    first chunk (the server, in its own process, logs ``perf_counter_ns()`` — the
@@ -141,8 +142,10 @@ async def interleave(
     plugins: list[Plugin], rounds: int, body: Callable[[Plugin], Awaitable[None]]
 ) -> None:
     print(f"  {body.__name__}: {rounds} rounds", file=sys.stderr, flush=True)
-    for _ in range(rounds):
-        for plugin in plugins:
+    for i in range(rounds):
+        # each side goes first in half the rounds: what a turn leaves behind (the
+        # official plugin opens a socket after its turn) lands on both sides alike
+        for plugin in plugins if i % 2 == 0 else plugins[::-1]:
             await asyncio.wait_for(body(plugin), 60)
 
 

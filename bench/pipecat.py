@@ -2,7 +2,8 @@
 
 Both services run inside real Pipecat pipelines (``PipelineWorker`` + ``WorkerRunner``)
 in this process, against the same local server (tone engine), rounds interleaved
-(A, B, A, B, ...) so drift in machine load hits both alike. Rows:
+(A, B, B, A, A, B, ...) so drift in machine load hits both alike and each goes first
+in half the rounds. Rows:
 
 1. warm TTFA overhead — first ``TTSAudioRawFrame`` out of the service minus the server's
    write of the first chunk (the server, in its own process, logs ``perf_counter_ns()``
@@ -366,8 +367,10 @@ async def interleave(
     label: str = "",
 ) -> None:
     t0 = time.perf_counter()
-    for _ in range(rounds):
-        for svc in services:
+    for i in range(rounds):
+        # each side goes first in half the rounds: what a turn leaves behind lands on
+        # both sides alike
+        for svc in services if i % 2 == 0 else services[::-1]:
             await fn(svc)
     print(
         f"  {label or fn.__name__}: {rounds} rounds, {time.perf_counter() - t0:.0f} s",
