@@ -123,5 +123,5 @@ async def test_odd_text_is_spoken_sanely_and_the_next_turn_speaks(
         if not text.strip():
             assert turn.audio == b""
             assert turn.error is None or adapter == "langchain-tool"
-        tally.heard.update(runs)
+        tally.saw(runs)
         tally.whole(await d.speak(tokens_of("Five words are spoken here.")))
