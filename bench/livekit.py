@@ -9,7 +9,8 @@ Rows:
 1. warm TTFA overhead — first frame out of the stream minus the server's write of the
    first chunk (the server, in its own process, logs ``perf_counter_ns()`` — the
    machine's monotonic clock — before each chunk write: ``--chunk-log``). Measured on
-   ``TTFA_TURNS`` one-sentence turns per plugin and round, with the server's first
+   ``TTFA_TURNS`` one-sentence turns per plugin and round, one turn per side at a
+   time, with the server's first
    chunk 50 ms after the text (a real service takes longer still): both clients are
    idle when it arrives, as in production. With a 0 ms first chunk the figure mostly
    says whether a client happened to be still busy with its own send path when the
@@ -72,7 +73,10 @@ RATE = 24000
 FAST = APIConnectOptions(max_retry=0, timeout=10)
 REPLY = "Hello there, how are you today? I hope all is well with you."
 TTFA_TEXT = "Hello there."
-TTFA_TURNS = 5  # per plugin and round: the row is a median over rounds x TTFA_TURNS
+#: per plugin and round: the row is a median over rounds x TTFA_TURNS turns, taken one
+#: turn per side at a time (A, B, B, A, ...): the machine's load drifts, and medians of
+#: 20-turn blocks (12 s) moved by ±50 µs, more than the sides differ
+TTFA_TURNS = 20
 LONG = " ".join(["word"] * 40)  # 8 s of tone audio
 
 
@@ -165,13 +169,12 @@ async def timing_rows(plugins: list[Plugin], rounds: int) -> None:
             log.read()
 
             async def ttfa(p: Plugin) -> None:
-                for _ in range(TTFA_TURNS):
-                    _start, first, _last, _ = await turn(engines[p.name], TTFA_TEXT)
-                    # the server wrote every chunk before the stream ended
-                    sent = [int(line.split()[2]) / 1e9 for line in log.read().splitlines()]
-                    p.add("ttfa", (first - sent[0]) * 1000)
+                _start, first, _last, _ = await turn(engines[p.name], TTFA_TEXT)
+                # the server wrote every chunk before the stream ended
+                sent = [int(line.split()[2]) / 1e9 for line in log.read().splitlines()]
+                p.add("ttfa", (first - sent[0]) * 1000)
 
-            await interleave(plugins, rounds, ttfa)
+            await interleave(plugins, rounds * TTFA_TURNS, ttfa)
             for engine in engines.values():
                 await engine.aclose()
 
