@@ -10,11 +10,11 @@ Rows:
    first chunk (the server, in its own process, logs ``perf_counter_ns()`` — the
    machine's monotonic clock — before each chunk write: ``--chunk-log``). Measured on
    ``TTFA_TURNS`` one-sentence turns per plugin and round, one turn per side at a
-   time, with the server's first
-   chunk 50 ms after the text (a real service takes longer still): both clients are
-   idle when it arrives, as in production. With a 0 ms first chunk the figure mostly
-   says whether a client happened to be still busy with its own send path when the
-   chunk came (then it is awake: no wake-up from the OS to pay);
+   time, with the server's first chunk 50 ms after the text (a real service takes
+   longer still): both clients are idle when it arrives, as in production. With a 0 ms
+   first chunk the figure mostly says whether a client happened to be still busy with
+   its own send path when the chunk came (then it is awake: no wake-up from the OS to
+   pay);
 2. segment end — the stream's last frame minus the server's write of the last chunk
    (what is left is the wait for ``complete``, or a silence timer);
 3. sockets opened over 10 turns, and per barge-in (cancel mid-reply, then the next turn);
@@ -73,9 +73,9 @@ RATE = 24000
 FAST = APIConnectOptions(max_retry=0, timeout=10)
 REPLY = "Hello there, how are you today? I hope all is well with you."
 TTFA_TEXT = "Hello there."
-#: per plugin and round: the row is a median over rounds x TTFA_TURNS turns, taken one
-#: turn per side at a time (A, B, B, A, ...): the machine's load drifts, and medians of
-#: 20-turn blocks (12 s) moved by ±50 µs, more than the sides differ
+#: turns per plugin and round; row 1 is a median over rounds x TTFA_TURNS turns, taken
+#: one turn per side at a time (A, B, B, A, ...): the machine's load drifts, and medians
+#: of 20-turn blocks (12 s) moved by ±50 µs, more than the sides differ
 TTFA_TURNS = 20
 LONG = " ".join(["word"] * 40)  # 8 s of tone audio
 

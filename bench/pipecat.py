@@ -88,7 +88,8 @@ LONG = " ".join(["word"] * 40)  # 8 s of tone audio
 TURN_WAIT_S = 20.0
 TTFA_TEXT = "Hello there."
 TTFA_TURNS = 5  # per service and round: the row is a median over rounds x TTFA_TURNS
-#: rows 10 and 11: one millisecond-scale sample per round (10 left a ±0.2 ms median)
+#: rows 10 and 11: one millisecond-scale sample per round (with 10, the two sides'
+#: medians fell 0.2 ms apart inside a 1.3 ms spread of samples)
 SHORT_ROW_ROUNDS = 20
 CPU_ROUNDS = 8  # row 6: one sample per round, spread ±20 % between rounds on 2 shared cores
 IDLE_S = 1.0  # row 10: the server's idle timeout

@@ -350,9 +350,7 @@ def parse_frame(text: str) -> Event:
             raise _bad(text, "not JSON") from None
     if type(frame) is not dict:
         raise _bad(text, "not a JSON object")
-    rid = frame.get(_OUR_IDS[0])
-    if type(rid) is not str or not rid:  # absent, empty or bad: the full rule
-        rid = _our_id(frame, text)
+    rid = _our_id(frame, text)
     server_rid = frame.get(_SERVER_ID)
     if not isinstance(server_rid, str) or not server_rid:
         server_rid = None
