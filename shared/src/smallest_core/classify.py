@@ -298,7 +298,7 @@ _FRAME_TABLE: tuple[tuple[type[SmallestError], tuple[str, ...], tuple[str, ...]]
     (
         InvalidRequestError,
         ("INVALID", "BAD_REQUEST", "VALIDATION", "UNSUPPORTED", "NOT_FOUND", "REQUIRED",
-         "TOO_LONG", "CONTEXT_CLOSED"),
+         "TOO_LONG", "CONTEXT_CLOSED", "NOT_ENABLED"),
         ("invalid", "unsupported", "not supported", "required", "must be", "not found",
          "voice", "too long", "is closed"),
     ),
