@@ -38,6 +38,7 @@ from .stt_events import (
 from .stt_options import STTOptions
 from .stt_wire import (
     FALSE,
+    MAX_BATCH_BYTES,
     STATUS_ERROR,
     STT_LIVE_PATH,
     TRUE,
@@ -48,7 +49,9 @@ from .stt_wire import (
 from .wire import API_PREFIX
 
 __all__ = [
+    "check_batch_size",
     "control_frame",
+    "has_container",
     "parse_stt_frame",
     "parse_transcription",
     "stt_query",
@@ -141,6 +144,43 @@ def stt_ws_url(base: str, opts: STTOptions, *, path: str = STT_LIVE_PATH) -> str
             prefix = prefix[: -len(API_PREFIX)]
         prefix += path
     return urlunsplit((scheme, parts.netloc, prefix, urlencode(stt_query(opts)), ""))
+
+
+#: Leading bytes of the containers the service sniffs (§1.6: wav mp3 flac ogg m4a webm).
+_MAGIC: tuple[tuple[int, bytes], ...] = (
+    (0, b"RIFF"),
+    (0, b"ID3"),
+    (0, b"fLaC"),
+    (0, b"OggS"),
+    (0, b"\x1a\x45\xdf\xa3"),  # EBML: webm/mkv
+    (4, b"ftyp"),  # mp4/m4a
+)
+
+
+def has_container(data: bytes) -> bool:
+    """True when ``data`` starts like a file the service sniffs (WAV, MP3, FLAC, Ogg,
+    M4A, WebM); False for headerless audio, which needs ``encoding``/``sample_rate`` (D18).
+    """
+    # No MPEG frame-sync test: PCM of -1 (``ff ff``) looks like one. An untagged MP3
+    # then goes out with ``encoding``, which D18 says a server sniffs past anyway.
+    return any(data[at : at + len(magic)] == magic for at, magic in _MAGIC)
+
+
+def check_batch_size(n_bytes: int) -> None:
+    """Refuse a batch body over the service's 250 MB limit before uploading it (§1.6).
+
+    Raises:
+        InvalidOptionError: naming ``audio``, its size and the limit.
+    """
+    if n_bytes > MAX_BATCH_BYTES:
+        raise InvalidOptionError(
+            "audio",
+            f"<{n_bytes} bytes>",
+            f"at most {MAX_BATCH_BYTES} bytes (250 MB)",
+            problem="is too large",
+        )
+    if n_bytes == 0:
+        raise InvalidOptionError("audio", "<0 bytes>", "non-empty audio", problem="is empty")
 
 
 def control_frame(kind: STTType) -> str:

@@ -14,6 +14,8 @@ from enum import StrEnum
 from .wire import API_PREFIX
 
 __all__ = [
+    "MAX_BATCH_BYTES",
+    "OCTET_STREAM",
     "STT_BATCH_PATH",
     "STT_LEGACY_BATCH_PATH",
     "STT_LEGACY_LIVE_PATH",
@@ -31,6 +33,10 @@ STT_LEGACY_LIVE_PATH = f"{API_PREFIX}/pulse/get_text"
 #: Batch, current (the trailing slash is what the spec, the SDK and LiveKit use).
 STT_BATCH_PATH = f"{API_PREFIX}/stt/"
 STT_LEGACY_BATCH_PATH = f"{API_PREFIX}/pulse/get_text"
+#: §1.6: the largest batch body the service takes.
+MAX_BATCH_BYTES = 250 * 1024 * 1024
+#: §1.6: the batch body's media type (raw file bytes, container sniffed server-side).
+OCTET_STREAM = "application/octet-stream"
 
 
 class STTParam(StrEnum):
