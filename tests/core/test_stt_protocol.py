@@ -492,23 +492,50 @@ class TestConnectionLost:
         assert proto.pending_finalizes == 1
         assert proto.data_to_send() == [b"\0" * 100, FINALIZE]
 
-    def test_reconnected_resends_a_close_stream_the_lost_socket_took(self):
+    def test_reconnected_replays_what_the_lost_socket_took(self):
         proto = STTProtocol(STTOptions())
+        proto.send_audio(pcm(0.1))
         proto.keepalive()
         proto.finalize()
         proto.end()
-        assert proto.data_to_send() == [KEEPALIVE, FINALIZE, CLOSE]  # no audio in them
+        took = proto.data_to_send()
+        assert took == [pcm(0.05), pcm(0.05), KEEPALIVE, FINALIZE, CLOSE]
         proto.connection_lost(error_from_close(None))
+        # the server acknowledged nothing: nothing was lost, the error stays itself
+        assert type(proto.events_received()[0].error) is ConnectionLostError
+        assert proto.can_replay
         proto.reconnected()
-        assert proto.state is STTState.ENDING and proto.pending_finalizes == 0
-        assert proto.data_to_send() == [CLOSE]
+        assert proto.state is STTState.ENDING and proto.pending_finalizes == 1
+        assert proto.audio_bytes_sent == 0
+        assert proto.data_to_send() == [pcm(0.05), pcm(0.05), FINALIZE, CLOSE]
+        assert proto.audio_bytes_sent == 3200
 
-    def test_reconnected_after_audio_is_refused(self):
+    def test_an_event_acknowledges_and_ends_the_replay(self):
         proto = STTProtocol(STTOptions())
         proto.send_audio(pcm(0.1))
         proto.data_to_send()
-        with pytest.raises(InvalidState, match="audio was already sent"):
+        drive(proto, frame(type="transcription", transcript="x", is_final=False))
+        assert not proto.can_replay
+        with pytest.raises(InvalidState, match="had acknowledged audio"):
             proto.reconnected()
+
+    def test_an_error_frame_is_no_acknowledgement(self):
+        proto = STTProtocol(STTOptions())
+        proto.send_audio(pcm(0.1))
+        proto.data_to_send()
+        [event] = drive(proto, frame(type="error", message="Too many concurrent sessions"))
+        assert proto.can_replay and type(event.error) is RateLimitError
+
+    def test_replay_is_capped(self):
+        proto = STTProtocol(STTOptions(), replay_bytes=3200)
+        proto.send_audio(pcm(0.1))
+        proto.data_to_send()
+        assert proto.can_replay
+        proto.send_audio(pcm(0.05))
+        proto.data_to_send()
+        assert not proto.can_replay
+        proto.connection_lost(error_from_close(1006))
+        assert isinstance(proto.events_received()[0].error, TranscriptionLostError)
 
 
 class TestBatchResponses:

@@ -19,10 +19,13 @@ The rules it keeps (the Pulse digest ``STT.md``):
   has shown it sends that flag — when it is the first final after the ``finalize`` (D5).
 * Final times never go backwards: a word starting before the previous final's end is
   clamped to it, so the session transcript's times are monotonic.
+* Until the server's first transcript or VAD event, every frame handed over is kept
+  (up to ``replay_bytes`` of audio): a socket lost before that lost nothing, and
+  :meth:`~STTProtocol.reconnected` replays the frames on a new one.
 * The session ends on the ``is_last`` final (DONE), on a close after ``close_stream``
   (DONE: the server closes, D22), or on the first error (FAILED; later frames are
-  dropped). A drop after audio was sent becomes :class:`TranscriptionLostError` saying
-  how many seconds finals covered.
+  dropped). A retryable failure after the server acknowledged audio becomes
+  :class:`TranscriptionLostError`, saying how many seconds finals covered.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ logger = logging.getLogger("smallest_core")
 
 #: D13: 50-100 ms of audio per frame, sent in real time (LiveKit uses 50 ms).
 FRAME_MS = 50
+#: The most audio bytes kept for a replay (see :meth:`STTProtocol.can_replay`): 30 s of
+#: 16 kHz PCM16; beyond it, a socket lost before the server's first event loses audio.
+REPLAY_BYTES = 30 * 16000 * 2
 #: Close codes that end a session on purpose (normal, going away).
 _CLEAN_CLOSES = ("ws_close_1000", "ws_close_1001")
 
@@ -74,6 +80,7 @@ class STTState(Enum):
 _TERMINAL = frozenset((STTState.DONE, STTState.FAILED, STTState.CANCELLED))
 _FINALIZE = control_frame(STTType.FINALIZE)
 _CLOSE = control_frame(STTType.CLOSE_STREAM)
+_KEEPALIVE = control_frame(STTType.KEEPALIVE)
 
 
 class STTProtocol:
@@ -82,13 +89,16 @@ class STTProtocol:
     Args:
         options: the session's options (checked for streaming here).
         frame_ms: milliseconds of audio per binary frame (PCM and G.711).
+        replay_bytes: the most audio kept for a replay before the server's first event.
 
     Raises:
         InvalidOptionError: options streaming cannot take (``pulse-pro``, a batch-only
             language), or ``frame_ms`` outside 10..1000.
     """
 
-    def __init__(self, options: STTOptions, *, frame_ms: int = FRAME_MS) -> None:
+    def __init__(
+        self, options: STTOptions, *, frame_ms: int = FRAME_MS, replay_bytes: int = REPLAY_BYTES
+    ) -> None:
         self.options = options.check_streaming()
         if (
             isinstance(frame_ms, bool)
@@ -115,7 +125,12 @@ class STTProtocol:
         self._covered = 0.0
         self.finals = 0
         self.frames_dropped = 0
-        self._close_sent = False
+        #: Every frame handed over, kept until the server shows it is transcribing (its
+        #: first transcript or VAD event): until then a lost socket loses nothing, the
+        #: log is replayed on a new one. None once acknowledged or over the cap.
+        self._replay: list[str | bytes] | None = []
+        self._replay_bytes = 0
+        self._replay_cap = replay_bytes
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -127,6 +142,12 @@ class STTProtocol:
     def audio_sent(self) -> bool:
         """True once any audio was handed to the I/O layer (a drop now loses audio)."""
         return self.audio_bytes_sent > 0
+
+    @property
+    def can_replay(self) -> bool:
+        """True while nothing handed over was acknowledged: a new socket can be given the
+        same frames (the server's first transcript or VAD event acknowledges them)."""
+        return self._replay is not None
 
     @property
     def audio_seconds(self) -> float | None:
@@ -215,7 +236,7 @@ class STTProtocol:
     def keepalive(self) -> None:
         """Queue a ``keepalive`` (D2: only while no audio flows; the session decides when)."""
         if self.state in (STTState.OPEN, STTState.ENDING):
-            self._out.append(control_frame(STTType.KEEPALIVE))
+            self._out.append(_KEEPALIVE)
 
     def cancel(self) -> None:
         """Stop: nothing more is sent or reported (idempotent)."""
@@ -227,36 +248,37 @@ class STTProtocol:
     def data_to_send(self) -> list[str | bytes]:
         """Frames to write, in order: ``bytes`` are audio, ``str`` JSON control messages."""
         out, self._out = self._out, []
-        for item in out:
-            if isinstance(item, bytes):
-                self.audio_bytes_sent += len(item)
-            elif item == _CLOSE:
-                self._close_sent = True
+        sent = sum(len(f) for f in out if isinstance(f, bytes))
+        self.audio_bytes_sent += sent
+        if self._replay is not None:
+            self._replay += out
+            self._replay_bytes += sent
+            if self._replay_bytes > self._replay_cap:
+                self._replay = None  # too much to hold: from now on a drop loses audio
         return out
 
     def reconnected(self) -> None:
-        """A fresh socket replaces one that failed before any audio was sent.
+        """A fresh socket replaces one lost before the server acknowledged anything.
 
-        Clears the failure; frames not yet handed over stay queued; a ``close_stream``
-        the lost socket took is queued again, so the new socket sees the same session.
-        ``finalize`` messages the lost socket took are forgotten (they covered no audio).
+        Every frame the lost socket took (but keepalives) is queued again, ahead of those
+        not yet sent, so the new socket sees the same session from its first byte: the
+        server's audio clock starts at 0 again, as ours does. Pending ``finalize``
+        answers stay pending (their ``finalize`` is replayed).
 
         Raises:
-            InvalidState: audio was already sent (the server's clock and buffer are gone),
+            InvalidState: the server acknowledged audio already (see :attr:`can_replay`),
                 or the session was cancelled.
         """
-        if self.audio_sent:
-            raise InvalidState("cannot reconnect: audio was already sent on the lost socket")
+        if self._replay is None:
+            raise InvalidState("cannot reconnect: the lost socket had acknowledged audio")
         if self.state is STTState.CANCELLED:
             raise InvalidState("cannot reconnect: the transcription was cancelled")
-        queued = sum(1 for f in self._out if f == _FINALIZE)
-        while len(self._finalizes) > queued:
-            self._finalizes.popleft()
+        replay = [f for f in self._replay if f != _KEEPALIVE]
+        self._out = replay + self._out
+        self.audio_bytes_sent -= self._replay_bytes
+        self._replay, self._replay_bytes = [], 0
         self.error = None
         self._events.clear()
-        if self._close_sent:
-            self._close_sent = False
-            self._out.append(_CLOSE)
         self.state = STTState.ENDING if _CLOSE in self._out else STTState.OPEN
 
     # -- server side ---------------------------------------------------------------------
@@ -274,7 +296,9 @@ class STTProtocol:
             return
         if isinstance(event, ErrorEvent):
             self._fail(event.error)
-        elif isinstance(event, FinalTranscript):
+            return
+        self._replay = None  # the server is transcribing what it was sent
+        if isinstance(event, FinalTranscript):
             self._final(event)
         else:
             self._events.append(event)
@@ -286,6 +310,10 @@ class STTProtocol:
             return
         self._fail(ProtocolError(f"unexpected binary frame of {len(data)} bytes"))
 
+    def ends_cleanly(self, error: SmallestError) -> bool:
+        """True when ``error`` is the server's clean close after our ``close_stream``."""
+        return self.state is STTState.ENDING and error.code in _CLEAN_CLOSES
+
     def connection_lost(self, error: SmallestError) -> None:
         """The socket closed or dropped; ``error`` is what :func:`error_from_close` made of it.
 
@@ -295,7 +323,7 @@ class STTProtocol:
         """
         if self.finished:
             return
-        if self.state is STTState.ENDING and error.code in _CLEAN_CLOSES:
+        if self.ends_cleanly(error):
             logger.info("= the server closed after close_stream without is_last")
             self._covered = max(self._covered, self._audio_seconds_queued())
             self.state = STTState.DONE
@@ -336,8 +364,14 @@ class STTProtocol:
             self.state = STTState.DONE
 
     def _fail(self, error: SmallestError) -> None:
-        if self.audio_sent and error.retryable and not isinstance(error, TranscriptionLostError):
-            # Audio the server held is gone with the socket: a retry would need it again.
+        if (
+            self.audio_sent
+            and not self.can_replay
+            and error.retryable
+            and not isinstance(error, TranscriptionLostError)
+        ):
+            # Audio the server acknowledged is gone with the socket (its transcript too):
+            # a retry would need that audio again.
             covered, sent = self.covered_seconds, self.audio_seconds
             shown = "?" if sent is None else f"{sent:.2f}"
             lost = TranscriptionLostError(
