@@ -16,6 +16,7 @@ import hashlib
 import itertools
 import json
 import re
+import zlib
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -23,6 +24,7 @@ import pytest
 from smallest_core import (
     AudioChunk,
     ConnectionLostError,
+    ProtocolError,
     SmallestError,
     StreamConnection,
     TTSOptions,
@@ -99,17 +101,24 @@ async def accept_text(
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes], Awaitable[None]]
 
 
-async def run(script: Script) -> tuple[list[bytes], SmallestError | None]:
+async def run(
+    script: Script, *, compression: bool = False, failed: asyncio.Event | None = None
+) -> tuple[list[bytes], SmallestError | None]:
     """Serve one connection with ``script`` (given the 101 response to send); speak
     one utterance through a StreamConnection; return its audio chunks and its error.
 
     The utterance's finish_timeout is 5 s and the whole run must end within 2 s: an
-    error has to come from the frame itself, not from a stall watchdog.
+    error has to come from the frame itself, not from a stall watchdog. ``failed`` is
+    set the moment the utterance raised (a script may hold the TCP connection open until
+    then: the error must not wait for the TCP close). ``compression``: the client offers
+    permessage-deflate.
     """
-    return await asyncio.wait_for(_run(script), 2)
+    return await asyncio.wait_for(_run(script, compression, failed), 2)
 
 
-async def _run(script: Script) -> tuple[list[bytes], SmallestError | None]:
+async def _run(
+    script: Script, compression: bool = False, failed: asyncio.Event | None = None
+) -> tuple[list[bytes], SmallestError | None]:
     served: list[asyncio.Task[None]] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -133,7 +142,11 @@ async def _run(script: Script) -> tuple[list[bytes], SmallestError | None]:
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     conn = StreamConnection(
-        api_key="sk_frames", base_url=f"ws://127.0.0.1:{port}", options=OPTS, ping_interval=None
+        api_key="sk_frames",
+        base_url=f"ws://127.0.0.1:{port}",
+        options=OPTS,
+        ping_interval=None,
+        compression=compression,
     )
     audio: list[bytes] = []
     error: SmallestError | None = None
@@ -147,6 +160,8 @@ async def _run(script: Script) -> tuple[list[bytes], SmallestError | None]:
                 audio.append(event.audio)
         except SmallestError as exc:
             error = exc
+            if failed is not None:
+                failed.set()
     finally:
         await conn.aclose()
         server.close()
@@ -284,3 +299,127 @@ class TestBadFrames:
         audio, error = await run(script)
         assert audio == AUDIO[:1]
         assert isinstance(error, ConnectionLostError)  # audio went out: not retried
+
+
+def deflated(payload: bytes) -> bytes:
+    """RFC 7692 §7.2.1: a raw DEFLATE stream of the message, its 00 00 ff ff tail cut."""
+    compressor = zlib.compressobj(wbits=-15)
+    data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    assert data.endswith(b"\x00\x00\xff\xff")
+    return data[:-4]
+
+
+def compressed_frame(payload: bytes) -> bytes:
+    """A text frame with RSV1 set (permessage-deflate) carrying ``payload`` deflated."""
+    plain = frame(TEXT, deflated(payload))
+    return bytes([plain[0] | 0x40]) + plain[1:]
+
+
+class TestTransport:
+    """What websockets' sans-I/O protocol does for us under our asyncio layer: extensions,
+    the close handshake in both directions, and protocol errors, each reported to the
+    utterances the moment it is known."""
+
+    async def test_permessage_deflate_frames_in_audio_out(self):
+        async def script(reader, writer, response):
+            head = response[:-2] + b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+            await accept_text(reader, writer, head)
+            frames = [compressed_frame(chunk(a)) for a in AUDIO]
+            writer.write(stream_of(*frames, compressed_frame(COMPLETE)))
+            await writer.drain()
+            await answer_close(reader, writer)
+
+        audio, error = await run(script, compression=True)
+        assert error is None
+        assert audio == AUDIO
+
+    async def test_a_compressed_frame_without_the_extension_is_a_protocol_error(self):
+        async def script(reader, writer, response):
+            await accept_text(reader, writer, response)  # no extension was agreed
+            writer.write(compressed_frame(chunk(AUDIO[0])))
+            await writer.drain()
+            await answer_close(reader, writer)
+
+        audio, error = await run(script)
+        assert audio == []
+        assert isinstance(error, ProtocolError)
+
+    async def test_a_masked_frame_is_a_protocol_error_before_the_tcp_close(self):
+        failed = asyncio.Event()
+
+        async def script(reader, writer, response):
+            await accept_text(reader, writer, response)
+            writer.write(frame(TEXT, chunk(AUDIO[0]), mask=True))
+            await writer.drain()
+            await failed.wait()  # the TCP connection stays open until the client knows
+            await answer_close(reader, writer)
+
+        audio, error = await run(script, failed=failed)
+        assert audio == []
+        assert isinstance(error, ProtocolError)  # no audio went out: typed as it is
+
+    async def test_a_server_close_mid_utterance_fails_it_before_the_tcp_close(self):
+        failed = asyncio.Event()
+
+        async def script(reader, writer, response):
+            await accept_text(reader, writer, response)
+            close = (1011).to_bytes(2, "big") + b"worker died"
+            writer.write(CHUNKS[0] + frame(CLOSE, close))
+            await writer.drain()
+            await failed.wait()  # the close frame alone must end the utterance
+
+        audio, error = await run(script, failed=failed)
+        assert audio == AUDIO[:1]
+        assert isinstance(error, ConnectionLostError)  # audio went out: not retried
+        assert "1011" in str(error.__cause__)
+
+    async def test_a_tcp_abort_mid_utterance_is_connection_lost(self):
+        async def script(reader, writer, response):
+            await accept_text(reader, writer, response)
+            writer.write(CHUNKS[0])
+            await writer.drain()
+            writer.transport.abort()
+
+        audio, error = await run(script)
+        assert audio == AUDIO[:1]
+        assert isinstance(error, ConnectionLostError)
+
+    async def test_a_close_handshake_the_server_never_finishes_is_bounded(self):
+        """aclose() sends the close frame; the server neither answers nor closes TCP:
+        the socket is dropped after ``close_timeout`` (0.2 s here), not held forever."""
+        release = asyncio.Event()
+        closing: list[int] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            head = await reader.readuntil(b"\r\n\r\n")
+            found = re.search(rb"(?i)sec-websocket-key: *(\S+)", head)
+            assert found is not None
+            accept = base64.b64encode(hashlib.sha1(found.group(1) + GUID).digest())
+            writer.write(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            )
+            opcode, _ = await read_client_frame(reader)
+            closing.append(opcode)
+            await release.wait()  # never answers the close, never closes the socket
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        conn = StreamConnection(
+            api_key="sk_frames",
+            base_url=f"ws://127.0.0.1:{port}",
+            options=OPTS,
+            ping_interval=None,
+            close_timeout=0.2,
+        )
+        try:
+            await conn.connect()
+            async with asyncio.timeout(3):  # a hang guard; close_timeout is what bounds it
+                await conn.aclose()
+            assert conn.closed
+            assert closing == [CLOSE]
+        finally:
+            release.set()
+            server.close()
+            await server.wait_closed()

@@ -202,12 +202,14 @@ class TestClosing:
     ):
         smallest_server.faults.idle_close(0.2)
         caplog.set_level(logging.DEBUG, logger="smallest_core")
+        closed = asyncio.Event()
         conn = StreamConnection(
-            api_key=smallest_server.api_key, base_url=smallest_server.ws_url, options=OPTS
+            api_key=smallest_server.api_key,
+            base_url=smallest_server.ws_url,
+            options=OPTS,
+            on_closed=lambda _conn, _error: closed.set(),
         )
         await conn.connect()
-        closed = asyncio.Event()
-        conn.on_idle = lambda: conn.closed and closed.set()
         async with asyncio.timeout(5):
             await closed.wait()
         await conn.aclose()

@@ -12,7 +12,6 @@ import logging
 from typing import Any
 
 import pytest
-import websockets
 
 from smallest_core import (
     AudioChunk,
@@ -29,6 +28,7 @@ from smallest_core import (
     Utterance,
     WordTimestamp,
 )
+from smallest_core.transport import WebSocket, open_websocket
 from smallest_local import Server
 from smallest_local.engines import describe, tag_value
 
@@ -90,10 +90,10 @@ class TestStreamConnection:
         waits for the drain (texts are written straight to the socket when nothing
         stands in the way; never past a full buffer); once it drains the text goes out
         in its place and the utterance speaks every word, in order."""
-        sockets: list[websockets.ClientConnection] = []
+        sockets: list[WebSocket] = []
 
-        async def connect(*args: Any, **kw: Any) -> websockets.ClientConnection:
-            ws = await websockets.connect(*args, **kw)
+        async def connect(*args: Any, **kw: Any) -> WebSocket:
+            ws = await open_websocket(*args, **kw)
             sockets.append(ws)
             return ws
 

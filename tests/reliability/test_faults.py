@@ -89,8 +89,9 @@ class Tally:
         self.heard: Counter[int] = Counter()
 
     def saw(self, tags: Iterable[int]) -> None:
-        """A turn checked elsewhere: its audio counts as heard."""
-        self.heard.update(tags)
+        """A turn checked elsewhere: its audio counts as heard (each tag once; a mapping's
+        keys, not its values: ``Counter.update`` would add a dict's values as counts)."""
+        self.heard.update(list(tags))
 
     def first_time(self, tag: int) -> None:
         """Audio tagged ``tag`` in this turn: a request this server saw, not heard before."""

@@ -29,6 +29,7 @@ from .audio import (
 )
 from .audio import duration as audio_duration
 from .classify import error_from_close, error_from_frame, error_from_status
+from .connection import StreamConnection
 from .errors import (
     AuthenticationError,
     ConnectionLostError,
@@ -54,7 +55,7 @@ from .rest import AsyncRestClient, ClonedVoice, PronunciationDictionary, RestCli
 from .retry import RetryPolicy
 from .segment import MAX_CHUNK_CHARS, SentenceSegmenter, split_text
 from .state import UtteranceState
-from .stream import StreamConnection, Utterance
+from .utterance import Utterance
 from .wire import API_KEY_ENV, BASE_URL_ENV, DEFAULT_HTTP_BASE, DEFAULT_WS_BASE
 
 __version__ = "0.1.0"

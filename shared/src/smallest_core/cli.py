@@ -24,11 +24,11 @@ from pathlib import Path
 from . import __version__
 from .audio import pcm_to_wav
 from .codec import DEFAULT_HTTP_BASE
+from .connection import StreamConnection
 from .errors import SmallestError
 from .events import AudioChunk
 from .options import TTSOptions
 from .rest import AsyncRestClient
-from .stream import StreamConnection
 from .wire import API_KEY_ENV, BASE_URL_ENV
 
 __all__ = ["main"]

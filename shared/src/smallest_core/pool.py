@@ -18,14 +18,13 @@ What the pool does, and why:
   at most ``max_utterances_per_connection`` utterances share one socket; callers wait
   for room instead of overrunning the account's limits.
 * **retries** — utterances from the pool are retried on a fresh socket while they
-  have produced no audio (see :class:`~smallest_core.stream.Utterance`).
+  have produced no audio (see :class:`~smallest_core.utterance.Utterance`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import time
@@ -33,12 +32,14 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from .codec import resolve_base_url, ws_url
+from .connection import StreamConnection
 from .errors import AuthenticationError, InvalidOptionError, InvalidState, SmallestError
 from .options import TTSOptions
-from .protocol import EndRule
+from .protocol import MODES, EndRule, Mode
 from .redact import mask_key, register_secret
 from .retry import Attempts, RetryPolicy
-from .stream import ConnectFn, StreamConnection, Utterance
+from .transport import ConnectFn
+from .utterance import Utterance
 from .wire import API_KEY_ENV
 
 __all__ = ["ConnectionPool"]
@@ -81,7 +82,7 @@ class ConnectionPool:
         api_key: str | None = None,
         options: TTSOptions | None = None,
         base_url: str | None = None,
-        mode: str = "continuations",
+        mode: Mode = "continuations",
         max_connections: int = 8,
         max_utterances_per_connection: int = 16,
         idle_timeout: int = 60,
@@ -107,7 +108,9 @@ class ConnectionPool:
         self.options = options or TTSOptions()
         self.base_url = resolve_base_url(base_url)
         ws_url(self.base_url, idle_timeout)  # a bad URL or timeout fails here, not at connect
-        self.mode = mode
+        if mode not in MODES:
+            raise InvalidOptionError("mode", mode, " or ".join(MODES))
+        self.mode: Mode = mode
         self.max_connections = max_connections
         self.max_per_connection = max_utterances_per_connection
         self.idle_timeout = idle_timeout
@@ -311,10 +314,10 @@ class ConnectionPool:
                 end_rule=self.end_rule,
                 ping_interval=self._pings[0],
                 ping_timeout=self._pings[1],
+                on_idle=self._notify_soon,
+                on_closed=self._socket_closed,
             )
             await conn.connect()
-            conn.on_idle = self._notify_soon
-            conn.on_closed = functools.partial(self._socket_closed, conn)
         finally:
             await self._changed.acquire()
             self._opening -= 1

@@ -7,11 +7,22 @@ a server may echo one back, and a user may paste one into text.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import weakref
 
-__all__ = ["REDACTED", "RedactingFilter", "Secret", "mask_key", "redact", "register_secret"]
+from .wire import Field
+
+__all__ = [
+    "REDACTED",
+    "RedactingFilter",
+    "Secret",
+    "mask_key",
+    "redact",
+    "register_secret",
+    "scrub_frame",
+]
 
 REDACTED = "[secure]"
 
@@ -82,3 +93,30 @@ class RedactingFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+#: Frame fields whose values are user content (or audio): logged as a length, never as text.
+_CONTENT = frozenset({Field.TEXT, Field.AUDIO, Field.WORD, Field.MESSAGE, Field.DATA})
+
+
+def scrub_frame(frame: str, limit: int = 200) -> str:
+    """A frame as a log line that carries no user content: ids, flags and status as they
+    are; text, words, audio and messages as their lengths; keys redacted; at most
+    ``limit`` characters (the frame logs at DEBUG go through this, both directions)."""
+    try:
+        data = json.loads(frame)
+    except (ValueError, RecursionError):
+        return f"<unparseable frame, {len(frame)} chars>"
+    if not isinstance(data, dict):
+        return f"<{type(data).__name__} frame, {len(frame)} chars>"
+    shown = {k: _content(v) if k in _CONTENT else v for k, v in data.items()}
+    text = json.dumps(shown, separators=(",", ":"), default=str)
+    return redact(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _content(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _content(v) for k, v in value.items()}
+    if isinstance(value, str):
+        return f"<{len(value)} chars>"
+    return value

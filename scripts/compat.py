@@ -1,0 +1,112 @@
+"""`make test-compat`: the suites at both ends of every declared dependency range.
+
+Each distribution declares the range its users may install beside (``websockets>=13.1,<18``,
+``livekit-agents>=1.x,<2``, ...). This proves both ends: for ``lowest-direct`` and
+``highest`` it builds a throwaway virtualenv under ``.compat/``, installs every declared
+third-party requirement of our distributions as a direct requirement resolved to that end,
+the test tools at the versions ``uv.lock`` pins, then our distributions themselves from
+the workspace (``--no-deps``: their requirements are already there, at the end under
+test), prints what it resolved, and runs the core, adapter, conformance and reliability
+suites there.
+
+Usage: ``python scripts/compat.py [lowest-direct|highest ...]`` (default: both).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DISTRIBUTIONS = [
+    "shared",
+    "packages/smallest_local",
+    "packages/livekit_smallest",
+    "packages/pipecat_smallest",
+    "packages/langchain_smallest",
+]
+#: What the suites import beyond our distributions' own requirements: pinned to uv.lock.
+TEST_TOOLS = [
+    "pytest",
+    "pytest-asyncio",
+    "pytest-timeout",
+    "pytest-socket",
+    "pytest-xdist",
+    "hypothesis",
+    "pocketsphinx",
+    "jiwer",
+    "langchain-tests",
+]
+SUITES = [
+    "tests/core",
+    "tests/livekit",
+    "tests/pipecat",
+    "tests/langchain",
+    "tests/conformance",
+    "tests/reliability",
+]
+#: Printed after resolving, so a log says which versions each end proved.
+SHOWN = {"websockets", "httpx", "livekit-agents", "pipecat-ai", "langchain-core", "aiohttp"}
+
+
+def declared() -> list[str]:
+    """Every third-party requirement our distributions declare (workspace members out)."""
+    ours = set()
+    requirements: list[str] = []
+    for dist in DISTRIBUTIONS:
+        project = tomllib.loads((ROOT / dist / "pyproject.toml").read_text())["project"]
+        ours.add(project["name"])
+        requirements += project.get("dependencies", [])
+    return [r for r in requirements if _name(r) not in ours]
+
+
+def locked(names: list[str]) -> list[str]:
+    """``name==version`` for each name, as uv.lock pins it."""
+    packages = tomllib.loads((ROOT / "uv.lock").read_text())["package"]
+    versions = {p["name"]: p["version"] for p in packages if "version" in p}
+    return [f"{name}=={versions[name]}" for name in names]
+
+
+def _name(requirement: str) -> str:
+    for i, ch in enumerate(requirement):
+        if not (ch.isalnum() or ch in "-_."):
+            return requirement[:i].lower()
+    return requirement.lower()
+
+
+def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, env=env)
+
+
+def main(ends: list[str]) -> int:
+    uv = os.environ.get("UV", "uv")
+    for end in ends:
+        started = time.monotonic()
+        venv = ROOT / ".compat" / end
+        python = venv / "bin" / "python"
+        run(uv, "venv", "--quiet", "--clear", "--python", sys.executable, venv)
+        run(
+            uv, "pip", "install", "--quiet", "--python", python, "--resolution", end,
+            *declared(), *locked(TEST_TOOLS),
+        )  # fmt: skip
+        editable = [arg for dist in DISTRIBUTIONS for arg in ("-e", dist)]
+        run(uv, "pip", "install", "--quiet", "--python", python, "--no-deps", *editable)
+        listing = subprocess.run(
+            [uv, "pip", "list", "--python", str(python), "--format", "freeze"],
+            check=True, capture_output=True, text=True, cwd=ROOT,
+        ).stdout  # fmt: skip
+        shown = [line for line in listing.splitlines() if _name(line) in SHOWN]
+        print(f"== {end}: " + ", ".join(sorted(shown)), flush=True)
+        env = {**os.environ, "VIRTUAL_ENV": str(venv)}
+        run(python, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", *SUITES, env=env)
+        print(f"== {end}: passed in {time.monotonic() - started:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:] or ["lowest-direct", "highest"]))
