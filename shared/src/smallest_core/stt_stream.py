@@ -4,9 +4,8 @@ What lives here: :class:`Transcriber` (push audio, ``finalize``, ``end``, ``canc
 ``async for event in session``), the socket seam :class:`STTSocket` / :data:`OpenSocket`
 and its default, :func:`open_websocket`. What must not: frame layout or parsing (the
 sans-I/O :class:`~smallest_core.stt_protocol.STTProtocol` does that; this module only
-moves its bytes and runs its timers), and any framing of WebSocket bytes of our own (the
-seam hands whole messages over; the default is ``websockets``' client, and the core's
-transport module will take its place behind the same seam).
+moves its bytes and runs its timers), and any WebSocket framing (the seam hands whole
+messages over; the default drives :mod:`smallest_core.transport`, the TTS side's socket).
 
 Rules (the Pulse digest ``STT.md``):
 
@@ -35,36 +34,32 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Protocol, cast
 
-import websockets
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
-
-from .classify import error_from_close, error_from_status
+from . import transport
+from .classify import error_from_close
 from .codec import authorization, resolve_base_url
 from .errors import (
     AuthenticationError,
     ConnectionLostError,
     InvalidOptionError,
+    ProtocolError,
     RequestTimeoutError,
     SmallestError,
 )
 from .events import ErrorEvent
 from .metrics import STTMetrics
-from .redact import RedactingFilter, mask_key, redact, register_secret
+from .redact import mask_key, redact, register_secret
 from .retry import Attempts, RetryPolicy
 from .stt_codec import stt_ws_url
 from .stt_events import FinalTranscript, STTEvent
 from .stt_options import STTOptions
 from .stt_protocol import FRAME_MS, STTProtocol, STTState
 from .stt_wire import STT_LIVE_PATH
+from .transport import Closed, WebSocket
 from .wire import API_KEY_ENV, USER_AGENT, Header
 
 __all__ = ["OpenSocket", "STTSocket", "Transcriber", "open_websocket"]
 
 logger = logging.getLogger("smallest_core")
-#: websockets logs handshake headers at DEBUG; its records pass through redaction.
-_ws_logger = logging.getLogger("smallest_core.websockets")
-_ws_logger.addFilter(RedactingFilter())
 
 #: D22: how long ``end()`` waits for the ``is_last`` final by default.
 END_TIMEOUT_S = 5.0
@@ -93,33 +88,46 @@ class STTSocket(Protocol):
 OpenSocket = Callable[[str, Mapping[str, str], float], Awaitable[STTSocket]]
 
 
-class _WebSocket:
-    """:class:`STTSocket` over a ``websockets`` client connection."""
+class _TransportSocket:
+    """:class:`STTSocket` over the core transport (:mod:`smallest_core.transport`):
+    its callbacks feed a queue that :meth:`recv` reads."""
 
-    def __init__(self, ws: ClientConnection) -> None:
-        self._ws = ws
+    def __init__(self) -> None:
+        self._inbox: asyncio.Queue[str | bytes | Closed] = asyncio.Queue()
+        self._ws: WebSocket | None = None
+
+    def on_message(self, message: str | bytes) -> None:
+        self._inbox.put_nowait(message)
+
+    def on_close(self, closed: Closed) -> None:
+        self._inbox.put_nowait(closed)
 
     async def send(self, message: str | bytes) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            await self._ws.send(message)
+        ws = self._ws
+        if ws is None:
+            return
+        sent = ws.send_text(message) if isinstance(message, str) else ws.send_binary(message)
+        if sent and ws.paused:
+            await ws.drain()
 
     async def recv(self) -> str | bytes:
-        try:
-            return await self._ws.recv()
-        except ConnectionClosed as exc:
-            rcvd = exc.rcvd
-            raise (
-                error_from_close(rcvd.code, rcvd.reason)
-                if rcvd is not None
-                else error_from_close(None, "connection dropped")
-            ) from None
+        item = await self._inbox.get()
+        if not isinstance(item, Closed):
+            return item
+        self._inbox.put_nowait(item)  # every later recv() sees the end too
+        if item.protocol_error:
+            raise ProtocolError(f"bad frame from the server: {redact(item.reason)}")
+        raise error_from_close(item.code, item.reason)
 
     async def close(self) -> None:
-        await self._ws.close()
+        ws = self._ws
+        if ws is not None:
+            ws.close()
+            await ws.wait_closed()
 
 
 async def open_websocket(url: str, headers: Mapping[str, str], open_timeout: float) -> STTSocket:
-    """The default :data:`OpenSocket`: ``websockets``' asyncio client (pings every 20 s).
+    """The default :data:`OpenSocket`: the core transport, with keepalive pings.
 
     Raises:
         AuthenticationError, PermissionDeniedError, InvalidRequestError, RateLimitError,
@@ -127,27 +135,15 @@ async def open_websocket(url: str, headers: Mapping[str, str], open_timeout: flo
         RequestTimeoutError: the handshake took longer than ``open_timeout``.
         ConnectionLostError: the server could not be reached.
     """
-    try:
-        ws = await websockets.connect(
-            url,
-            additional_headers=dict(headers),
-            open_timeout=open_timeout,
-            max_size=2**22,
-            compression=None,
-            logger=_ws_logger,
-            close_timeout=2.0,
-        )
-    except InvalidStatus as exc:
-        response = exc.response
-        # from None: the handshake exception carries our request headers (the key).
-        raise error_from_status(
-            response.status_code, response.body, dict(response.headers)
-        ) from None
-    except TimeoutError:
-        raise RequestTimeoutError(f"WebSocket handshake to {url} timed out") from None
-    except (OSError, InvalidURI, websockets.InvalidHandshake) as exc:
-        raise ConnectionLostError(f"cannot connect to {url}: {redact(str(exc))}") from None
-    return _WebSocket(ws)
+    socket = _TransportSocket()
+    socket._ws = await transport.open_websocket(
+        url,
+        headers=headers,
+        on_message=socket.on_message,
+        on_close=socket.on_close,
+        open_timeout=open_timeout,
+    )
+    return socket
 
 
 _END = object()  # the queue's end-of-stream marker
