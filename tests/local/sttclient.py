@@ -7,11 +7,13 @@ so the server is checked against the digest, not against our core client's readi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from smallest_local import Server
 from smallest_local.engines import ToneEngine
@@ -63,12 +65,13 @@ async def until(ws: ClientConnection, done: Any, timeout: float = TIMEOUT) -> li
 
 
 async def rest(ws: ClientConnection, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
-    """Every frame until the server closes the socket."""
+    """Every frame until the server closes the socket (with any close code)."""
     frames: list[dict[str, Any]] = []
     async with asyncio.timeout(timeout):
-        async for raw in ws:
-            assert isinstance(raw, str)
-            frames.append(json.loads(raw))
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in ws:
+                assert isinstance(raw, str)
+                frames.append(json.loads(raw))
     return frames
 
 

@@ -458,6 +458,8 @@ class Segmenter:
         self._in_speech = False
         self._speech_end = 0.0
         self._last_partial = ""
+        self._chunk = b""
+        self._unfed_from = 0
 
     @property
     def seconds(self) -> float:
@@ -471,8 +473,11 @@ class Segmenter:
         step = self._frame_bytes
         whole = len(data) - len(data) % step
         self._carry = data[whole:]
+        self._unfed_from = 0
+        self._chunk = data
         for pos in range(0, whole, step):
-            self._frame(data[pos : pos + step], events)
+            self._frame(data[pos : pos + step], pos + step, events)
+        self._feed_upto(whole)
         if self._segment_speech:
             text = self.stream.partial()
             limit = self.options.rollover_words
@@ -484,9 +489,14 @@ class Segmenter:
                 events.append(SttEvent("partial", text=text))
         return events
 
-    def _frame(self, frame: bytes, events: list[SttEvent]) -> None:
+    def _feed_upto(self, end: int) -> None:
+        """Feed the chunk's frames not yet given to the recognizer (one call, not per frame)."""
+        if end > self._unfed_from:
+            self.stream.feed(self._chunk[self._unfed_from : end])
+            self._unfed_from = end
+
+    def _frame(self, frame: bytes, end: int, events: list[SttEvent]) -> None:
         speech = self.stream.is_speech(frame)
-        self.stream.feed(frame)
         start = self.samples / self.rate
         self.samples += len(frame) // 2
         self._segment_samples += len(frame) // 2
@@ -510,12 +520,15 @@ class Segmenter:
                 if self.options.vad_events:
                     events.append(SttEvent("speech_ended", timestamp=round(self._speech_end, 3)))
             if self._segment_speech and self._silence_ms >= self.options.endpoint_ms:
+                self._feed_upto(end)
                 events.extend(self._cut(speech_final=True))
         seconds = self._segment_samples / self.rate
         if not self._segment_speech and seconds >= SILENT_SEGMENT_S:
+            self._feed_upto(end)
             self.stream.cut()  # nothing was said: drop it unsent
             self._segment_samples = 0
         elif seconds >= MAX_SEGMENT_S:
+            self._feed_upto(end)
             events.extend(self._cut())
 
     def _cut(

@@ -224,6 +224,7 @@ class SttSession:
         if self._first_audio_at is None:
             self._first_audio_at = now
         self.audio_frames += 1
+        await self._apply_faults()  # "after N frames": act on the Nth, before answering it
         try:
             pcm = self.decoder.decode(data)
         except AudioError as exc:
@@ -253,7 +254,6 @@ class SttSession:
             )
             return
         await self._send_events(await self._engine(segmenter.feed, pcm))
-        await self._apply_faults()
 
     async def _on_text(self, data: str) -> None:
         try:
