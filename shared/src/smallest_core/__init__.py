@@ -1,15 +1,18 @@
-"""Shared streaming client core for the Smallest AI Waves TTS API.
+"""Shared streaming client core for the Smallest AI Waves TTS and Pulse STT APIs.
 
 Three layers, each usable alone:
 
 * protocol (sans-I/O): :class:`TTSOptions`, the events (:class:`AudioChunk`,
   :class:`WordTimestamp`, :class:`Complete`, :class:`ErrorEvent`), :class:`Protocol`
-  and the error taxonomy rooted at :class:`SmallestError`;
+  and the error taxonomy rooted at :class:`SmallestError`; for speech-to-text
+  :class:`STTOptions`, :class:`STTProtocol` and its events (:class:`InterimTranscript`,
+  :class:`FinalTranscript`, :class:`SpeechStarted`, :class:`SpeechEnded`);
 * transport (asyncio): :class:`StreamConnection` + :class:`Utterance` over one
-  WebSocket, :class:`ConnectionPool`, :class:`RetryPolicy`, and the REST clients
-  :class:`AsyncRestClient` / :class:`RestClient`;
+  WebSocket, :class:`ConnectionPool`, :class:`RetryPolicy`, :class:`Transcriber` (a
+  streaming transcription), and the REST clients :class:`AsyncRestClient` /
+  :class:`RestClient` (synthesis, batch ``transcribe``);
 * helpers: :class:`SentenceSegmenter`, audio conversions, :class:`UtteranceMetrics`,
-  :func:`redact`.
+  :class:`STTMetrics`, :func:`redact`.
 
 Adapters import from here only; the modules behind it are implementation detail.
 """
@@ -44,9 +47,10 @@ from .errors import (
     RequestTimeoutError,
     ServerError,
     SmallestError,
+    TranscriptionLostError,
 )
 from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
-from .metrics import UtteranceMetrics
+from .metrics import STTMetrics, UtteranceMetrics
 from .options import Language, Model, OutputFormat, SampleRate, TTSOptions, catalog_model
 from .pool import ConnectionPool
 from .protocol import EndRule, Mode, Protocol
@@ -55,6 +59,19 @@ from .rest import AsyncRestClient, ClonedVoice, PronunciationDictionary, RestCli
 from .retry import RetryPolicy
 from .segment import MAX_CHUNK_CHARS, SentenceSegmenter, split_text
 from .state import UtteranceState
+from .stt_events import (
+    FinalTranscript,
+    InterimTranscript,
+    Segment,
+    SpeechEnded,
+    SpeechStarted,
+    STTEvent,
+    Transcription,
+    Word,
+)
+from .stt_options import STTEncoding, STTLanguage, STTModel, STTOptions, STTSampleRate
+from .stt_protocol import STTProtocol, STTState
+from .stt_stream import Transcriber
 from .utterance import Utterance
 from .wire import API_KEY_ENV, BASE_URL_ENV, DEFAULT_HTTP_BASE, DEFAULT_WS_BASE
 
@@ -76,6 +93,8 @@ __all__ = [
     "EndRule",
     "ErrorEvent",
     "Event",
+    "FinalTranscript",
+    "InterimTranscript",
     "InvalidOptionError",
     "InvalidRequestError",
     "InvalidState",
@@ -94,16 +113,32 @@ __all__ = [
     "RequestTimeoutError",
     "RestClient",
     "RetryPolicy",
+    "STTEncoding",
+    "STTEvent",
+    "STTLanguage",
+    "STTMetrics",
+    "STTModel",
+    "STTOptions",
+    "STTProtocol",
+    "STTSampleRate",
+    "STTState",
     "SampleRate",
+    "Segment",
     "SentenceSegmenter",
     "ServerError",
     "SmallestError",
+    "SpeechEnded",
+    "SpeechStarted",
     "StreamConnection",
     "TTSOptions",
+    "Transcriber",
+    "Transcription",
+    "TranscriptionLostError",
     "Utterance",
     "UtteranceMetrics",
     "UtteranceState",
     "Voice",
+    "Word",
     "WordTimestamp",
     "__version__",
     "alaw_decode",
