@@ -152,18 +152,20 @@ class TestFinalizeAndEnd:
         assert stt.state is STTState.DONE
 
     async def test_end_is_bounded_when_is_last_never_comes(self, smallest_server: Server) -> None:
-        smallest_server.faults.stall(after_chunks=1, route="stt")  # withholds every event
+        smallest_server.faults.stall(after_chunks=4, route="stt")  # then withholds every event
         stt = session(smallest_server, end_timeout=0.3)
         async with stt:
-            _queue, task = collect(stt)
-            await stt.push_audio(tone(1, "stall"))
+            queue, task = collect(stt)
+            await stt.push_audio(tone(2, "stall"))
+            async with asyncio.timeout(10):
+                await queue.get()  # the server acknowledged the audio, then stalled
             with pytest.raises(
                 TranscriptionLostError, match=r"no is_last final within 0\.3 s"
             ) as info:
                 await stt.end()
             with pytest.raises(TranscriptionLostError):
                 await task
-        assert info.value.covered_seconds == 0.0 and info.value.audio_seconds == pytest.approx(0.2)
+        assert info.value.covered_seconds == 0.0 and info.value.audio_seconds == pytest.approx(0.4)
 
     async def test_cancel_stops_iteration(self, smallest_server: Server) -> None:
         async with session(smallest_server) as stt:
@@ -292,7 +294,7 @@ class TestKeepalive:
             return _Recording(await open_websocket(url, headers, timeout), sent, pongs)
 
         async with session(
-            smallest_server, keepalive_interval=0.15, open_socket=open_recording
+            smallest_server, keepalive_interval=0.5, open_socket=open_recording
         ) as stt:
             _queue, task = collect(stt)
             audio = tone(3, "live")
