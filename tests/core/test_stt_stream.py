@@ -176,6 +176,8 @@ class TestFinalizeAndEnd:
             with pytest.raises(InvalidState, match="cancelled"):
                 await stt.push_audio(b"\0\0")
         assert stt.state is STTState.CANCELLED
+        with pytest.raises(InvalidState, match="cannot connect: the transcription is cancelled"):
+            await stt.connect()
 
 
 class TestRetries:

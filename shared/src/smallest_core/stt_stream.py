@@ -41,6 +41,7 @@ from .errors import (
     AuthenticationError,
     ConnectionLostError,
     InvalidOptionError,
+    InvalidState,
     ProtocolError,
     RequestTimeoutError,
     SmallestError,
@@ -267,9 +268,12 @@ class Transcriber:
                 good (401/403/400).
             RateLimitError, ServerError, ConnectionLostError, RequestTimeoutError: still
                 failing when the retry policy gave up.
+            InvalidState: the session already finished (a session is not reusable).
         """
         if self._socket is not None or self._tasks:
             return self
+        if self._proto.finished:
+            raise InvalidState(f"cannot connect: the transcription is {self._proto.state.value}")
         self._socket = await self._open()
         self._spawn(self._read(), "smallest-core-stt-reader")
         if self.keepalive_interval is not None:
@@ -488,7 +492,7 @@ class Transcriber:
             self._proto.connection_lost(final)
             self._deliver()
             return
-        if self._proto.state is STTState.CANCELLED:
+        if self._proto.finished:  # cancelled, or end() gave up, while we reconnected
             with contextlib.suppress(Exception):
                 await socket.close()
             return
