@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smallest_core.classify import error_from_close
+from smallest_core.classify import error_from_close, error_from_status
 from smallest_core.errors import (
     AuthenticationError,
     ConnectionLostError,
@@ -536,6 +536,20 @@ class TestConnectionLost:
         assert not proto.can_replay
         proto.connection_lost(error_from_close(1006))
         assert isinstance(proto.events_received()[0].error, TranscriptionLostError)
+
+
+class TestHttpErrors:
+    """§2: the unified STT body ``{"error", "message"}`` may carry the same text twice."""
+
+    def test_repeated_message_is_not_a_code(self):
+        body = '{"error": "Invalid \'model\': pulse-9", "message": "Invalid \'model\': pulse-9"}'
+        error = error_from_status(400, body)
+        assert isinstance(error, InvalidRequestError) and error.code is None
+        assert str(error) == "HTTP 400 Bad Request: Invalid 'model': pulse-9"
+
+    def test_413_is_a_permanent_invalid_request(self):
+        error = error_from_status(413, '{"error": "Audio file exceeds the limit."}')
+        assert isinstance(error, InvalidRequestError) and not error.retryable
 
 
 class TestBatchResponses:
