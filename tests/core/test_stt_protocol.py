@@ -69,6 +69,12 @@ def drive(proto: STTProtocol, *frames: str) -> list:
     return proto.events_received()
 
 
+def drive_at(proto: STTProtocol, now: float, *frames: str) -> list:
+    for text in frames:
+        proto.receive_text(text, now)
+    return proto.events_received()
+
+
 def pcm(seconds: float, rate: int = 16000) -> bytes:
     return b"\x01\x00" * int(rate * seconds)
 
@@ -388,6 +394,16 @@ class TestFinalize:
         [rollover, answer] = drive(proto, final("b"), final("", from_finalize=True))
         assert not rollover.from_finalize and answer.from_finalize
         assert proto.pending_finalizes == 0
+
+    def test_an_unanswered_finalize_expires(self):
+        """A server that ignores finalize: a final 2 s later is an endpoint, not the answer."""
+        proto = STTProtocol(STTOptions())
+        proto.finalize(now=10.0)
+        [late] = drive_at(proto, 12.5, final("endpoint"))
+        assert not late.from_finalize and proto.pending_finalizes == 0
+        proto.finalize(now=20.0)
+        [answer] = drive_at(proto, 21.9, final("answer"))
+        assert answer.from_finalize
 
     def test_finalize_answer_may_be_empty(self):
         proto = STTProtocol(STTOptions())

@@ -131,6 +131,18 @@ class TestFinalizeAndEnd:
             await stt.end()
             await task
 
+    @pytest.mark.smallest_server(stt_dialect="close-stream-only")
+    async def test_server_that_ignores_finalize(self, smallest_server: Server) -> None:
+        """D1: the first /stt/live spec knew only close_stream; nothing is lost at end()."""
+        async with session(smallest_server) as stt:
+            _queue, task = collect(stt)
+            await stt.push_audio(tone(2, "old-spec"))
+            await stt.finalize()  # ignored by this server
+            await stt.end()
+            finals = [e for e in await task if isinstance(e, FinalTranscript)]
+        assert " ".join(f.text for f in finals).split() == [tone_word("old-spec")] * 2
+        assert finals[-1].is_last and stt.state is STTState.DONE
+
     @pytest.mark.smallest_server(stt_dialect="transcription-only")
     async def test_text_under_transcription_only(self, smallest_server: Server) -> None:
         async with session(smallest_server) as stt:

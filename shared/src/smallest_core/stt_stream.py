@@ -351,7 +351,7 @@ class Transcriber:
         Raises:
             InvalidState: after :meth:`end` or :meth:`cancel`.
         """
-        self._proto.finalize()
+        self._proto.finalize(asyncio.get_running_loop().time())
         await self._flush()
 
     async def end(self) -> None:
@@ -449,7 +449,7 @@ class Transcriber:
             if isinstance(message, str):
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug("< %s", redact(message[:200]))
-                self._proto.receive_text(message)
+                self._proto.receive_text(message, asyncio.get_running_loop().time())
             else:
                 self._proto.receive_bytes(message)
             error = self._proto.error
