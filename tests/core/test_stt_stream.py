@@ -323,9 +323,14 @@ class TestKeepalive:
         assert sent.count('{"type":"keepalive"}') >= 1
         assert all(not isinstance(e, str) for e in events)
 
-    async def test_keepalive_can_be_disabled(self) -> None:
-        stt = Transcriber(api_key="sk_x_1234", base_url="ws://127.0.0.1:9", keepalive_interval=None)
+    async def test_keepalive_can_be_disabled_and_is_off_for_a_direct_server(self) -> None:
+        base = "ws://127.0.0.1:9"
+        stt = Transcriber(api_key="sk_x_1234", base_url=base, keepalive_interval=None)
         assert stt.keepalive_interval is None
+        legacy = Transcriber(api_key="sk_x_1234", base_url=base, path="/waves/v1/pulse/get_text")
+        assert legacy.keepalive_interval == 5.0
+        direct = Transcriber(api_key="sk_x_1234", base_url=base, path="/transcribe")
+        assert direct.keepalive_interval is None and direct.url.startswith(f"{base}/transcribe?")
         with pytest.raises(InvalidOptionError, match="keepalive_interval=0 "):
             Transcriber(api_key="sk_x_1234", base_url="ws://127.0.0.1:9", keepalive_interval=0)
 

@@ -54,7 +54,7 @@ from .stt_codec import stt_ws_url
 from .stt_events import FinalTranscript, STTEvent
 from .stt_options import STTOptions
 from .stt_protocol import FRAME_MS, STTProtocol, STTState
-from .stt_wire import STT_LIVE_PATH
+from .stt_wire import STT_LEGACY_LIVE_PATH, STT_LIVE_PATH
 from .transport import Closed, WebSocket
 from .wire import API_KEY_ENV, USER_AGENT, Header
 
@@ -157,11 +157,17 @@ class Transcriber:
     :meth:`end` when the audio is over, and read the events with ``async for``::
 
         async with Transcriber(options=STTOptions(language="en")) as stt:
-            await stt.push_audio(pcm)
-            await stt.finalize()
-            async for event in stt:
+
+            async def speak() -> None:
+                async for chunk in microphone():  # any chunk size
+                    await stt.push_audio(chunk)
+                await stt.end()
+
+            speaker = asyncio.create_task(speak())
+            async for event in stt:  # ends after the is_last final
                 match event:
                     case FinalTranscript(text=text, from_finalize=True): ...
+            await speaker
 
     Iteration yields :class:`InterimTranscript`, :class:`FinalTranscript`,
     :class:`SpeechStarted` and :class:`SpeechEnded`; it stops after the ``is_last`` final
@@ -175,13 +181,15 @@ class Transcriber:
         retry: retry policy for a refused upgrade or a drop before any audio; None: the
             default :class:`RetryPolicy`.
         keepalive_interval: seconds without anything sent before a ``keepalive`` (D2);
-            None disables it (a direct inference server rejects it).
+            None disables it. Only the gateway's paths get it: with another ``path`` (a
+            direct inference server, which rejects it, LiveKit's ``stream_path``) it is
+            off whatever this says.
         end_timeout: the longest wait, after ``close_stream``, for the ``is_last`` final.
         open_timeout: seconds for each WebSocket handshake.
         frame_ms: milliseconds of audio per binary frame (D13: 50-100).
         headers: extra upgrade headers (e.g. ``x-expire-content``).
-        path: the streaming path (the legacy ``/waves/v1/pulse/get_text`` takes the same
-            messages).
+        path: the streaming path: ``/waves/v1/stt/live``, the legacy
+            ``/waves/v1/pulse/get_text`` (same messages), or a direct server's.
         open_socket: the socket seam (default :func:`open_websocket`).
 
     Raises:
@@ -223,7 +231,9 @@ class Transcriber:
                 "keepalive_interval", keepalive_interval, "a number > 0 (seconds), or None"
             )
         self.retry = retry if retry is not None else RetryPolicy()
-        self.keepalive_interval = keepalive_interval
+        # D2: the public gateway wants keepalives; a direct inference server rejects them
+        gateway = path in (STT_LIVE_PATH, STT_LEGACY_LIVE_PATH)
+        self.keepalive_interval = keepalive_interval if gateway else None
         self.end_timeout = float(end_timeout)
         self.open_timeout = float(open_timeout)
         self._headers = dict(headers or {})
@@ -274,6 +284,8 @@ class Transcriber:
             return self
         if self._proto.finished:
             raise InvalidState(f"cannot connect: the transcription is {self._proto.state.value}")
+        # the policy's deadline runs from here, not from construction
+        self._attempts = Attempts(self.retry, time.monotonic(), what="transcription")
         self._socket = await self._open()
         self._spawn(self._read(), "smallest-core-stt-reader")
         if self.keepalive_interval is not None:
