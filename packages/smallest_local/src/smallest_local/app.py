@@ -1,6 +1,7 @@
 """The aiohttp application: routes, Bearer auth, HTTP fault injection, JSON errors.
 
-Route handlers live next to what they serve: TTS in ``tts_http`` / ``tts_ws``, voices,
+Route handlers live next to what they serve: TTS in ``tts_http`` / ``tts_ws``, Pulse STT
+in ``stt_ws`` / ``stt_http``, voices,
 cloning, dictionaries and legacy routes in ``resources``.
 """
 
@@ -12,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from . import resources, tts_http, tts_ws
+from . import resources, stt_http, stt_ws, tts_http, tts_ws
 from .faults import FaultKind
 from .state import STATE, ServerState
 
@@ -104,5 +105,7 @@ def create_app(state: ServerState) -> web.Application:
     tts_http.add_routes(app)
     tts_ws.add_routes(app)
     resources.add_routes(app)
+    stt_ws.add_routes(app)
+    stt_http.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", _not_found)
     return app

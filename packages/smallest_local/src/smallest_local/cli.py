@@ -14,7 +14,14 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .config import DEFAULT_API_KEY, DIALECTS, LatencyModel, ServerConfig, _keys_from_env
+from .config import (
+    DEFAULT_API_KEY,
+    DIALECTS,
+    STT_DIALECTS,
+    LatencyModel,
+    ServerConfig,
+    _keys_from_env,
+)
 from .server import Server
 
 __all__ = ["main"]
@@ -67,6 +74,23 @@ def _parser() -> argparse.ArgumentParser:
         help="release* dialects: pause before each next release's first chunk",
     )
     serve.add_argument(
+        "--stt-engine",
+        choices=("pocketsphinx", "tone"),
+        default=None,
+        help="speech-to-text engine (default: pocketsphinx with --engine espeak, tone with tone)",
+    )
+    serve.add_argument(
+        "--stt-dialect",
+        choices=tuple(STT_DIALECTS),
+        default="pulse",
+        help="how the Pulse STT WebSocket answers where the sources disagree (README)",
+    )
+    serve.add_argument(
+        "--stt-strict",
+        action="store_true",
+        help="STT: 400 for a missing language on /stt/live and out-of-range eou_timeout_ms",
+    )
+    serve.add_argument(
         "--chunk-log",
         metavar="PATH",
         help="benchmarks: append 'client-id samples-before perf_counter_ns' per chunk sent "
@@ -109,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         db_path=args.db,
         dialect=args.dialect,
         release_gap_ms=args.release_gap_ms,
+        stt_engine=args.stt_engine,
+        stt_dialect=args.stt_dialect,
+        stt_strict=args.stt_strict,
     )
     server = Server(config)
     if args.chunk_log:

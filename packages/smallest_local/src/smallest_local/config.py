@@ -10,7 +10,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_API_KEY", "DIALECTS", "Dialect", "LatencyModel", "ServerConfig"]
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DIALECTS",
+    "STT_DIALECTS",
+    "Dialect",
+    "LatencyModel",
+    "ServerConfig",
+    "SttDialect",
+]
 
 #: The key the server accepts when none is configured (documented in the README).
 DEFAULT_API_KEY = "sk_local_dev_key"
@@ -85,6 +93,76 @@ DIALECTS: dict[str, Dialect] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class SttDialect:
+    """How the Pulse STT WebSocket answers where the sources disagree (STT.md §6).
+
+    The default (``pulse``) is the digest's "Implement" reading; each other named
+    dialect changes one thing a client must survive. Tests pick one with
+    ``ServerConfig.stt_dialect`` (or per connection with the
+    ``smallest_local_dialect`` query parameter, which the real service would ignore).
+
+    Attributes:
+        finalize: ``{"type":"finalize"}`` is answered with a final (D1). False: the first
+            ``/stt/live`` spec, which knew only ``close_stream``; ``finalize`` is then an
+            unknown frame and ignored.
+        from_finalize: when the finalize answer carries ``from_finalize: true`` (D5):
+            ``"always"`` (spec), ``"itn"`` (only with ``itn_normalize=true``, the API
+            page), ``"never"`` (the live probe without ITN).
+        keepalive: the answer to ``{"type":"keepalive"}`` (D2): ``"pong"`` (LiveKit's
+            public gateway), ``"error"`` (LiveKit's direct inference server rejects it
+            with ``{"error": ...}``) or ``"ignore"`` (nothing; docs and SDK are silent).
+        text_fields: which text keys transcript events carry (D3): ``"both"``
+            (``transcript`` and ``transcription``, identical), ``"transcription"`` (the
+            spec examples) or ``"transcript"`` (the legacy spec).
+        string_speakers: with ``diarize``, ``speaker`` is ``"speaker_0"`` (the
+            ``/stt/live`` spec, SDK) instead of ``0`` (D7).
+        error_shape: in-session error frames (§2, D4): ``"a"``
+            ``{"type":"error","status":"error","message","error_code"}``, ``"c"``
+            ``{"status":"error","error":{"message","code"}}``, ``"d"`` ``{"error": ...}``.
+        server_closes: after the ``is_last`` event the server closes (1000) at once (the
+            spec); False: it waits up to 5 s for the client to close (docs' examples, D22).
+    """
+
+    finalize: bool = True
+    from_finalize: str = "always"
+    keepalive: str = "pong"
+    text_fields: str = "both"
+    string_speakers: bool = False
+    error_shape: str = "a"
+    server_closes: bool = True
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("from_finalize", self.from_finalize, ("always", "itn", "never")),
+            ("keepalive", self.keepalive, ("pong", "error", "ignore")),
+            ("text_fields", self.text_fields, ("both", "transcription", "transcript")),
+            ("error_shape", self.error_shape, ("a", "c", "d")),
+        )
+        for name, value, allowed in checks:
+            if value not in allowed:
+                raise ValueError(
+                    f"SttDialect: invalid {name!r}: {value!r}; allowed: {', '.join(allowed)}"
+                )
+
+
+#: The named STT dialects (``ServerConfig.stt_dialect``, ``--stt-dialect``, the marker,
+#: or ``?smallest_local_dialect=`` per connection).
+STT_DIALECTS: dict[str, SttDialect] = {
+    "pulse": SttDialect(),
+    "pulse-itn": SttDialect(from_finalize="itn"),
+    "no-from-finalize": SttDialect(from_finalize="never"),
+    "close-stream-only": SttDialect(finalize=False),
+    "direct": SttDialect(keepalive="error", error_shape="d"),
+    "silent-keepalive": SttDialect(keepalive="ignore"),
+    "transcription-only": SttDialect(text_fields="transcription"),
+    "transcript-only": SttDialect(text_fields="transcript"),
+    "string-speakers": SttDialect(string_speakers=True),
+    "error-nested": SttDialect(error_shape="c"),
+    "client-closes": SttDialect(server_closes=False),
+}
+
+
 def _keys_from_env() -> tuple[str, ...]:
     raw = os.environ.get("SMALLEST_LOCAL_API_KEYS", "")
     keys = tuple(k.strip() for k in raw.split(",") if k.strip())
@@ -131,6 +209,22 @@ class ServerConfig:
         release_gap_ms: under the ``release*`` dialects, the least time between one
             release's last frame (its ``complete`` in ``release``) and the next
             release's first chunk (on top of ``first_chunk_ms``); 0 for none.
+        stt_engine: the speech-to-text engine, ``"pocketsphinx"`` (real recognition) or
+            ``"tone"`` (reads tone audio's tags, exact); ``None`` follows ``engine``
+            (``espeak`` → ``pocketsphinx``, ``tone`` → ``tone``).
+        stt_dialect: how the Pulse STT WebSocket answers, one of :data:`STT_DIALECTS`
+            (see :class:`SttDialect`).
+        stt_strict: refuse what the real service may refuse but our default tolerates:
+            a missing ``language`` on ``/stt/live`` and ``eou_timeout_ms`` outside
+            100-10000 are 400 instead of defaulted / clamped (STT.md D10, D12).
+        stt_max_session_s: most seconds of audio one STT session may send; beyond it the
+            pending final is sent, then an error frame and close 1008 (endless streams).
+        stt_max_realtime_factor, stt_burst_s: audio rate limit. After the first frame a
+            session may send ``stt_burst_s`` seconds of audio plus
+            ``stt_max_realtime_factor`` × wall-clock seconds; more is an error frame
+            (``RATE_LIMITED``) and close 1008. Sending faster than real time is allowed
+            (the docs advise it, STT.md D13) up to that bound.
+        stt_max_batch_bytes: largest batch body (413 on ``/stt/``, 400 on the legacy path).
     """
 
     host: str = "127.0.0.1"
@@ -151,8 +245,24 @@ class ServerConfig:
     legacy_routes: bool = False
     dialect: str = "context"
     release_gap_ms: float = 100.0
+    stt_engine: str | None = None
+    stt_dialect: str = "pulse"
+    stt_strict: bool = False
+    stt_max_session_s: float = 4 * 3600.0
+    stt_max_realtime_factor: float = 50.0
+    stt_burst_s: float = 120.0
+    stt_max_batch_bytes: int = 250 * 1024 * 1024
 
     def __post_init__(self) -> None:
+        if self.stt_dialect not in STT_DIALECTS:
+            raise ValueError(
+                f"Invalid 'stt_dialect': {self.stt_dialect!r}. "
+                f"Allowed values: {', '.join(STT_DIALECTS)}."
+            )
+        if self.stt_engine not in (None, "pocketsphinx", "tone"):
+            raise ValueError(
+                f"Invalid 'stt_engine': {self.stt_engine!r}. Allowed values: pocketsphinx, tone."
+            )
         if self.dialect not in DIALECTS:
             raise ValueError(
                 f"Invalid 'dialect': {self.dialect!r}. Allowed values: {', '.join(DIALECTS)}."
@@ -167,6 +277,13 @@ class ServerConfig:
             raise ValueError(f"Invalid 'release_gap_ms': {self.release_gap_ms!r}. Must be >= 0.")
 
     @property
+    def stt_engine_name(self) -> str:
+        """The STT engine in effect (``stt_engine``, or the one ``engine`` implies)."""
+        if self.stt_engine is not None:
+            return self.stt_engine
+        return "tone" if self.engine == "tone" else "pocketsphinx"
+
+    @property
     def dialect_spec(self) -> Dialect:
         """The :class:`Dialect` that ``dialect`` names."""
         return DIALECTS[self.dialect]
@@ -175,5 +292,5 @@ class ServerConfig:
         return (
             f"ServerConfig(host={self.host!r}, port={self.port}, engine={self.engine!r}, "
             f"api_keys=[{len(self.api_keys)} hidden], db_path={self.db_path!r}, "
-            f"dialect={self.dialect!r})"
+            f"dialect={self.dialect!r}, stt_dialect={self.stt_dialect!r})"
         )

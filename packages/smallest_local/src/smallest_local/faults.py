@@ -24,6 +24,16 @@ kind                      taken when             effect
 ``CLONE_FAILS``           a clone is created     the clone job ends in ``failed``
 ========================  =====================  =========================================
 
+Speech-to-text sessions (``/waves/v1/stt/live``, ``/waves/v1/pulse/get_text``) take
+the per-synthesis kinds only when scripted with ``route="stt"``, and count *audio frames
+received* where TTS counts chunks sent: ``after_chunks=0`` acts as soon as the socket is
+open (a drop before any audio), ``after_chunks=3`` once the third binary frame arrived
+(a drop after audio). There ``ERROR_FRAME`` sends the error frame in ``shape`` (``"a"``,
+``"c"``, ``"d"`` of STT.md §2; default: the dialect's) and closes (1011); ``STALL``
+withholds every later event (``seconds``, or for good, ``is_last`` included) while still
+reading audio. ``REFUSE_UPGRADE``, ``IDLE_CLOSE`` and ``HTTP_STATUS`` apply to STT as
+to TTS.
+
 Each fault fires ``times`` times (``None``: for ever). ``request_id`` limits a
 per-synthesis fault to the request whose client id (``request_id`` or ``context_id``)
 matches; ``route`` limits it to ``"ws"`` or ``"http"``. The plan is thread-safe: tests
@@ -88,6 +98,7 @@ class Fault:
         request_id: only the synthesis whose client request/context id equals this.
         route: ``"ws"``, ``"http"`` or ``None`` for both.
         path: HTTP faults: only requests whose path starts with this.
+        shape: STT ``ERROR_FRAME``: the error frame's shape, ``"a"``, ``"c"`` or ``"d"``.
     """
 
     kind: FaultKind
@@ -101,6 +112,7 @@ class Fault:
     request_id: str | None = None
     route: str | None = None
     path: str | None = None
+    shape: str | None = None
     fired: int = field(default=0, init=False)
 
 
@@ -207,8 +219,14 @@ class FaultPlan:
         after_chunks: int = 0,
         times: int | None = 1,
         request_id: str | None = None,
+        route: str = "ws",
+        shape: str | None = None,
     ) -> Fault:
-        """Send an error frame for the synthesis instead of (the rest of) its audio."""
+        """Send an error frame for the synthesis instead of (the rest of) its audio.
+
+        ``route="stt"`` scripts it for an STT session instead (after ``after_chunks``
+        audio frames, in ``shape``, then close 1011).
+        """
         return self.add(
             Fault(
                 FaultKind.ERROR_FRAME,
@@ -217,21 +235,27 @@ class FaultPlan:
                 code=code,
                 message=message,
                 request_id=request_id,
-                route="ws",
+                route=route,
+                shape=shape,
             )
         )
 
     def malformed_frame(
-        self, *, after_chunks: int = 0, times: int | None = 1, request_id: str | None = None
+        self,
+        *,
+        after_chunks: int = 0,
+        times: int | None = 1,
+        request_id: str | None = None,
+        route: str = "ws",
     ) -> Fault:
-        """Send a text frame that is not JSON, then carry on."""
+        """Send a text frame that is not JSON, then carry on (``route="stt"``: STT)."""
         return self.add(
             Fault(
                 FaultKind.MALFORMED_FRAME,
                 times=times,
                 after_chunks=after_chunks,
                 request_id=request_id,
-                route="ws",
+                route=route,
             )
         )
 
@@ -312,12 +336,19 @@ class FaultPlan:
         path: str | None = None,
         where: str = "",
         limit: int | None = None,
+        exact_route: bool = False,
     ) -> list[Fault]:
-        """Take every pending fault of ``kinds`` matching the context, counting each firing."""
+        """Take every pending fault of ``kinds`` matching the context, counting each firing.
+
+        ``exact_route``: only faults scripted for exactly ``route`` (STT sessions take
+        their per-session faults this way, so a TTS fault never fires on them).
+        """
         taken: list[Fault] = []
         with self._lock:
             for fault in list(self._faults):
                 if fault.kind not in kinds:
+                    continue
+                if exact_route and fault.route != route:
                     continue
                 if fault.route is not None and route is not None and fault.route != route:
                     continue

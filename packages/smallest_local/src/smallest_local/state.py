@@ -15,7 +15,7 @@ from aiohttp import web
 
 from .catalog import is_catalog_voice
 from .config import LatencyModel, ServerConfig
-from .engines import Engine, get_engine
+from .engines import Engine, Recognizer, get_engine, get_recognizer
 from .faults import FaultPlan
 
 if TYPE_CHECKING:
@@ -45,6 +45,12 @@ class ServerStats:
     internal_errors: int = 0
     #: client ids (request_id / context_id) in the order their synthesis started
     request_ids: list[str] = field(default_factory=list)
+    #: STT: WebSocket sessions opened, batch requests answered, audio seconds received
+    stt_sessions: int = 0
+    stt_batch_requests: int = 0
+    stt_audio_seconds: float = 0.0
+    #: STT: finals sent (all sessions)
+    stt_finals: int = 0
     #: benchmarks: (client id, samples of the request sent before this chunk,
     #: ``time.perf_counter_ns()`` just before the chunk frame is written); None = off
     chunk_log: list[tuple[str, int, int]] | None = None
@@ -81,6 +87,7 @@ class ServerState:
     def __init__(self, config: ServerConfig, store: Store | None = None) -> None:
         self.config = config
         self.engine: Engine = get_engine(config.engine)
+        self.recognizer: Recognizer = get_recognizer(config.stt_engine_name)
         self.latency: LatencyModel = config.latency
         self.faults = FaultPlan()
         self.stats = ServerStats()

@@ -1,0 +1,98 @@
+"""A plain Pulse STT client for testing the local server: the wire of STT.md, by hand.
+
+Like ``wsclient`` for TTS, it speaks the frames directly with ``websockets`` / ``httpx``,
+so the server is checked against the digest, not against our core client's reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from smallest_local import Server
+from smallest_local.engines import ToneEngine
+
+LIVE = "/waves/v1/stt/live"
+LEGACY = "/waves/v1/pulse/get_text"
+BATCH = "/waves/v1/stt/"
+TIMEOUT = 10.0
+RATE = 16000
+
+
+def auth(key: str) -> dict[str, str]:
+    """The Bearer header; none at all for an empty key."""
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+async def connect(
+    server: Server,
+    query: str = "model=pulse&language=en",
+    *,
+    path: str = LIVE,
+    key: str | None = None,
+) -> ClientConnection:
+    """Open a streaming session (raises ``InvalidStatus`` when the upgrade is refused)."""
+    return await websockets.connect(
+        f"{server.ws_url}{path}?{query}",
+        additional_headers=auth(key if key is not None else server.api_key),
+        max_size=None,
+    )
+
+
+async def recv(ws: ClientConnection, timeout: float = TIMEOUT) -> dict[str, Any]:
+    """The next server frame, parsed; fails the test rather than hanging."""
+    async with asyncio.timeout(timeout):
+        raw = await ws.recv()
+    assert isinstance(raw, str), f"server sent a binary frame: {raw!r}"
+    return json.loads(raw)
+
+
+async def until(ws: ClientConnection, done: Any, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
+    """Frames up to and including the first for which ``done(frame)`` is true."""
+    frames: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = await recv(ws, timeout)
+            frames.append(frame)
+            if done(frame):
+                return frames
+
+
+async def rest(ws: ClientConnection, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
+    """Every frame until the server closes the socket (with any close code)."""
+    frames: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in ws:
+                assert isinstance(raw, str)
+                frames.append(json.loads(raw))
+    return frames
+
+
+def tone(words: int, tag: str, rate: int = RATE) -> bytes:
+    """Tone audio of ``words`` word slots tagged ``tag`` (what the TTS tone engine makes)."""
+    return (
+        ToneEngine().synthesize(" ".join(["w"] * words), voice_id="", sample_rate=rate, tag=tag).pcm
+    )
+
+
+def silence(seconds: float, rate: int = RATE) -> bytes:
+    """Digital silence."""
+    return b"\x00\x00" * int(seconds * rate)
+
+
+async def send_audio(ws: ClientConnection, pcm: bytes, chunk: int = 3200) -> None:
+    """Send ``pcm`` as binary frames of ``chunk`` bytes (100 ms at 16 kHz), unpaced."""
+    for pos in range(0, len(pcm), chunk):
+        await ws.send(pcm[pos : pos + chunk])
+
+
+def finals(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The final transcript events among ``frames``."""
+    return [f for f in frames if f.get("is_final")]
