@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --locked --no-sync
 
-.PHONY: demo test bench lint format venv clean
+.PHONY: demo test test-compat bench lint format venv clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -22,6 +22,13 @@ test: venv
 	$(RUN) ruff check .
 	$(RUN) mypy
 	$(RUN) pytest -q
+
+# Both ends of every declared dependency range (websockets, httpx, livekit-agents,
+# pipecat-ai, langchain-core, ...): throwaway virtualenvs under .compat/, resolved with uv's
+# --resolution lowest-direct and highest, each running the core, adapter, conformance and
+# reliability suites (scripts/compat.py).
+test-compat: venv
+	UV=$(UV) $(RUN) python scripts/compat.py
 
 # The live suite (tests/live/) against the real service; never part of `make test`.
 # Needs SMALLEST_API_KEY (every test skips, with the reason, without it); SMALLEST_BASE_URL
@@ -49,4 +56,4 @@ format: venv
 	$(RUN) ruff format .
 
 clean:
-	rm -rf .venv .tools out
+	rm -rf .venv .tools .compat out
