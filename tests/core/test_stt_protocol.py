@@ -1,4 +1,4 @@
-"""The sans-I/O Pulse session and its parsers: every event shape of STT.md §2-§3 and the
+"""The sans-I/O Pulse session and its parsers: every event shape of docs/stt.md §2-§3 and the
 readings of §6 (D1, D3, D4, D5, D7, D13, D22), with plain strings, no event loop."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The streaming Transcriber over real sockets to smallest_local (tone recognizer: exact
 transcripts whatever the chunking): finalize/end ordering, dialects, keepalive, retries
-only where nothing was lost, and the drop-after-audio error (STT.md §3, §6)."""
+only where nothing was lost, and the drop-after-audio error (docs/stt.md §3, §6)."""
 
 from __future__ import annotations
 

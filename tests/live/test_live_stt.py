@@ -1,4 +1,4 @@
-"""Live checks of Pulse speech-to-text against the real service (STT.md readings, settled).
+"""Live checks of Pulse speech-to-text against the real service (docs/stt.md readings, settled).
 
 Run with ``make test-live`` (skipped without ``SMALLEST_API_KEY``; ``SMALLEST_BASE_URL``
 points it at ``smallest-local serve`` for a dry run). The speech is the service's own:

@@ -8,7 +8,7 @@ pair as in websockets: :meth:`~STTProtocol.send_audio`, :meth:`~STTProtocol.fina
 must not: asyncio, sockets, clocks (the session runs the keepalive and ``end`` timers),
 frame layout (:mod:`smallest_core.stt_codec`).
 
-The rules it keeps (the Pulse digest ``STT.md``):
+The rules it keeps (``docs/stt.md``):
 
 * Audio is re-framed into 50 ms frames (D13; G.711/PCM only — Opus frames pass through
   as given); ``finalize`` and ``end`` send the short tail first, so they cover every

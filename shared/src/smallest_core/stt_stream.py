@@ -7,7 +7,7 @@ sans-I/O :class:`~smallest_core.stt_protocol.STTProtocol` does that; this module
 moves its bytes and runs its timers), and any WebSocket framing (the seam hands whole
 messages over; the default drives :mod:`smallest_core.transport`, the TTS side's socket).
 
-Rules (the Pulse digest ``STT.md``):
+Rules (``docs/stt.md``):
 
 * Retries only where nothing was lost: a refused upgrade (429/5xx), or a socket that
   failed (dropped, or a retryable error frame such as a concurrency limit) before the
