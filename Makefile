@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --locked --no-sync
 
-.PHONY: demo test test-compat bench lint format venv clean
+.PHONY: demo test test-compat bench bench-ab lint format venv clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -45,6 +45,12 @@ bench: venv
 	$(RUN) python bench/report.py
 	$(RUN) python bench/core.py
 	$(RUN) python bench/server.py
+
+# The core's transport before (85355a4, websockets 15) and after the rewrite, on one server:
+# warm TTFA through LiveKit and Pipecat and client CPU per audio second, rounds alternated
+# (bench/transport_ab.py; ~4 min; a throwaway git worktree of the baseline, removed after).
+bench-ab: venv
+	UV=$(UV) $(RUN) python bench/transport_ab.py
 
 lint: venv
 	$(RUN) ruff check .

@@ -18,9 +18,24 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by process ``pid`` (``/proc/<pid>/stat``)."""
+    with open(f"/proc/{pid}/stat") as f:
+        # the command name (field 2) may hold spaces: split after its closing parenthesis
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 @contextmanager
 def server_process(*args: str) -> Iterator[tuple[str, str]]:
     """Run ``smallest-local serve`` in its own process; yield its (ws, http) base URLs."""
+    with server_process_pid(*args) as (ws, http, _pid):
+        yield ws, http
+
+
+@contextmanager
+def server_process_pid(*args: str) -> Iterator[tuple[str, str, int]]:
+    """:func:`server_process`, also yielding the server's pid (for its CPU figures)."""
     env = {**os.environ, "SMALLEST_LOCAL_API_KEYS": KEY}
     proc = subprocess.Popen(
         [
@@ -46,7 +61,7 @@ def server_process(*args: str) -> Iterator[tuple[str, str]]:
             match = re.search(r"(ws://\S+?)/waves", line)
             if match:
                 ws = match.group(1)
-                yield ws, "http://" + ws[len("ws://") :]
+                yield ws, "http://" + ws[len("ws://") :], proc.pid
                 break
         else:
             raise RuntimeError("server did not start")

@@ -210,6 +210,59 @@ def load() -> tuple[dict[str, dict[str, dict[str, list[float]]]], list[dict], di
     return samples, ladder, json.loads((RAW / "meta.json").read_text())
 
 
+def crossings(ladder: list[dict]) -> dict[str, dict[str, int | None]]:
+    """Per side: the last level that passed (every stream completed, p99 <= 20 ms) and
+    the first level where p99 crossed 20 ms (or a stream failed); None = never crossed
+    within the ladder (``bench/streams.py``'s LEVELS, up to 500)."""
+    out: dict[str, dict[str, int | None]] = {}
+    for side in ("ours", "theirs"):
+        rows = sorted((r for r in ladder if r["side"] == side), key=lambda r: r["n"])
+        last_ok = None
+        crosses = None
+        for r in rows:
+            good = r["ok"] and r["p99"] is not None and r["p99"] <= 20.0
+            if not good:
+                crosses = r["n"]
+                break
+            last_ok = r["n"]
+        out[side] = {"last_ok": last_ok, "crosses_at": crosses}
+    return out
+
+
+def ladder_lines(ladder: list[dict]) -> list[str]:
+    """The LiveKit concurrency curve as a table (p99 per level, both sides) and where
+    each side's p99 crosses 20 ms."""
+    cross = crossings(ladder)
+    p99 = {(r["side"], r["n"]): r for r in ladder}
+    levels = sorted({r["n"] for r in ladder})
+
+    def cell(side: str, n: int) -> str:
+        r = p99.get((side, n))
+        if r is None:
+            return "—"
+        if r["p99"] is None:
+            return "failed"
+        return f"{r['p99']:.1f}" + ("" if r["ok"] else " (not all completed)")
+
+    def said(side: str) -> str:
+        c = cross[side]
+        if c["crosses_at"] is None:
+            return f"stays under 20 ms up to {c['last_ok']} streams (the top of the ladder)"
+        return f"crosses 20 ms at {c['crosses_at']} streams (last level under: {c['last_ok']})"
+
+    return [
+        "## LiveKit concurrency curve",
+        "",
+        f"p99 chunk lateness (ms) per level, best of two tries. Ours {said('ours')}; the "
+        f"official plugin {said('theirs')}.",
+        "",
+        "| streams | ours p99 (ms) | official p99 (ms) |",
+        "|---:|---:|---:|",
+        *[f"| {n} | {cell('ours', n)} | {cell('theirs', n)} |" for n in levels],
+        "",
+    ]
+
+
 def aggregate(values: list[float], how: str) -> float | None:
     if not values:
         return None
@@ -335,7 +388,10 @@ def plots(samples: dict, ladder: list[dict]) -> list[str]:
         if not pts:
             continue
         plugin = "livekit_smallest" if side == "ours" else "livekit-plugins-smallestai"
-        label = f"{names[side]} ({plugin})"
+        cross = crossings(ladder)[side]["crosses_at"]
+        label = f"{names[side]} ({plugin}); " + (
+            f"crosses 20 ms at {cross}" if cross is not None else "never crosses 20 ms"
+        )
         ax1.plot(
             [p[0] for p in pts],
             [max(p[1], 0.1) for p in pts],
@@ -362,7 +418,9 @@ def plots(samples: dict, ladder: list[dict]) -> list[str]:
     return made
 
 
-def render(results: list[dict], table: str, meta: dict, pngs: list[str]) -> tuple[str, str]:
+def render(
+    results: list[dict], table: str, meta: dict, pngs: list[str], ladder: list[dict]
+) -> tuple[str, str]:
     lost = [f"{r['metric']} ({r['framework']})" for r in results if r["won"].startswith("no")]
     machine_line = (
         f"Ran {meta['date']} on {meta['machine']}; local `smallest-local` servers (tone engine)."
@@ -403,6 +461,7 @@ def render(results: list[dict], table: str, meta: dict, pngs: list[str]) -> tupl
             "",
             table,
             "",
+            *ladder_lines(ladder),
             *why_lines(results),
             "## How each row is measured",
             "",
@@ -422,7 +481,8 @@ def render(results: list[dict], table: str, meta: dict, pngs: list[str]) -> tupl
             "to `APIError` (LiveKit, default `APIConnectOptions`).",
             "- Streams: N LiveKit `stream()`s at once, 3 s of real-time audio each, in a "
             "fresh process per level and plugin; lateness = arrival − the frame's playback "
-            "time from the first frame; best of two tries per level. Memory = RSS growth at 50 "
+            "time from the first frame; best of two tries per level, 10 to 500 streams, a side "
+            "stops at the level where its p99 crosses 20 ms. Memory = RSS growth at 50 "
             "streams / 50.",
             "- Raw samples and logs: `bench/report/raw/`; every figure: `report.json`.",
             "",
@@ -467,13 +527,23 @@ def main() -> int:
     samples, ladder, meta = load()
     results, table = build(samples, meta)
     pngs = plots(samples, ladder)
-    md, block = render(results, table, meta, pngs)
+    md, block = render(results, table, meta, pngs, ladder)
     (OUT / "report.md").write_text(md)
-    everything = {"meta": meta, "rows": results, "streams": ladder, "samples": samples}
+    everything = {
+        "meta": meta,
+        "rows": results,
+        "streams": ladder,
+        "streams_p99_crosses_20ms": crossings(ladder),
+        "samples": samples,
+    }
     (OUT / "report.json").write_text(json.dumps(everything, indent=1) + "\n")
     if not args.no_readme:
         update_readme(block)
     print(table)
+    for side, c in crossings(ladder).items():
+        print(
+            f"streams, {side}: p99 crosses 20 ms at {c['crosses_at']} (last under: {c['last_ok']})"
+        )
     print(f"\nwrote {OUT.relative_to(ROOT)}/report.md, report.json, {', '.join(pngs)}")
     return 0
 

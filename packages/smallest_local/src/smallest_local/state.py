@@ -54,6 +54,10 @@ class ServerStats:
     #: benchmarks: (client id, samples of the request sent before this chunk,
     #: ``time.perf_counter_ns()`` just before the chunk frame is written); None = off
     chunk_log: list[tuple[str, int, int]] | None = None
+    #: benchmarks: (client id, ``"close <code>"`` or ``"abort"``, ``time.perf_counter_ns()``
+    #: just before an injected close frame is written or the TCP connection is aborted,
+    #: mid-synthesis: ``faults.close_after`` / ``faults.abort_after``); None = off
+    close_log: list[tuple[str, str, int]] | None = None
 
 
 class ConcurrencyLimiter:

@@ -688,6 +688,14 @@ class Session:
             transport.abort()
         raise _SessionOver
 
+    def _log_close(self, request: _Request, what: str) -> None:
+        """Benchmarks: when an injected close / abort is about to hit the wire."""
+        log = self.state.stats.close_log
+        if log is not None:
+            log.append(
+                (request.req.client_id or request.server_request_id, what, time.perf_counter_ns())
+            )
+
     async def _faults_at(self, request: _Request) -> None:
         """Act on the request's faults due at its current chunk count."""
         for fault in request.faults or ():
@@ -705,8 +713,11 @@ class Session:
                 )
                 raise _RequestFailed
             if kind is FaultKind.CLOSE_AFTER_CHUNKS:
-                await self._close(int(fault.code or 1011), b"injected close")
+                code = int(fault.code or 1011)
+                self._log_close(request, f"close {code}")
+                await self._close(code, b"injected close")
             if kind is FaultKind.ABORT_AFTER_CHUNKS:
+                self._log_close(request, "abort")
                 self._over.set()
                 if self.http_request.transport is not None:
                     self.http_request.transport.abort()
