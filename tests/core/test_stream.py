@@ -234,6 +234,27 @@ class TestPool:
                 await utt.end("x")
                 await collect(utt)
 
+    async def test_the_refresher_never_closes_a_socket_still_streaming_audio(
+        self, smallest_server: Server
+    ):
+        """An utterance whose audio plays on past the point where the refresher replaces
+        idle sockets (1.5 s after the client's last frame here; the server's own idle
+        clock, 3 s, also counts client frames only, §5.1): the socket is busy, not idle.
+        The refresher replaces idle sockets only — every sample arrives and no socket is
+        closed under it."""
+        smallest_server.set_latency(realtime_factor=1.0, chunk_ms=20)
+        words = 12  # 2.4 s of real-time audio after the client's last frame
+        async with pool(smallest_server, idle_timeout=3, refresh_margin=1.5) as p:
+            closed: list[object] = []  # idle spares may be replaced meanwhile: that is right
+            p.add_socket_listener(on_close=lambda conn, _err: closed.append(conn))
+            utt = await p.utterance("long")
+            busy = utt.connection
+            await utt.end(" ".join(["word"] * words))
+            pcm = await collect(utt)
+            assert only(pcm, "long", words)
+            assert utt.connection is busy  # no retry moved it
+            assert busy not in closed
+
     @pytest.mark.smallest_server(idle_timeout_s=60)
     async def test_idle_sockets_are_refreshed_before_the_server_timeout(
         self, smallest_server: Server
