@@ -33,7 +33,13 @@ from typing import Any
 
 from .codec import resolve_base_url, ws_url
 from .connection import StreamConnection
-from .errors import AuthenticationError, InvalidOptionError, InvalidState, SmallestError
+from .errors import (
+    AuthenticationError,
+    InvalidOptionError,
+    InvalidState,
+    RequestTimeoutError,
+    SmallestError,
+)
 from .options import TTSOptions
 from .protocol import MODES, EndRule, Mode
 from .redact import mask_key, register_secret
@@ -71,6 +77,8 @@ class ConnectionPool:
         ping_interval: seconds between WebSocket pings on each socket (liveness: a peer
             that answers none within ``ping_timeout`` fails the socket). None: no pings.
         ping_timeout: seconds to wait for a pong.
+        open_timeout: seconds for opening one socket: TCP, TLS and the upgrade (an
+            utterance's ``connect_timeout`` bounds its own wait instead).
 
     Raises:
         AuthenticationError: no key given and ``SMALLEST_API_KEY`` is unset.
@@ -95,6 +103,7 @@ class ConnectionPool:
         end_rule: EndRule | None = None,
         ping_interval: float | None = 5.0,
         ping_timeout: float = 5.0,
+        open_timeout: float = 10.0,
     ) -> None:
         key = api_key or os.environ.get(API_KEY_ENV)
         if not key:
@@ -123,6 +132,7 @@ class ConnectionPool:
         self._headers = dict(headers or {})
         self.end_rule = end_rule if end_rule is not None else EndRule()
         self._pings = (ping_interval, ping_timeout)
+        self.open_timeout = open_timeout
         self._conns: list[StreamConnection] = []
         self._opening = 0
         self._changed = asyncio.Condition()
@@ -165,14 +175,19 @@ class ConnectionPool:
         options: TTSOptions | None = None,
         finish_timeout: float = 5.0,
         retry: RetryPolicy | None = None,
+        connect_timeout: float | None = None,
     ) -> Utterance:
         """Start an utterance on a pooled socket, waiting for room if the pool is full.
 
         ``retry`` overrides the pool's policy for this utterance (a framework's per-call
         retry settings); ``options`` and ``finish_timeout`` are this utterance's own too.
+        ``connect_timeout`` is a framework's budget for reaching the API: it bounds each
+        attempt to get a socket — waiting for room, TCP, TLS and the upgrade — and a
+        timed-out attempt is retried under the policy like any other failure.
 
         Raises:
             SmallestError: no socket could be opened (after retries for retryable errors).
+            RequestTimeoutError: no socket within ``connect_timeout`` (on the last attempt).
             InvalidState: the pool is closed.
         """
         self._check_open()
@@ -184,14 +199,22 @@ class ConnectionPool:
             what=f"utterance {request_id or '(new)'}",
         )
         while True:
+            err: SmallestError
             try:
-                conn = await self._acquire()
+                async with asyncio.timeout(connect_timeout):
+                    conn = await self._acquire()
                 break
-            except SmallestError as err:
-                delay = attempts.next_delay(err, time.monotonic())  # raises when final
-                logger.info("opening a socket again in %.3f s after %s", delay, str(err))
-                if delay > 0:
-                    await asyncio.sleep(delay)  # backoff, not synchronisation
+            except SmallestError as exc:  # refused, unreachable, the open's own timeout
+                err = exc
+            except TimeoutError:  # the caller's connect budget ran out
+                err = RequestTimeoutError(
+                    f"no socket within the {connect_timeout:g} s connect timeout",
+                    request_id=request_id,
+                )
+            delay = attempts.next_delay(err, time.monotonic())  # raises when final
+            logger.info("opening a socket again in %.3f s after %s", delay, str(err))
+            if delay > 0:
+                await asyncio.sleep(delay)  # backoff, not synchronisation
         # Whoever takes the last idle socket opens the spare, once its first audio is
         # out: not now, beside this request's first frames (on both ends), when latency
         # counts. With an idle socket left there is no hook at all: nothing runs between
@@ -314,6 +337,7 @@ class ConnectionPool:
                 end_rule=self.end_rule,
                 ping_interval=self._pings[0],
                 ping_timeout=self._pings[1],
+                open_timeout=self.open_timeout,
                 on_idle=self._notify_soon,
                 on_closed=self._socket_closed,
             )
@@ -411,7 +435,11 @@ class ConnectionPool:
                 if len(self._conns) < before:
                     self._changed.notify_all()
                 next_check = self._next_refresh_in()
-            self._ensure_spare()
+            # At rest, replace what was pruned. While utterances run, the spare is opened
+            # by the first audio of the one that took the last idle socket (_spare_soon):
+            # a handshake here could land beside that utterance's first frames.
+            if not any(c.active for c in self._conns):
+                self._ensure_spare()
             # Wake when the earliest idle socket is due, or when a socket's state changes.
             self._poke.clear()
             with contextlib.suppress(TimeoutError):

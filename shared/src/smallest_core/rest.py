@@ -218,22 +218,36 @@ class _Api:
     def headers(self) -> dict[str, str]:
         return {Header.AUTHORIZATION: authorization(self.api_key), Header.X_SOURCE: USER_AGENT}
 
-    def tts(self, text: str, options: TTSOptions | None, request_id: str | None) -> _Call:
+    def tts(
+        self,
+        text: str,
+        options: TTSOptions | None,
+        request_id: str | None,
+        timeout: float | None = None,
+    ) -> _Call:
         opts = options or self.options
         return _Call(
             "POST",
             TTS_PATH,
             json=sync_body(opts, check_text(text), request_id=request_id),
             headers={"Accept": "audio/wav"},
+            timeout=timeout,
         )
 
-    def sse(self, text: str, options: TTSOptions | None, request_id: str | None) -> _Call:
+    def sse(
+        self,
+        text: str,
+        options: TTSOptions | None,
+        request_id: str | None,
+        timeout: float | None = None,
+    ) -> _Call:
         opts = options or self.options
         return _Call(
             "POST",
             SSE_PATH,
             json=sync_body(opts, check_text(text), request_id=request_id),
             headers={"Accept": "text/event-stream"},
+            timeout=timeout,
         )
 
     def voices(self, model: str) -> _Call:
@@ -551,11 +565,13 @@ class AsyncRestClient:
         options: TTSOptions | None = None,
         request_id: str | None = None,
         retry: RetryPolicy | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - each attempt's, passed to httpx
     ) -> bytes:
         """Synthesize ``text``; the bytes follow ``options.output_format`` (§3).
 
-        ``retry`` overrides the client's policy for this call (a framework's per-call
-        retry settings).
+        ``retry`` overrides the client's policy for this call and ``timeout`` bounds each
+        attempt (connect, send, and every wait for the server; default: the client's):
+        a framework's per-call retry and time budget.
 
         Raises:
             InvalidRequestError, AuthenticationError, PermissionDeniedError, RateLimitError,
@@ -563,7 +579,8 @@ class AsyncRestClient:
             were retried first).
         """
         attempts = Attempts(retry or self.retry, time.monotonic())
-        response = await self._send(self._api.tts(text, options, request_id), attempts=attempts)
+        call = self._api.tts(text, options, request_id, timeout)
+        response = await self._send(call, attempts=attempts)
         return response.content
 
     async def synthesize_to_file(
@@ -590,8 +607,12 @@ class AsyncRestClient:
         options: TTSOptions | None = None,
         request_id: str | None = None,
         retry: RetryPolicy | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - each attempt's, passed to httpx
     ) -> AsyncIterator[AudioChunk]:
         """Stream ``text`` over SSE (§4): audio chunks as the server produces them.
+
+        ``timeout`` bounds each attempt's connect and every wait for the next bytes
+        (default: the client's).
 
         Retried transparently until the first chunk is yielded (``retry``, else the
         client's policy, counting every attempt once); after that a failure raises
@@ -601,7 +622,9 @@ class AsyncRestClient:
         while True:
             try:
                 response = await self._send(
-                    self._api.sse(text, options, request_id), stream=True, attempts=attempts
+                    self._api.sse(text, options, request_id, timeout),
+                    stream=True,
+                    attempts=attempts,
                 )
                 sse = _SSEStream(request_id or "")
                 try:
@@ -833,10 +856,12 @@ class RestClient:
         options: TTSOptions | None = None,
         request_id: str | None = None,
         retry: RetryPolicy | None = None,
+        timeout: float | None = None,
     ) -> bytes:
         """See :meth:`AsyncRestClient.synthesize`."""
         attempts = Attempts(retry or self.retry, time.monotonic())
-        return self._send(self._api.tts(text, options, request_id), attempts=attempts).content
+        call = self._api.tts(text, options, request_id, timeout)
+        return self._send(call, attempts=attempts).content
 
     def synthesize_to_file(
         self, text: str, path: str | os.PathLike[str], *, options: TTSOptions | None = None
@@ -861,13 +886,16 @@ class RestClient:
         options: TTSOptions | None = None,
         request_id: str | None = None,
         retry: RetryPolicy | None = None,
+        timeout: float | None = None,
     ) -> Iterator[AudioChunk]:
         """See :meth:`AsyncRestClient.stream` (retried only before the first chunk)."""
         attempts = Attempts(retry or self.retry, time.monotonic(), what="SSE stream")
         while True:
             try:
                 response = self._send(
-                    self._api.sse(text, options, request_id), stream=True, attempts=attempts
+                    self._api.sse(text, options, request_id, timeout),
+                    stream=True,
+                    attempts=attempts,
                 )
                 sse = _SSEStream(request_id or "")
                 try:
