@@ -10,6 +10,7 @@ import smallest_core
 EXPECTED_ALL = {
     # options and protocol (sans-I/O)
     "TTSOptions", "Model", "Language", "OutputFormat", "SampleRate", "catalog_model",
+    "default_voice",
     "Protocol", "Mode", "UtteranceState", "EndRule",
     "AudioChunk", "WordTimestamp", "Complete", "ErrorEvent", "Event",
     # errors

@@ -46,7 +46,15 @@ from .errors import (
 )
 from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
 from .metrics import UtteranceMetrics
-from .options import Language, Model, OutputFormat, SampleRate, TTSOptions, catalog_model
+from .options import (
+    Language,
+    Model,
+    OutputFormat,
+    SampleRate,
+    TTSOptions,
+    catalog_model,
+    default_voice,
+)
 from .pool import ConnectionPool
 from .protocol import EndRule, Mode, Protocol
 from .redact import redact
@@ -110,6 +118,7 @@ __all__ = [
     "audio_duration",
     "catalog_model",
     "decode_to_pcm",
+    "default_voice",
     "error_from_close",
     "error_from_frame",
     "error_from_status",

@@ -30,6 +30,7 @@ __all__ = [
     "TTSOptions",
     "catalog_model",
     "check_text",
+    "default_voice",
     "validate_request_id",
 ]
 
@@ -116,6 +117,23 @@ def validate_request_id(rid: object, *, field: str = "request_id") -> str:
     if not _ID_RE.fullmatch(rid):
         raise InvalidOptionError(field, rid, _ID_ALLOWED, problem="has characters not allowed")
     return rid
+
+
+#: The voice each model speaks with when none is named (the official integrations' choice).
+_DEFAULT_VOICES: dict[str, str] = {"lightning_v3.1": "sophia", "lightning_v3.1_pro": "meher"}
+
+
+def default_voice(model: str) -> str:
+    """The voice of ``model`` used when no ``voice_id`` is given: ``meher`` for
+    ``lightning_v3.1_pro`` (Pro voices need the Pro model), ``sophia`` for
+    ``lightning_v3.1`` — as the official LiveKit and Pipecat integrations pick it.
+
+    Raises:
+        InvalidOptionError: ``model`` is not a TTS model (underscore spelling).
+    """
+    if model not in _DEFAULT_VOICES:
+        raise InvalidOptionError("model", model, _allowed(MODELS))
+    return _DEFAULT_VOICES[model]
 
 
 def catalog_model(model: str) -> str:
