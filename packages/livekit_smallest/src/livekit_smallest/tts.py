@@ -43,6 +43,7 @@ from smallest_core import (
     Utterance,
     WordTimestamp,
     decode_to_pcm,
+    default_voice,
 )
 
 from ._errors import to_api_error
@@ -61,6 +62,12 @@ _MP3_MIME = "audio/mpeg"
 _EMPTY_SEGMENT_SILENCE_S = 0.01
 #: The next whitespace-delimited token with the spaces before it (transcript alignment).
 _NEXT_TOKEN = re.compile(r"\s*\S+")
+
+
+def _explain(message: str) -> None:
+    """Say at INFO, once when the TTS is built, why an official-plugin argument that
+    was given changes nothing here."""
+    logger.info("%s", message)
 
 
 def retry_policy(conn_options: APIConnectOptions) -> RetryPolicy:
@@ -84,19 +91,36 @@ def retry_policy(conn_options: APIConnectOptions) -> RetryPolicy:
 class TTS(tts.TTS):
     """Smallest AI Lightning TTS over ``smallest_core``.
 
+    Every argument of the official ``livekit.plugins.smallestai.TTS`` is taken, with
+    the same meaning, so switching is one import line; the two that have no meaning
+    here (``use_continuations=False``, ``http_session``) are accepted and explained once
+    in the log, at INFO.
+
     Args:
         api_key: Bearer key; default ``$SMALLEST_API_KEY``. Never logged.
-        base_url: the service (default) or a local server; http(s) or ws(s), one URL for
-            both transports; ``$SMALLEST_BASE_URL`` overrides the default.
         model: ``lightning_v3.1_pro`` or ``lightning_v3.1``.
-        voice_id: a voice of that model (see the voices API).
-        language: a language code or ``auto``.
-        speed: 0.5 to 2.0.
+        voice_id: a voice of that model (see the voices API); default ``meher`` for
+            the Pro model, ``sophia`` for ``lightning_v3.1`` (as the official plugin).
         sample_rate: 8000, 16000, 24000 or 44100 Hz.
-        word_timestamps: stream word timings as an aligned transcript
-            (``AgentSession(use_tts_aligned_transcript=True)``).
+        speed: 0.5 to 2.0.
+        language: a language code or ``auto``.
         output_format: body format for ``synthesize()`` (``pcm``, ``wav``, ``mp3``,
             ``ulaw``, ``alaw``); always decoded to PCM frames. Streaming is always PCM.
+        word_timestamps: stream word timings as an aligned transcript
+            (``AgentSession(use_tts_aligned_transcript=True)``).
+        max_buffer_flush_ms: the server's flush-mode buffer bound (0-1000 ms); applies
+            only to flush-mode streaming, as in the official plugin; None: server default.
+        use_continuations: the official plugin's protocol switch; the core picks how
+            to stream, so only the default (True) has a meaning here.
+        max_buffer_delay_ms: continuations: longest hold of text waiting for a sentence
+            boundary (0-5000 ms); None: the server's default (3000).
+        base_url: the service (default) or a local server; http(s) or ws(s), one URL for
+            both transports, with or without the API path; ``$SMALLEST_BASE_URL``
+            overrides the default.
+        ws_url: the streaming URL, when it differs from ``base_url`` (any spelling
+            ``base_url`` takes, or the full streaming URL).
+        http_session: the official plugin's aiohttp session; not used (the core owns
+            its connections).
         pool: a :class:`ConnectionPool` to share between TTS instances (same key and
             URL); it is not closed by :meth:`aclose`, and its own ``retry`` policy
             applies. Default: a pool of our own, retrying as ``conn_options`` say.
@@ -110,25 +134,43 @@ class TTS(tts.TTS):
         self,
         *,
         api_key: str | None = None,
-        base_url: str | None = None,
         model: Model = "lightning_v3.1_pro",
-        voice_id: str = "meher",
-        language: Language = "en",
-        speed: float = 1.0,
+        voice_id: str | None = None,
         sample_rate: SampleRate = 24000,
-        word_timestamps: bool = False,
+        speed: float = 1.0,
+        language: Language = "en",
         output_format: OutputFormat = "pcm",
+        word_timestamps: bool = False,
+        max_buffer_flush_ms: int | None = None,
+        use_continuations: bool = True,
+        max_buffer_delay_ms: int | None = None,
+        base_url: str | None = None,
+        ws_url: str | None = None,
+        http_session: object | None = None,
         pool: ConnectionPool | None = None,
     ) -> None:
         opts = TTSOptions(
             model=model,
-            voice_id=voice_id,
+            voice_id=default_voice(model) if voice_id is None else voice_id,
             language=language,
             speed=speed,
             sample_rate=sample_rate,
             word_timestamps=word_timestamps,
             output_format=output_format,
+            max_buffer_flush_ms=max_buffer_flush_ms,
+            max_buffer_delay_ms=max_buffer_delay_ms,
         )
+        if not use_continuations:
+            _explain(
+                "use_continuations=False is accepted and not needed: the core chooses how "
+                "to stream (continuations, many utterances per socket) and every segment "
+                "is still flushed as its sentences complete",
+            )
+        if http_session is not None:
+            _explain(
+                "http_session is accepted and not used: the core's REST client and "
+                "connection pool own their connections (close this TTS with aclose())",
+            )
         super().__init__(
             capabilities=tts.TTSCapabilities(streaming=True, aligned_transcript=word_timestamps),
             sample_rate=opts.sample_rate,
@@ -141,7 +183,7 @@ class TTS(tts.TTS):
         self._rest = AsyncRestClient(api_key=api_key, base_url=base_url, options=opts, retry=policy)
         self._owns_pool = pool is None
         self._pool = pool or ConnectionPool(
-            api_key=api_key, base_url=base_url, options=opts, retry=policy
+            api_key=api_key, base_url=ws_url or base_url, options=opts, retry=policy
         )
         self._streams: weakref.WeakSet[SynthesizeStream] = weakref.WeakSet()
         self._prewarm_task: asyncio.Task[None] | None = None
@@ -154,7 +196,7 @@ class TTS(tts.TTS):
     @property
     def provider(self) -> str:
         """The provider label, for LiveKit's metrics and traces."""
-        return "Smallest"
+        return "SmallestAI"
 
     @property
     def options(self) -> TTSOptions:

@@ -16,6 +16,7 @@ only maps Pipecat's TTS contract onto it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field, fields
@@ -34,7 +35,7 @@ from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.errors import ErrorCategory
-from pipecat.utils.types import NOT_GIVEN, NotGiven
+from pipecat.utils.types import NOT_GIVEN, NotGiven, is_given
 
 from smallest_core import (
     AsyncRestClient,
@@ -49,6 +50,7 @@ from smallest_core import (
     Utterance,
     WordTimestamp,
     decode_to_pcm,
+    default_voice,
 )
 from smallest_core import Language as SmallestLanguage
 
@@ -86,6 +88,8 @@ class SmallestTTSSettings(TTSSettings):
         max_buffer_delay_ms: streaming, token mode: longest hold of text waiting for a
             sentence end (0-5000); None: server default. Sentence mode flushes each
             sentence, so it does not wait.
+        content_filter: taken so Pipecat's own settings carry over; not sent (the core
+            does not implement Smallest's content filter), which is said once at INFO.
     """
 
     speed: float | NotGiven = field(default_factory=lambda: NOT_GIVEN)
@@ -93,6 +97,7 @@ class SmallestTTSSettings(TTSSettings):
     number_pronunciation_language: str | NotGiven | None = field(default_factory=lambda: NOT_GIVEN)
     pronunciation_dicts: tuple[str, ...] | NotGiven = field(default_factory=lambda: NOT_GIVEN)
     max_buffer_delay_ms: int | NotGiven | None = field(default_factory=lambda: NOT_GIVEN)
+    content_filter: str | NotGiven | None = field(default_factory=lambda: NOT_GIVEN)
 
 
 _SETTINGS_FIELDS = frozenset(f.name for f in fields(SmallestTTSSettings)) - {"extra"}
@@ -112,7 +117,21 @@ def _store_settings(settings: SmallestTTSSettings | None) -> SmallestTTSSettings
     )
     if settings is not None:
         store.apply_update(settings)
+        if not is_given(settings.voice) and isinstance(settings.model, str):
+            with contextlib.suppress(InvalidOptionError):  # TTSOptions names a bad model
+                store.voice = default_voice(settings.model)
+        if settings.content_filter not in (None, NOT_GIVEN):
+            _explain(
+                f"content_filter={settings.content_filter!r} is accepted and not sent: "
+                "this client does not implement Smallest's content filter",
+            )
     return store
+
+
+def _explain(message: str) -> None:
+    """Say at INFO, once when the service is built, why an official-service argument
+    that was given changes nothing here."""
+    logger.info(message)
 
 
 def _language_code(language: Any) -> Any:
@@ -279,11 +298,17 @@ class SmallestTTSService(_SmallestService):
         base_url: str | None = None,
         settings: SmallestTTSSettings | None = None,
         sample_rate: int | None = None,
+        output_format: str = "pcm",
         word_timestamps: bool = True,
+        max_buffer_delay_ms: int | None = None,
         pool: ConnectionPool | None = None,
         **kwargs: Any,
     ) -> None:
         """Build the service; nothing touches the network before ``setup()``.
+
+        Every argument of Pipecat's own ``SmallestTTSService`` is taken with the same
+        meaning, so switching is one import line (``output_format`` other than ``pcm``
+        has none here and is explained once in the log, at INFO).
 
         Args:
             api_key: Smallest API key; default ``$SMALLEST_API_KEY``.
@@ -291,7 +316,12 @@ class SmallestTTSService(_SmallestService):
                 compatible server; ``http(s)`` is accepted too.
             settings: model, voice, language, speed, ... (``SmallestTTSService.Settings``).
             sample_rate: output rate; default the pipeline's ``audio_out_sample_rate``.
+            output_format: the official service's wire format; WebSocket audio is PCM,
+                which is what Pipecat's frames carry, so only ``pcm`` has a meaning.
             word_timestamps: emit per-word ``TTSTextFrame``\\ s timed by the server.
+            max_buffer_delay_ms: longest hold of text waiting for a sentence end
+                (0-5000 ms), as ``settings.max_buffer_delay_ms`` (which wins if both are
+                given); None: the server's default.
             pool: a shared :class:`~smallest_core.ConnectionPool` (the caller closes it);
                 by default the service owns one.
             **kwargs: passed to Pipecat's ``TTSService`` (e.g. ``text_aggregation_mode``).
@@ -306,6 +336,17 @@ class SmallestTTSService(_SmallestService):
         # A context that failed was already reported with its cause; the pool recovers
         # when the server does, so silence alone never writes the service off.
         kwargs.setdefault("max_consecutive_zero_audio_contexts", 0)
+        if output_format != "pcm":
+            _explain(
+                f"output_format={output_format!r} is accepted and not used: WebSocket "
+                "audio is always PCM, which is what Pipecat's audio frames carry "
+                "(SmallestHttpTTSService takes other formats on the wire)",
+            )
+        if max_buffer_delay_ms is not None:
+            update = SmallestTTSSettings(max_buffer_delay_ms=max_buffer_delay_ms)
+            if settings is not None:
+                update.apply_update(settings)
+            settings = update
         super().__init__(
             settings=settings,
             sample_rate=sample_rate,
