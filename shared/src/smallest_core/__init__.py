@@ -20,6 +20,7 @@ from .audio import (
     alaw_encode,
     decode_to_pcm,
     mp3_info,
+    mp3_to_pcm,
     pcm_duration,
     pcm_to_wav,
     ulaw_decode,
@@ -29,6 +30,7 @@ from .audio import (
 )
 from .audio import duration as audio_duration
 from .classify import error_from_close, error_from_frame, error_from_status
+from .deadlines import FINISH_TIMEOUT_S, finish_timeout_within
 from .errors import (
     AuthenticationError,
     ConnectionLostError,
@@ -54,13 +56,15 @@ from .options import (
     TTSOptions,
     catalog_model,
     default_voice,
+    follow_on_request_id,
+    language_code,
 )
 from .pool import ConnectionPool
 from .protocol import EndRule, Mode, Protocol
 from .redact import redact
 from .rest import AsyncRestClient, ClonedVoice, PronunciationDictionary, RestClient, Voice
 from .retry import RetryPolicy
-from .segment import MAX_CHUNK_CHARS, SentenceSegmenter, split_text
+from .segment import MAX_CHUNK_CHARS, SentenceSegmenter, TranscriptAligner, split_text
 from .state import UtteranceState
 from .stream import StreamConnection, Utterance
 from .wire import API_KEY_ENV, BASE_URL_ENV, DEFAULT_HTTP_BASE, DEFAULT_WS_BASE
@@ -72,6 +76,7 @@ __all__ = [
     "BASE_URL_ENV",
     "DEFAULT_HTTP_BASE",
     "DEFAULT_WS_BASE",
+    "FINISH_TIMEOUT_S",
     "MAX_CHUNK_CHARS",
     "AsyncRestClient",
     "AudioChunk",
@@ -107,6 +112,7 @@ __all__ = [
     "SmallestError",
     "StreamConnection",
     "TTSOptions",
+    "TranscriptAligner",
     "Utterance",
     "UtteranceMetrics",
     "UtteranceState",
@@ -122,7 +128,11 @@ __all__ = [
     "error_from_close",
     "error_from_frame",
     "error_from_status",
+    "finish_timeout_within",
+    "follow_on_request_id",
+    "language_code",
     "mp3_info",
+    "mp3_to_pcm",
     "pcm_duration",
     "pcm_to_wav",
     "redact",
