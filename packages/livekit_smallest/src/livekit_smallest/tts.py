@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -39,11 +38,13 @@ from smallest_core import (
     SampleRate,
     SentenceSegmenter,
     SmallestError,
+    TranscriptAligner,
     TTSOptions,
     Utterance,
     WordTimestamp,
     decode_to_pcm,
     default_voice,
+    pcm_duration,
 )
 
 from ._errors import to_api_error
@@ -52,7 +53,7 @@ from .log import logger
 __all__ = ["TTS", "ChunkedStream", "SynthesizeStream"]
 
 NUM_CHANNELS = 1
-#: Streaming audio is PCM s16le on the WebSocket whatever ``output_format`` says (§9.7).
+#: Streaming audio is PCM s16le on the WebSocket whatever ``output_format`` says.
 _PCM_MIME = "audio/pcm"
 #: The core has no MP3 decoder; LiveKit's emitter decodes MP3 itself (PyAV).
 _MP3_MIME = "audio/mpeg"
@@ -60,8 +61,6 @@ _MP3_MIME = "audio/mpeg"
 #: punctuation, markup) gets this much silence, so LiveKit does not report it as a failed
 #: synthesis ("no audio frames were pushed") and count it toward closing the session.
 _EMPTY_SEGMENT_SILENCE_S = 0.01
-#: The next whitespace-delimited token with the spaces before it (transcript alignment).
-_NEXT_TOKEN = re.compile(r"\s*\S+")
 
 
 def _explain(message: str) -> None:
@@ -317,38 +316,24 @@ class ChunkedStream(tts.ChunkedStream):
 
 @dataclass(eq=False)
 class _Segment:
-    """One LiveKit segment: its utterance and how far its transcript has been aligned."""
+    """One LiveKit segment: its utterance, the text sent and how much audio it made."""
 
     utterance: Utterance
     offset: float  # seconds of audio this stream emitted before the segment
-    text: str = ""  # everything sent, verbatim
-    aligned: int = 0  # text[:aligned] already went out as TimedStrings
-    audio_bytes: int = 0  # PCM pushed for this segment
+    #: the text sent, verbatim, cut into word-aligned transcript pieces by the core
+    transcript: TranscriptAligner = field(default_factory=TranscriptAligner)
+    audio_seconds: float = 0.0  # PCM pushed for this segment
     #: the server's request ids seen, in order (a retry or a release adds one)
     server_ids: dict[str, None] = field(default_factory=dict)
 
     def timed_word(self, word: WordTimestamp) -> TimedString:
-        """The word as a TimedString carrying the text since the previous one.
-
-        Words are verbatim input substrings (§5.3), so each piece is the sent text from
-        the end of the previous word to the end of this one: spaces and punctuation stay
-        where they were and the pieces concatenate to exactly what was sent.
-        """
-        found = self.text.find(word.word, self.aligned)
-        if found >= 0 and not any(c.isalnum() for c in self.text[self.aligned : found]):
-            end = found + len(word.word)
-        else:  # not verbatim after all: take the next token of what was sent
-            token = _NEXT_TOKEN.match(self.text, self.aligned)
-            end = token.end() if token else self.aligned
-        piece, self.aligned = self.text[self.aligned : end], end
+        """The word as a TimedString carrying the sent text since the previous word, so
+        the pieces concatenate to exactly what was sent (spaces and punctuation kept)."""
         return TimedString(
-            piece, start_time=self.offset + word.start, end_time=self.offset + word.end
+            self.transcript.word(word.word),
+            start_time=self.offset + word.start,
+            end_time=self.offset + word.end,
         )
-
-    def rest(self) -> str:
-        """Sent text not covered by a word event yet (trailing spaces, unspoken tail)."""
-        piece, self.aligned = self.text[self.aligned :], len(self.text)
-        return piece
 
 
 class SynthesizeStream(tts.SynthesizeStream):
@@ -432,7 +417,7 @@ class SynthesizeStream(tts.SynthesizeStream):
                 segments.put_nowait(segment)
                 chunk, pending = pending + chunk, ""
             if segment.utterance.open_for_text:  # else it failed: _receive raises why
-                segment.text += chunk
+                segment.transcript.sent(chunk)
                 if last:
                     await segment.utterance.end(chunk)
                 else:
@@ -472,7 +457,7 @@ class SynthesizeStream(tts.SynthesizeStream):
         def emit(segment: _Segment, event: AudioChunk | WordTimestamp) -> None:
             if isinstance(event, AudioChunk):
                 output_emitter.push(event.audio)
-                segment.audio_bytes += len(event.audio)
+                segment.audio_seconds += pcm_duration(event.audio, rate)
             elif aligned:
                 output_emitter.push_timed_transcript(segment.timed_word(event))
             if sid := event.server_request_id:
@@ -493,15 +478,14 @@ class SynthesizeStream(tts.SynthesizeStream):
                 # Documented for plugins: ties the trace to Smallest's logs.
                 for sid in segment.server_ids:
                     output_emitter._note_provider_request_id(sid)
-            audio_bytes = segment.audio_bytes
-            if not audio_bytes and segment.text.strip():
+            if not segment.audio_seconds and segment.transcript.text.strip():
                 logger.debug("no audio for segment %s: nothing speakable", utt.request_id)
                 output_emitter.push(_silence(rate))
-                audio_bytes = len(_silence(rate))
-            if aligned and (tail := segment.rest()):
+                segment.audio_seconds = pcm_duration(_silence(rate), rate)
+            if aligned and (tail := segment.transcript.rest()):
                 output_emitter.push_timed_transcript(TimedString(tail))
             output_emitter.end_segment()
-            emitted[0] += audio_bytes / 2 / rate
+            emitted[0] += segment.audio_seconds
             logger.debug("segment done", extra={"smallest": utt.metrics.as_dict()})
 
 
