@@ -213,9 +213,11 @@ class TTS(tts.TTS):
         word_timestamps: NotGivenOr[bool] = NOT_GIVEN,
         output_format: NotGivenOr[OutputFormat] = NOT_GIVEN,
     ) -> None:
-        """Change options for the next segment; a segment already speaking keeps its own.
+        """Change options from the next ``stream()`` or ``synthesize()`` on.
 
-        No socket is reopened: every utterance carries its options, so sockets stay warm.
+        A stream already open keeps the options it was opened with: LiveKit's emitter
+        has one sample rate per stream, and every frame must carry the rate its audio
+        was made at. No socket is reopened: every utterance carries its options.
 
         Raises:
             InvalidOptionError: a bad value, naming the field (nothing is changed then).
