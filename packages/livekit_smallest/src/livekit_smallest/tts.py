@@ -21,7 +21,7 @@ import time
 import weakref
 from dataclasses import dataclass, field
 
-from livekit.agents import APIConnectOptions, tts, utils
+from livekit.agents import APIConnectOptions, APIError, tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
 from livekit.agents.voice.io import TimedString
@@ -31,6 +31,7 @@ from smallest_core import (
     AsyncRestClient,
     AudioChunk,
     ConnectionPool,
+    InvalidState,
     Language,
     Model,
     OutputFormat,
@@ -177,13 +178,27 @@ class TTS(tts.TTS):
         )
         # The core resolves the key ($SMALLEST_API_KEY) and the URL ($SMALLEST_BASE_URL,
         # http(s) or ws(s) for both transports) and rejects bad ones here, at construction.
-        policy = retry_policy(DEFAULT_API_CONNECT_OPTIONS)
         self._opts = opts
-        self._rest = AsyncRestClient(api_key=api_key, base_url=base_url, options=opts, retry=policy)
-        self._owns_pool = pool is None
-        self._pool = pool or ConnectionPool(
-            api_key=api_key, base_url=ws_url or base_url, options=opts, retry=policy
+        self._given_pool = pool
+
+        def new_clients() -> _Clients:  # a closure: the key is in no attribute's repr
+            policy = retry_policy(DEFAULT_API_CONNECT_OPTIONS)
+            rest = AsyncRestClient(api_key=api_key, base_url=base_url, options=opts, retry=policy)
+            sockets = pool or ConnectionPool(
+                api_key=api_key, base_url=ws_url or base_url, options=opts, retry=policy
+            )
+            return _Clients(sockets, rest, owns_pool=pool is None)
+
+        self._make_clients = new_clients
+        # Sockets and HTTP connections belong to the event loop that opened them: each
+        # loop that uses this TTS (a script's asyncio.run() calls, notebook cells, a
+        # test runner's loop per test) gets a pool and client of its own. The first
+        # pair is made now, so a bad key or URL fails here, and taken by the first loop.
+        self._unbound: _Clients | None = self._make_clients()
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Clients] = (
+            weakref.WeakKeyDictionary()
         )
+        self._closed = False
         self._streams: weakref.WeakSet[SynthesizeStream] = weakref.WeakSet()
         self._prewarm_task: asyncio.Task[None] | None = None
 
@@ -259,21 +274,93 @@ class TTS(tts.TTS):
             return  # no loop yet: the first stream opens the socket
         self._prewarm_task = loop.create_task(self._prewarm(), name="smallest-prewarm")
 
+    def _clients(self) -> _Clients:
+        """The running loop's pool and REST client (made on its first use).
+
+        Raises:
+            APIError: the TTS is closed, or a pool given to it is asked for from another
+                event loop than the one it first ran on (it cannot serve two).
+        """
+        if self._closed:
+            raise to_api_error(InvalidState("the TTS is closed"))
+        loop = asyncio.get_running_loop()
+        clients = self._by_loop.get(loop)
+        if clients is None:
+            if self._unbound is not None:
+                clients, self._unbound = self._unbound, None
+            elif self._given_pool is not None:
+                raise to_api_error(
+                    InvalidState(
+                        "the ConnectionPool given to this TTS runs on another event loop; "
+                        "give each event loop a TTS with its own pool (or none)"
+                    )
+                )
+            else:
+                clients = self._make_clients()
+            clients.bind()
+            self._by_loop[loop] = clients
+        return clients
+
     async def _prewarm(self) -> None:
         try:
-            await self._pool.prewarm()
-        except SmallestError as err:
+            await self._clients().pool.prewarm()
+        except (SmallestError, APIError) as err:
             # The next stream reports the same failure as a typed error; this is advance notice.
             logger.warning("prewarm failed: %s", err)
 
     async def aclose(self) -> None:
-        """Close live streams, then the pool (if it is ours) and the HTTP client."""
+        """Close live streams, then the pools (if ours) and HTTP clients; afterwards
+        ``stream()`` and ``synthesize()`` raise ``APIError`` ("the TTS is closed").
+
+        Pools of other event loops that have ended went with their loop."""
         if self._prewarm_task is not None:
             await utils.aio.cancel_and_wait(self._prewarm_task)
         await asyncio.gather(*(s.aclose() for s in list(self._streams)))
-        if self._owns_pool:
-            await self._pool.aclose()
-        await self._rest.aclose()
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        # Only this loop's can be closed from here; an ended loop's sockets are gone.
+        mine = [c for lp, c in self._by_loop.items() if lp is loop]
+        if self._unbound is not None:
+            mine.append(self._unbound)
+        self._unbound = None
+        self._by_loop.clear()
+        for clients in mine:
+            await clients.aclose()
+
+
+@dataclass(eq=False)
+class _Clients:
+    """The connection pool and REST client of one event loop.
+
+    Bound to a loop on first use, with a task that closes them when the loop shuts down:
+    ``asyncio.run`` cancels the tasks still pending at the end, so a script that never
+    calls ``aclose()`` still closes its sockets cleanly, as a loop ends.
+    """
+
+    pool: ConnectionPool
+    rest: AsyncRestClient
+    owns_pool: bool
+    keeper: asyncio.Task[None] | None = None
+
+    def bind(self) -> None:
+        self.keeper = asyncio.get_running_loop().create_task(self._hold(), name="smallest-clients")
+
+    async def _hold(self) -> None:
+        try:
+            await asyncio.get_running_loop().create_future()  # until cancelled
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self.owns_pool:
+            await self.pool.aclose()
+        await self.rest.aclose()
+
+    async def aclose(self) -> None:
+        if self.keeper is None:
+            await self.close()
+        else:
+            await utils.aio.cancel_and_wait(self.keeper)
 
 
 class ChunkedStream(tts.ChunkedStream):
@@ -290,7 +377,7 @@ class ChunkedStream(tts.ChunkedStream):
         body = b""
         if self._input_text.strip():
             try:
-                body = await self._tts._rest.synthesize(
+                body = await self._tts._clients().rest.synthesize(
                     self._input_text,
                     options=opts,
                     request_id=request_id,
@@ -380,7 +467,7 @@ class SynthesizeStream(tts.SynthesizeStream):
 
     async def _open(self) -> Utterance:
         """Start an utterance on a pooled socket and record acquire time and reuse."""
-        pool = self._tts._pool
+        pool = self._tts._clients().pool
         known = pool.connections
         started = time.perf_counter()
         try:
