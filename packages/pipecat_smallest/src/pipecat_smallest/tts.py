@@ -40,6 +40,7 @@ from smallest_core import (
     ConnectionLostError,
     ConnectionPool,
     InvalidOptionError,
+    InvalidState,
     ProtocolError,
     Rechunker,
     RequestTimeoutError,
@@ -154,6 +155,7 @@ class _SmallestService(TTSService):
         self._output_format = output_format
         # Checked now, before any network: a bad voice, speed, rate... fails the build.
         self._options = self._build_options(sample_rate or _DEFAULTS.sample_rate)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _build_options(self, sample_rate: int) -> TTSOptions:
         return _options(
@@ -176,7 +178,21 @@ class _SmallestService(TTSService):
         return error_category(exception) if isinstance(exception, SmallestError) else None
 
     async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]  # as Pipecat's own FrameProcessor
-        """Take the pipeline's output rate (rejected if Smallest cannot produce it)."""
+        """Take the pipeline's output rate (rejected if Smallest cannot produce it).
+
+        Raises:
+            InvalidState: the service ran on another event loop before. Pipecat's own
+                frame queues stay bound to that loop (every Pipecat service would hang
+                there), so this says so at once: build a service per event loop.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop not in (None, loop):
+            raise InvalidState(
+                f"{self} ran on another event loop: Pipecat's frame queues belong to the "
+                "loop that first ran a service, so build a new service for each event "
+                "loop (e.g. each asyncio.run())"
+            )
+        self._loop = loop
         await super().setup(setup)
         self._options = self._options.replace(sample_rate=self.sample_rate)
 
@@ -289,10 +305,14 @@ class SmallestTTSService(_SmallestService):
             **kwargs,
         )
         self._owns_pool = pool is None
+
+        def new_pool() -> ConnectionPool:  # a closure: the key is in no attribute's repr
+            return ConnectionPool(api_key=api_key, base_url=base_url, options=self._options)
+
         # The core reads $SMALLEST_API_KEY / $SMALLEST_BASE_URL; a bad value fails here.
-        self._pool = pool or ConnectionPool(
-            api_key=api_key, base_url=base_url, options=self._options
-        )
+        self._new_pool = new_pool
+        self._pool = pool or new_pool()
+        self._pool_closed = False
         self._contexts: dict[str, _Context] = {}
         self._readers: set[asyncio.Task[None]] = set()
         self._remove_listener: Callable[[], None] | None = None
@@ -310,8 +330,12 @@ class SmallestTTSService(_SmallestService):
 
     # -- lifecycle --------------------------------------------------------------------
     async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]  # as Pipecat's own FrameProcessor
-        """Prewarm the pool so the first sentence does not wait for a handshake."""
+        """Prewarm the pool so the first sentence does not wait for a handshake (a
+        service run in a second pipeline gets a new pool: the last run closed its own)."""
         await super().setup(setup)
+        if self._pool_closed:
+            self._pool = self._new_pool()
+            self._pool_closed = False
         # Connection events come from the pool's real socket opens and closes.
         self._remove_listener = self._pool.add_socket_listener(
             on_open=lambda _conn: self._fire("on_connected"),
@@ -341,6 +365,7 @@ class SmallestTTSService(_SmallestService):
             await self.cancel_task(task)
         if self._owns_pool:
             await self._pool.aclose()
+            self._pool_closed = True
         if self._remove_listener is not None:
             self._remove_listener()
             self._remove_listener = None
@@ -575,9 +600,21 @@ class SmallestHttpTTSService(_SmallestService):
             **kwargs,
         )
         self._owns_client = client is None
-        self._client = client or AsyncRestClient(
-            api_key=api_key, base_url=base_url, options=self._options
-        )
+
+        def new_client() -> AsyncRestClient:  # a closure: the key is in no attribute's repr
+            return AsyncRestClient(api_key=api_key, base_url=base_url, options=self._options)
+
+        self._new_client = new_client
+        self._client = client or new_client()
+        self._client_closed = False
+
+    async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]  # as Pipecat's own FrameProcessor
+        """A service run in a second pipeline gets a new HTTP client (the last run
+        closed its own)."""
+        await super().setup(setup)
+        if self._client_closed:
+            self._client = self._new_client()
+            self._client_closed = False
 
     async def stop(self, frame: EndFrame) -> None:
         """Close the HTTP client (if this service created it)."""
@@ -592,6 +629,7 @@ class SmallestHttpTTSService(_SmallestService):
     async def _close(self) -> None:
         if self._owns_client:
             await self._client.aclose()
+            self._client_closed = True
 
     @traced_tts
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
