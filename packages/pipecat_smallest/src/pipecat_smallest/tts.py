@@ -432,7 +432,11 @@ class SmallestTTSService(_SmallestService):
         here was closed by ``stop_frame_timeout_s``: give it up (not the running turn's,
         which Pipecat reopens for the turn's next frame)."""
         ctx = self._contexts.get(context_id)
-        if ctx is not None and context_id != self._turn_context_id:
+        if ctx is None or context_id == self._turn_context_id:
+            return
+        if ctx.utterance is None:  # nothing in progress: its failure was reported already
+            await self._finish_context(ctx)
+        else:
             await self._abandon(ctx)
 
     def _context_closed(self, ctx: _Context) -> bool:
