@@ -487,7 +487,8 @@ class _PoolKeeper:
 
     def close_soon(self) -> None:
         """Close the pool from any thread, without waiting (see :meth:`aclose`)."""
-        if not self.loop.is_closed():
+        # A loop that has closed took its sockets with it; one closing meanwhile raises.
+        with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(self._task.cancel)
 
 
