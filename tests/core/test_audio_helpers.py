@@ -18,6 +18,7 @@ from smallest_core.audio import (
     decode_to_pcm,
     duration,
     mp3_info,
+    mp3_to_pcm,
     pcm_duration,
     pcm_to_wav,
     ulaw_decode,
@@ -291,9 +292,20 @@ class TestFormats:
         assert decode_to_pcm(ulaw_encode(pcm), "ulaw", 8000) == ulaw_decode(ulaw_encode(pcm))
         assert decode_to_pcm(alaw_encode(pcm), "alaw", 8000) == alaw_decode(alaw_encode(pcm))
 
-    def test_mp3_needs_a_decoder(self) -> None:
-        with pytest.raises(ValueError, match="mp3 needs a decoder"):
-            decode_to_pcm(_mp3_frame(*MPEG1_44100_128K), "mp3", 44100)
+    def test_mp3_decodes_to_pcm_of_its_duration(self) -> None:
+        from smallest_local import audio as server_audio  # an independent MP3 encoder
+
+        pcm = _ramp(24000 // 2)  # 0.5 s at 24 kHz
+        body = server_audio.encode(pcm, 24000, "mp3")
+        decoded = decode_to_pcm(body, "mp3", 24000)
+        assert decoded == mp3_to_pcm(body, 24000)
+        assert len(decoded) % 2 == 0
+        # an MP3 decoder may keep up to one frame (1152 samples) of encoder padding
+        assert len(pcm) <= len(decoded) <= len(pcm) + 2 * 1152
+        with pytest.raises(ValueError, match="24000 Hz, expected 16000 Hz"):
+            mp3_to_pcm(body, 16000)
+        with pytest.raises(ValueError, match="does not decode"):
+            mp3_to_pcm(b"\x00" * 100, 24000)
 
     def test_wav_at_another_rate_is_an_error(self) -> None:
         with pytest.raises(ValueError, match="24000 Hz, expected 16000 Hz"):
@@ -333,6 +345,19 @@ class TestRechunker:
         assert rechunker.push(b"\x01") == []
         assert rechunker.push(b"\x02\x03") == [b"\x01\x02"]
         assert rechunker.flush() == b"\x03"
+
+    def test_take_gives_whole_frames_joined_and_carries_the_rest(self) -> None:
+        data = _ramp(1000)
+        rechunker = Rechunker(2)  # whole samples
+        out = b""
+        pos = 0
+        for size in [1, 3, 7, 333, 0, 161, 999, 5, 2000]:
+            piece = rechunker.take(data[pos : pos + size])
+            assert len(piece) % 2 == 0
+            out += piece
+            pos += size
+        assert out == data and rechunker.pending == 0
+        assert Rechunker(2).take(b"\x01") == b""
 
     def test_frame_size_must_be_positive(self) -> None:
         with pytest.raises(ValueError, match="frame_bytes"):

@@ -48,3 +48,17 @@ def test_a_bad_base_url_fails_at_construction_naming_the_field(bad: str):
     ):
         with pytest.raises(InvalidOptionError, match="base_url"):
             make()
+
+
+async def test_a_base_url_naming_the_api_path_is_taken_to_its_root(smallest_server: Server):
+    """``…/waves/v1`` (the official LiveKit plugin's spelling) and the live URL itself
+    reach the same server as the bare host, on both transports."""
+    for suffix in ("/waves/v1", "/waves/v1/", "/waves/v1/tts/live"):
+        for root in (smallest_server.http_url, smallest_server.ws_url):
+            base = root + suffix
+            async with AsyncRestClient(api_key=smallest_server.api_key, base_url=base) as rest:
+                assert len(await rest.synthesize("hi")) > 0
+            async with ConnectionPool(api_key=smallest_server.api_key, base_url=base) as pool:
+                utt = await pool.utterance()
+                await utt.end("hi")
+                assert [e async for e in utt if isinstance(e, AudioChunk)]

@@ -16,6 +16,7 @@ from smallest_core.options import (
     SAMPLE_RATES,
     TTSOptions,
     catalog_model,
+    default_voice,
     validate_request_id,
 )
 
@@ -202,6 +203,15 @@ class TestCatalogModel:
     def test_unknown_model_is_rejected_with_the_allowed_spellings(self):
         with pytest.raises(InvalidOptionError, match=r"model='lightning-large'.*lightning-v3\.1"):
             catalog_model("lightning-large")
+
+
+def test_each_model_has_the_default_voice_the_official_integrations_pick():
+    assert default_voice("lightning_v3.1_pro") == "meher" == TTSOptions().voice_id
+    assert default_voice("lightning_v3.1") == "sophia"
+    for model in MODELS:
+        TTSOptions(model=model, voice_id=default_voice(model))
+    with pytest.raises(InvalidOptionError, match=r"model='lightning-v3.1'.*allowed"):
+        default_voice("lightning-v3.1")
 
 
 class TestRequestIds:

@@ -10,6 +10,8 @@ import smallest_core
 EXPECTED_ALL = {
     # options and protocol (sans-I/O)
     "TTSOptions", "Model", "Language", "OutputFormat", "SampleRate", "catalog_model",
+    "default_voice", "follow_on_request_id", "language_code", "TranscriptAligner",
+    "mp3_to_pcm", "FINISH_TIMEOUT_S", "finish_timeout_within",
     "Protocol", "Mode", "UtteranceState", "EndRule",
     "AudioChunk", "WordTimestamp", "Complete", "ErrorEvent", "Event",
     # errors

@@ -16,6 +16,7 @@ from smallest_core import (
     ConnectionLostError,
     InvalidOptionError,
     InvalidRequestError,
+    InvalidState,
     RestClient,
     RetryPolicy,
     ServerError,
@@ -277,3 +278,18 @@ async def test_a_lone_surrogate_is_refused_before_the_network(smallest_server: S
             await rest.synthesize("Broken \ud800 text here.")
         assert smallest_server.stats.http_requests == before
         assert len(await rest.synthesize("fine")) > 0
+
+
+async def test_use_after_close_is_a_typed_error(smallest_server: Server):
+    """Like a closed pool: the core's InvalidState, not httpx's untyped RuntimeError."""
+    client = AsyncRestClient(api_key=smallest_server.api_key, base_url=smallest_server.http_url)
+    await client.aclose()
+    with pytest.raises(InvalidState, match="the client is closed"):
+        await client.synthesize("hi")
+    with pytest.raises(InvalidState, match="the client is closed"):
+        [chunk async for chunk in client.stream("hi")]
+    sync = RestClient(api_key=smallest_server.api_key, base_url=smallest_server.http_url)
+    sync.close()
+    with pytest.raises(InvalidState, match="the client is closed"):
+        sync.synthesize("hi")
+    assert smallest_server.stats.http_requests == 0

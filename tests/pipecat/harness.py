@@ -107,6 +107,7 @@ async def running(
     *,
     sample_rate: int = 24000,
     metrics: bool = False,
+    tracing: bool = False,
     end: bool = True,
 ) -> AsyncIterator[Run]:
     """Run ``tts`` in a pipeline; on exit send ``EndFrame`` (drains) and wait for the end."""
@@ -121,6 +122,7 @@ async def running(
         ),
         cancel_on_idle_timeout=False,
         enable_rtvi=False,
+        enable_tracing=tracing,
     )
     started = asyncio.Event()
 

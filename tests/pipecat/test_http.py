@@ -96,3 +96,24 @@ async def test_pcm_streams_and_a_cut_stream_is_reported(make_http_tts, smallest_
     assert list(describe(cut).values()) == [[(0, 5 * 480 // 2)]]
     (error,) = run.errors()
     assert error.category is ErrorCategory.CONNECTIVITY
+
+
+@pytest.mark.smallest_server(odd_pieces=True, chunk_ms=10)
+@pytest.mark.parametrize("output_format", ["pcm", "wav", "ulaw"])
+async def test_odd_length_body_pieces_give_whole_samples_and_every_byte(
+    output_format, make_http_tts
+):
+    """The server cuts SSE events and body pieces at odd byte counts (a sample split
+    across two pieces): every frame holds whole samples and no byte is lost."""
+    tts = make_http_tts(output_format=output_format)
+    down, up = await run_test(tts, frames_to_send=[TTSSpeakFrame(TEXT)])
+    assert not [f for f in up if isinstance(f, ErrorFrame)]
+    frames = [f for f in down if isinstance(f, TTSAudioRawFrame)]
+    if output_format == "pcm":
+        assert len(frames) > 10  # streamed in many pieces, not one body
+    assert all(len(f.audio) % 2 == 0 for f in frames)
+    audio = b"".join(f.audio for f in frames)
+    assert len(audio) == ONE_SECOND
+    if output_format != "ulaw":  # lossless: every sample is the request's, in order
+        (runs,) = describe(audio).values()
+        assert runs == [(0, ONE_SECOND // 4)]

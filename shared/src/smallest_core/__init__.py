@@ -23,6 +23,7 @@ from .audio import (
     alaw_encode,
     decode_to_pcm,
     mp3_info,
+    mp3_to_pcm,
     pcm_duration,
     pcm_to_wav,
     ulaw_decode,
@@ -33,6 +34,7 @@ from .audio import (
 from .audio import duration as audio_duration
 from .classify import error_from_close, error_from_frame, error_from_status
 from .connection import StreamConnection
+from .deadlines import FINISH_TIMEOUT_S, finish_timeout_within
 from .errors import (
     AuthenticationError,
     ConnectionLostError,
@@ -51,13 +53,23 @@ from .errors import (
 )
 from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
 from .metrics import STTMetrics, UtteranceMetrics
-from .options import Language, Model, OutputFormat, SampleRate, TTSOptions, catalog_model
+from .options import (
+    Language,
+    Model,
+    OutputFormat,
+    SampleRate,
+    TTSOptions,
+    catalog_model,
+    default_voice,
+    follow_on_request_id,
+    language_code,
+)
 from .pool import ConnectionPool
 from .protocol import EndRule, Mode, Protocol
 from .redact import redact
 from .rest import AsyncRestClient, ClonedVoice, PronunciationDictionary, RestClient, Voice
 from .retry import RetryPolicy
-from .segment import MAX_CHUNK_CHARS, SentenceSegmenter, split_text
+from .segment import MAX_CHUNK_CHARS, SentenceSegmenter, TranscriptAligner, split_text
 from .state import UtteranceState
 from .stt_events import (
     FinalTranscript,
@@ -82,6 +94,7 @@ __all__ = [
     "BASE_URL_ENV",
     "DEFAULT_HTTP_BASE",
     "DEFAULT_WS_BASE",
+    "FINISH_TIMEOUT_S",
     "MAX_CHUNK_CHARS",
     "AsyncRestClient",
     "AudioChunk",
@@ -132,6 +145,7 @@ __all__ = [
     "StreamConnection",
     "TTSOptions",
     "Transcriber",
+    "TranscriptAligner",
     "Transcription",
     "TranscriptionLostError",
     "Utterance",
@@ -146,10 +160,15 @@ __all__ = [
     "audio_duration",
     "catalog_model",
     "decode_to_pcm",
+    "default_voice",
     "error_from_close",
     "error_from_frame",
     "error_from_status",
+    "finish_timeout_within",
+    "follow_on_request_id",
+    "language_code",
     "mp3_info",
+    "mp3_to_pcm",
     "pcm_duration",
     "pcm_to_wav",
     "redact",

@@ -13,6 +13,7 @@ precomputed tables so a second of audio costs milliseconds.
 from __future__ import annotations
 
 import functools
+import io
 import struct
 import sys
 from array import array
@@ -27,6 +28,7 @@ __all__ = [
     "decode_to_pcm",
     "duration",
     "mp3_info",
+    "mp3_to_pcm",
     "pcm_duration",
     "pcm_to_wav",
     "ulaw_decode",
@@ -407,14 +409,16 @@ def _check_format(fmt: str) -> None:
 
 
 def decode_to_pcm(data: bytes, fmt: str, sample_rate: int) -> bytes:
-    """PCM s16le mono from a body in ``fmt`` (``pcm``, ``wav``, ``ulaw`` or ``alaw``).
+    """PCM s16le mono from a body in ``fmt`` (``pcm``, ``wav``, ``ulaw``, ``alaw``, ``mp3``).
 
     ``sample_rate`` is the rate that was asked for; a WAV header that says otherwise
     is an error rather than silently wrong-speed audio. Nothing is resampled.
 
+    ``mp3`` is decoded by :func:`mp3_to_pcm` (needs ``soundfile``).
+
     Raises:
-        ValueError: ``mp3`` (needs a decoder, which the core does not ship), an
-            unknown format, a malformed WAV, or a WAV rate other than ``sample_rate``.
+        ValueError: an unknown format, a malformed WAV or MP3, a WAV or MP3 rate other
+            than ``sample_rate``, or ``mp3`` without ``soundfile`` installed.
     """
     _check_format(fmt)
     _check_rate(sample_rate)
@@ -425,11 +429,41 @@ def decode_to_pcm(data: bytes, fmt: str, sample_rate: int) -> bytes:
     if fmt == "alaw":
         return alaw_decode(data)
     if fmt == "mp3":
-        raise ValueError("mp3 needs a decoder; smallest_core has none (use mp3_info for duration)")
+        return mp3_to_pcm(data, sample_rate)
     pcm, wav_rate = wav_to_pcm(data)
     if wav_rate != sample_rate:
         raise ValueError(f"WAV sample rate is {wav_rate} Hz, expected {sample_rate} Hz")
     return pcm
+
+
+def mp3_to_pcm(data: bytes, sample_rate: int) -> bytes:
+    """PCM s16le mono from an MP3 body, decoded by ``soundfile`` (libsndfile).
+
+    ``soundfile`` is not a dependency of the core (the REST client returns MP3 bytes as
+    they are); Pipecat installs it. A stereo body keeps its first channel.
+
+    Raises:
+        ValueError: the body does not decode, its rate is not ``sample_rate``, or
+            ``soundfile`` is not installed.
+    """
+    _check_rate(sample_rate)
+    try:
+        import numpy as np
+        import soundfile  # type: ignore[import-untyped]
+    except ImportError:
+        raise ValueError(
+            "decoding mp3 needs the soundfile package (pip install soundfile); "
+            "mp3_info gives the duration without it"
+        ) from None
+    try:
+        samples, rate = soundfile.read(io.BytesIO(data), dtype="int16")
+    except RuntimeError as err:  # soundfile.LibsndfileError
+        raise ValueError(f"mp3 body does not decode: {err}") from None
+    if rate != sample_rate:
+        raise ValueError(f"mp3 sample rate is {rate} Hz, expected {sample_rate} Hz")
+    if samples.ndim > 1:
+        samples = samples[:, 0]
+    return bytes(np.ascontiguousarray(samples, dtype="<i2").tobytes())
 
 
 def duration(data: bytes, fmt: str, sample_rate: int) -> float:
@@ -493,6 +527,16 @@ class Rechunker:
         frames = [bytes(self._buf[i : i + size]) for i in range(0, whole, size)]
         del self._buf[:whole]
         return frames
+
+    def take(self, data: bytes) -> bytes:
+        """Add bytes; return every complete frame now available as one ``bytes`` (maybe
+        empty). With ``frame_bytes=2`` this carries an odd byte over to the next chunk,
+        so PCM s16le read from a byte stream always comes out in whole samples."""
+        self._buf += data
+        whole = len(self._buf) - len(self._buf) % self._frame
+        out = bytes(self._buf[:whole])
+        del self._buf[:whole]
+        return out
 
     def flush(self) -> bytes:
         """Return the held-back bytes (shorter than a frame, maybe odd) and empty the buffer."""

@@ -106,7 +106,15 @@ def http_base(base: str) -> str:
     scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
     if scheme not in ("http", "https") or not parts.netloc:
         raise InvalidOptionError("base_url", base, "http://, https://, ws:// or wss:// URLs")
-    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), parts.query, ""))
+    path = parts.path.rstrip("/")
+    # The API's own paths are added per call: a base that already names the API
+    # (``…/waves/v1``, as the official LiveKit plugin spells it) or the live URL is
+    # taken back to its root, as ws_url() takes either.
+    for suffix in (LIVE_PATH, API_PREFIX):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    return urlunsplit((scheme, parts.netloc, path, parts.query, ""))
 
 
 def ws_url(base: str = DEFAULT_WS_BASE, timeout_s: int | None = None) -> str:

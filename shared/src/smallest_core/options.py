@@ -30,6 +30,9 @@ __all__ = [
     "TTSOptions",
     "catalog_model",
     "check_text",
+    "default_voice",
+    "follow_on_request_id",
+    "language_code",
     "validate_request_id",
 ]
 
@@ -116,6 +119,56 @@ def validate_request_id(rid: object, *, field: str = "request_id") -> str:
     if not _ID_RE.fullmatch(rid):
         raise InvalidOptionError(field, rid, _ID_ALLOWED, problem="has characters not allowed")
     return rid
+
+
+def follow_on_request_id(request_id: str, n: int) -> str:
+    """The id of the ``n``-th request made for one caller id (``n`` counts from 1).
+
+    A request id may be used once per socket (a retry must go elsewhere, §12); a caller
+    that has to start over on its own (a context whose request failed after audio was
+    played, so the core could not replay it) sends ``request_id`` first, then
+    ``request_id.2``, ``request_id.3``...: server logs still show which caller they
+    belong to. Long ids keep their tail, so the result stays within 128 characters.
+
+    Raises:
+        InvalidOptionError: ``request_id`` breaks the §2 pattern, or ``n`` < 1.
+    """
+    validate_request_id(request_id)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InvalidOptionError("n", n, "an integer >= 1")
+    if n == 1:
+        return request_id
+    suffix = f".{n}"
+    return request_id[-(ID_MAX_CHARS - len(suffix)) :] + suffix
+
+
+def language_code(language: object) -> object:
+    """A regional tag (``en-US``, ``hi_IN``, or an enum whose ``value`` is one) as the
+    §2 code (``en``, ``hi``); other values are returned unchanged, for
+    :class:`TTSOptions` to reject with a message naming the allowed codes."""
+    value = getattr(language, "value", language)
+    if isinstance(value, str):
+        base = value.replace("_", "-").split("-")[0].lower()
+        if base in LANGUAGES:
+            return base
+    return language
+
+
+#: The voice each model speaks with when none is named (the official integrations' choice).
+_DEFAULT_VOICES: dict[str, str] = {"lightning_v3.1": "sophia", "lightning_v3.1_pro": "meher"}
+
+
+def default_voice(model: str) -> str:
+    """The voice of ``model`` used when no ``voice_id`` is given: ``meher`` for
+    ``lightning_v3.1_pro`` (Pro voices need the Pro model), ``sophia`` for
+    ``lightning_v3.1`` — as the official LiveKit and Pipecat integrations pick it.
+
+    Raises:
+        InvalidOptionError: ``model`` is not a TTS model (underscore spelling).
+    """
+    if model not in _DEFAULT_VOICES:
+        raise InvalidOptionError("model", model, _allowed(MODELS))
+    return _DEFAULT_VOICES[model]
 
 
 def catalog_model(model: str) -> str:

@@ -45,6 +45,7 @@ from .errors import (
     ConnectionLostError,
     InvalidOptionError,
     InvalidRequestError,
+    InvalidState,
     SmallestError,
 )
 from .errors import RequestTimeoutError as SmallestTimeout
@@ -526,6 +527,8 @@ class AsyncRestClient:
         (an SSE stream), so retries are counted once; a fresh one under ``self.retry``
         otherwise.
         """
+        if self._client.is_closed:  # httpx would raise an untyped RuntimeError
+            raise InvalidState("the client is closed")
         if attempts is None:
             attempts = Attempts(self.retry, time.monotonic())
         while True:
@@ -819,6 +822,8 @@ class RestClient:
         self, call: _Call, *, stream: bool = False, attempts: Attempts | None = None
     ) -> httpx.Response:
         """See :meth:`AsyncRestClient._send`."""
+        if self._client.is_closed:  # httpx would raise an untyped RuntimeError
+            raise InvalidState("the client is closed")
         if attempts is None:
             attempts = Attempts(self.retry, time.monotonic())
         while True:

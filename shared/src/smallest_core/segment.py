@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from .errors import InvalidOptionError
 
-__all__ = ["MAX_CHUNK_CHARS", "SentenceSegmenter", "split_text"]
+__all__ = ["MAX_CHUNK_CHARS", "SentenceSegmenter", "TranscriptAligner", "split_text"]
 
 MAX_CHUNK_CHARS = 250
 """Longest chunk our client sends (docs/protocol.md §9.16, model cards: 250-char chunks)."""
@@ -278,3 +278,49 @@ def _long_cut(window: str, max_chars: int, short_cut: int | None) -> int:
     while cut > 1 and unicodedata.category(window[cut])[0] == "M":
         cut -= 1
     return cut
+
+
+_NEXT_TOKEN = re.compile(r"\s*\S+")
+
+
+class TranscriptAligner:
+    """Cuts the text sent for one utterance into pieces that end where its words end.
+
+    The server's word events carry the words only (verbatim substrings of the input,
+    §5.3); a transcript shown to the user should read exactly as sent, spaces and
+    punctuation included. Feed the sent text with :meth:`sent`, then each word event's
+    word to :meth:`word`: it returns the sent text from the end of the previous word
+    to the end of this one, so the pieces concatenate to exactly what was sent;
+    :meth:`rest` returns what no word covered (trailing spaces, an unspoken tail).
+
+    A word that is not found verbatim (only non-word characters may lie between the
+    previous word and it) takes the next whitespace-delimited token instead, so one odd
+    word never swallows the text of the words after it.
+    """
+
+    __slots__ = ("_aligned", "text")
+
+    def __init__(self) -> None:
+        self.text = ""
+        self._aligned = 0
+
+    def sent(self, text: str) -> None:
+        """Record text sent for the utterance, verbatim."""
+        self.text += text
+
+    def word(self, word: str) -> str:
+        """The sent text up to the end of ``word`` (since the previous word)."""
+        start = self._aligned
+        found = self.text.find(word, start)
+        if word and found >= 0 and not any(c.isalnum() for c in self.text[start:found]):
+            end = found + len(word)
+        else:
+            token = _NEXT_TOKEN.match(self.text, start)
+            end = token.end() if token else start
+        self._aligned = end
+        return self.text[start:end]
+
+    def rest(self) -> str:
+        """The sent text no word has covered yet; afterwards everything is covered."""
+        piece, self._aligned = self.text[self._aligned :], len(self.text)
+        return piece

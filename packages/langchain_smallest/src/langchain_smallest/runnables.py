@@ -35,29 +35,27 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
-from pydantic import ConfigDict, PrivateAttr, SecretStr
+from pydantic import PrivateAttr
 
 from smallest_core import (
     AudioChunk,
     ConnectionPool,
     SentenceSegmenter,
-    TTSOptions,
     Utterance,
 )
 
-from ._config import API_KEY_ENV, api_key_field, base_url_field, check_settings, retry_policy
 from .log import logger
+from .settings import LIVE_CONFIG, ConnectionSettings, SpeechSettings
 
 __all__ = ["SmallestSpeech", "SpeechInput"]
 
 #: What :class:`SmallestSpeech` speaks: text, chat messages (their text) or prompts.
 SpeechInput = str | BaseMessage | PromptValue
 
-_DEFAULTS = TTSOptions()
 _END = object()  # end of a bridged stream
 
 
-class SmallestSpeech(RunnableSerializable[SpeechInput, bytes]):
+class SmallestSpeech(SpeechSettings, ConnectionSettings, RunnableSerializable[SpeechInput, bytes]):
     """Text (or a chat model's stream) in, Smallest speech out, as it is generated.
 
     Output chunks are PCM s16le mono at :attr:`sample_rate` (WebSocket audio is always
@@ -78,28 +76,11 @@ class SmallestSpeech(RunnableSerializable[SpeechInput, bytes]):
     in the input stream is re-raised as is, after the utterance was cancelled.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+    model_config = LIVE_CONFIG
 
-    api_key: SecretStr = api_key_field()
-    """Smallest API key (default ``$SMALLEST_API_KEY``)."""
-    base_url: str = base_url_field()
-    """API base URL (default ``$SMALLEST_BASE_URL`` or the public API); HTTP(S) or WS(S)."""
-    max_retries: int = 2
-    """Retries of an utterance that has produced no audio yet (done by the core)."""
-    model: str = _DEFAULTS.model
-    """Speech model."""
-    voice_id: str = _DEFAULTS.voice_id
-    """Voice."""
-    language: str | None = _DEFAULTS.language
-    """Language code, ``auto``, or None to let the service decide."""
-    speed: float = _DEFAULTS.speed
-    """Speaking rate, 0.5 to 2.0."""
-    sample_rate: int = _DEFAULTS.sample_rate
-    """Sample rate of the PCM chunks: 8000, 16000, 24000 or 44100."""
     max_connections: int = 4
     """Sockets the pool may open at once (``batch`` runs utterances side by side)."""
 
-    _options: TTSOptions = PrivateAttr()
     _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _PoolKeeper] = PrivateAttr(
         default_factory=weakref.WeakKeyDictionary
     )
@@ -109,6 +90,10 @@ class SmallestSpeech(RunnableSerializable[SpeechInput, bytes]):
     def __init__(self, **kwargs: Any) -> None:
         """Build the Runnable; bad settings raise here, before any connection.
 
+        The speech fields (``model``, ``voice_id``, ``language``, ``speed``,
+        ``sample_rate``) come from :class:`~langchain_smallest.settings.SpeechSettings`;
+        a change to any field applies from the next call.
+
         Raises:
             ValueError: no API key (argument or ``SMALLEST_API_KEY``), or a bad
                 ``max_retries``/``max_connections``.
@@ -116,23 +101,18 @@ class SmallestSpeech(RunnableSerializable[SpeechInput, bytes]):
                 or ``sample_rate``, naming the allowed values.
         """
         super().__init__(**kwargs)
-        check_settings(self.api_key, 1.0, self.max_retries)
+        self.check_settings()
+        # An object dropped while its loop runs on (``configurable_fields`` builds one
+        # per call) closes its pools instead of leaving their sockets open.
+        weakref.finalize(self, _close_soon, self._pools)
+
+    def check_settings(self) -> None:
+        """Raises: ValueError: also a ``max_connections`` below 1."""
+        super().check_settings()
         if self.max_connections < 1:
             raise ValueError(
                 f"max_connections={self.max_connections!r} is not allowed; allowed: an integer >= 1"
             )
-        self._options = TTSOptions(
-            model=self.model,  # type: ignore[arg-type]
-            voice_id=self.voice_id,
-            language=self.language,  # type: ignore[arg-type]
-            speed=self.speed,
-            sample_rate=self.sample_rate,  # type: ignore[arg-type]
-        )
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        """Serialization writes the key as a reference to this variable, never its value."""
-        return {"api_key": API_KEY_ENV}
 
     # -- the Runnable interface -------------------------------------------------------------
     def invoke(
@@ -183,21 +163,37 @@ class SmallestSpeech(RunnableSerializable[SpeechInput, bytes]):
             yield pcm
 
     # -- connections --------------------------------------------------------------------------
+    def on_copy(self) -> None:
+        """A copy gets pools and an event-loop thread of its own."""
+        super().on_copy()
+        self._pools = weakref.WeakKeyDictionary()
+        self._thread = None
+        self._thread_lock = threading.Lock()
+        weakref.finalize(self, _close_soon, self._pools)
+
     def _pool(self) -> ConnectionPool:
-        """The connection pool of the running loop (created on first use there)."""
+        return self._keeper().pool
+
+    def _keeper(self) -> _PoolKeeper:
+        """The connection pool of the running loop for the current connection settings
+        (created on first use there)."""
         loop = asyncio.get_running_loop()
+        key = (*self.connection_key(), self.max_connections)
         keeper = self._pools.get(loop)
+        if keeper is not None and keeper.key != key:
+            keeper.retire()  # the settings changed: closes once its utterances are over
+            keeper = None
         if keeper is None:
             pool = ConnectionPool(
                 api_key=self.api_key.get_secret_value(),
-                options=self._options,
+                options=self.tts_options(),
                 base_url=self.base_url,
                 max_connections=self.max_connections,
-                retry=retry_policy(self.max_retries),
+                retry=self.retry_policy(),
             )
-            keeper = _PoolKeeper(pool)
+            keeper = _PoolKeeper(pool, key)
             self._pools[loop] = keeper
-        return keeper.pool
+        return keeper
 
     def _loop_thread(self) -> _LoopThread:
         with self._thread_lock:
@@ -253,7 +249,7 @@ class SmallestSpeech(RunnableSerializable[SpeechInput, bytes]):
 
         async def pump() -> None:
             try:
-                async for pcm in self._utterance_audio(self._pool(), texts()):
+                async for pcm in self._utterance_audio(self._keeper(), texts()):
                     ready.put_nowait(pcm)
                 ready.put_nowait(_END)
             except BaseException as exc:
@@ -277,10 +273,17 @@ class SmallestSpeech(RunnableSerializable[SpeechInput, bytes]):
             await asyncio.gather(pumping, return_exceptions=True)
 
     async def _utterance_audio(
-        self, pool: ConnectionPool, texts: AsyncIterator[str]
+        self, keeper: _PoolKeeper, texts: AsyncIterator[str]
     ) -> AsyncIterator[bytes]:
         """One utterance: ``texts`` pushed in by a feeder task, audio yielded as it comes."""
-        utterance = await pool.utterance(options=self._options)
+        with keeper.in_use():
+            async for pcm in self._utterance_audio_on(keeper.pool, texts):
+                yield pcm
+
+    async def _utterance_audio_on(
+        self, pool: ConnectionPool, texts: AsyncIterator[str]
+    ) -> AsyncIterator[bytes]:
+        utterance = await pool.utterance(options=self.tts_options())
         feeder = asyncio.create_task(_feed(utterance, texts), name="langchain-smallest-feed")
         finished = False
         try:
@@ -336,7 +339,7 @@ class SmallestSpeech(RunnableSerializable[SpeechInput, bytes]):
 
         async def pump() -> None:
             try:
-                async for pcm in self._utterance_audio(self._pool(), texts()):
+                async for pcm in self._utterance_audio(self._keeper(), texts()):
                     audio_q.put(pcm)
                 audio_q.put(_END)
             except BaseException as exc:
@@ -445,8 +448,12 @@ class _PoolKeeper:
     program that never calls ``aclose()`` still closes its sockets cleanly.
     """
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: ConnectionPool, key: tuple[Any, ...]) -> None:
         self.pool = pool
+        self.key = key
+        self.loop = asyncio.get_running_loop()
+        self._users = 0
+        self._retired = False
         self._task = asyncio.get_running_loop().create_task(
             self._hold(), name="langchain-smallest-pool"
         )
@@ -460,6 +467,35 @@ class _PoolKeeper:
     async def aclose(self) -> None:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
+
+    @contextlib.contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Mark one utterance on this pool, so :meth:`retire` waits for it."""
+        self._users += 1
+        try:
+            yield
+        finally:
+            self._users -= 1
+            if self._retired and not self._users:
+                self._task.cancel()
+
+    def retire(self) -> None:
+        """Close the pool once no utterance of ours is on it (now if none is)."""
+        self._retired = True
+        if not self._users:
+            self._task.cancel()
+
+    def close_soon(self) -> None:
+        """Close the pool from any thread, without waiting (see :meth:`aclose`)."""
+        # A loop that has closed took its sockets with it; one closing meanwhile raises.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self._task.cancel)
+
+
+def _close_soon(pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _PoolKeeper]) -> None:
+    """Close every pool of a :class:`SmallestSpeech` that was dropped."""
+    for keeper in list(pools.values()):
+        keeper.close_soon()
 
 
 class _LoopThread:

@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 from langchain_core.tools import BaseTool, BaseToolkit
-from pydantic import ConfigDict, PrivateAttr, SecretStr
+from pydantic import PrivateAttr
 
 from smallest_core import RestClient
 
-from ._config import api_key_field, base_url_field, check_settings, retry_policy
-from .tools import (
-    _DEFAULTS,
-    _TOOL_FORMAT,
-    SmallestCloneVoiceTool,
-    SmallestListVoicesTool,
-    SmallestTextToSpeechTool,
-)
+from .settings import LIVE_CONFIG, FileSpeechSettings, HttpSettings
+from .tools import SmallestCloneVoiceTool, SmallestListVoicesTool, SmallestTextToSpeechTool
 
 __all__ = ["SmallestToolkit"]
 
 
-class SmallestToolkit(BaseToolkit):
+class SmallestToolkit(FileSpeechSettings, HttpSettings, BaseToolkit):
     """Speak, list voices and clone voices: three tools sharing one Smallest client.
 
     The tools are built (and their settings checked) when the toolkit is, and share
     one sync :class:`~smallest_core.RestClient` (one HTTP connection pool); async
     calls each use a short-lived :class:`~smallest_core.AsyncRestClient` (see
-    :class:`~langchain_smallest.SmallestTextToSpeechTool`).
+    :class:`~langchain_smallest.SmallestTextToSpeechTool`). The speech defaults
+    (``model``, ``voice_id``, ...) are those of the speech tool; ``model`` is also the
+    voice-list tool's. Change a setting and the next :meth:`get_tools` returns tools
+    built with it (the same objects while nothing changed).
 
     Example:
         .. code-block:: python
@@ -39,35 +37,18 @@ class SmallestToolkit(BaseToolkit):
             agent_model = chat_model.bind_tools(tools)
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+    model_config = LIVE_CONFIG
 
-    api_key: SecretStr = api_key_field()
-    """Smallest API key (default ``$SMALLEST_API_KEY``)."""
-    base_url: str = base_url_field()
-    """API base URL (default ``$SMALLEST_BASE_URL`` or the public API)."""
-    timeout: float = 30.0
-    """Seconds per HTTP request."""
-    max_retries: int = 2
-    """Retries after the first attempt, done by the core."""
-    model: str = _DEFAULTS.model
-    """Default speech model (the speech and voice-list tools)."""
-    voice_id: str = _DEFAULTS.voice_id
-    """Default voice of the speech tool."""
-    language: str | None = _DEFAULTS.language
-    """Default language of the speech tool."""
-    speed: float = _DEFAULTS.speed
-    """Default speaking rate of the speech tool."""
-    sample_rate: int = _DEFAULTS.sample_rate
-    """Default sample rate of the speech tool."""
-    output_format: str = _TOOL_FORMAT
-    """Default audio format of the speech tool."""
     output_dir: Path | None = None
     """Where the speech tool writes audio; None keeps it in memory."""
     clone_root_dir: Path | None = None
     """The only directory the clone tool may upload from; None allows any path."""
 
-    _client: RestClient = PrivateAttr()
-    _tools: list[BaseTool] = PrivateAttr()
+    _client: RestClient | None = PrivateAttr(default=None)
+    _client_key: tuple[Any, ...] = PrivateAttr(default=())
+    _tools: list[BaseTool] = PrivateAttr(default_factory=list)
+    _tools_key: dict[str, Any] | None = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, **kwargs: Any) -> None:
         """Build the toolkit and its tools.
@@ -77,39 +58,41 @@ class SmallestToolkit(BaseToolkit):
             InvalidOptionError: a bad speech default, naming the field.
         """
         super().__init__(**kwargs)
-        check_settings(self.api_key, self.timeout, self.max_retries)
-        self._client = RestClient(
-            api_key=self.api_key.get_secret_value(),
-            base_url=self.base_url,
-            timeout=self.timeout,
-            retry=retry_policy(self.max_retries),
-        )
-        shared: dict[str, Any] = {
-            "api_key": self.api_key,
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "client": self._client,
-        }
-        self._tools = [
-            SmallestTextToSpeechTool(
-                **shared,
-                model=self.model,
-                voice_id=self.voice_id,
-                language=self.language,
-                speed=self.speed,
-                sample_rate=self.sample_rate,
-                output_format=self.output_format,
-                output_dir=self.output_dir,
-            ),
-            SmallestListVoicesTool(**shared, model=self.model),
-            SmallestCloneVoiceTool(**shared, root_dir=self.clone_root_dir),
-        ]
+        self.check_settings()
+        self.get_tools()
 
     def get_tools(self) -> list[BaseTool]:
-        """The speech, voice-list and clone tools (the same objects on every call)."""
-        return list(self._tools)
+        """The speech, voice-list and clone tools for the current settings."""
+        settings = dict(self)
+        with self._lock:
+            if self._tools_key == settings:
+                return list(self._tools)
+            key = (*self.connection_key(), self.timeout)
+            if self._client is None or self._client_key != key:
+                # Tools handed out before keep the client they were built with.
+                self._client = RestClient(**self.client_kwargs())
+                self._client_key = key
+            shared: dict[str, Any] = {
+                "api_key": self.api_key,
+                "base_url": self.base_url,
+                "timeout": self.timeout,
+                "max_retries": self.max_retries,
+                "client": self._client,
+            }
+            self._tools = [
+                SmallestTextToSpeechTool(
+                    **shared, **self.speech_fields(), output_dir=self.output_dir
+                ),
+                SmallestListVoicesTool(**shared, model=self.model),
+                SmallestCloneVoiceTool(**shared, root_dir=self.clone_root_dir),
+            ]
+            self._tools_key = settings
+            return list(self._tools)
 
     def close(self) -> None:
         """Close the shared HTTP client."""
-        self._client.close()
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+                self._tools_key = None

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, Field, PrivateAttr
 
 from smallest_core import (
     AsyncRestClient,
@@ -43,8 +43,8 @@ from smallest_core import (
     audio_duration,
 )
 
-from ._config import API_KEY_ENV, api_key_field, base_url_field, check_settings, retry_policy
 from ._errors import to_tool_exception, validation_message
+from .settings import DEFAULTS, LIVE_CONFIG, FileSpeechSettings, HttpSettings
 
 __all__ = [
     "CloneVoiceInput",
@@ -56,9 +56,6 @@ __all__ = [
     "TextToSpeechInput",
 ]
 
-_DEFAULTS = TTSOptions()
-#: The tool's default body format: a file any player opens (the core's default is PCM).
-_TOOL_FORMAT: OutputFormat = "wav"
 #: At most this many voice ids are quoted when a voice is unknown.
 _HINT_VOICES = 20
 
@@ -92,20 +89,11 @@ class SpeechAudio:
         )
 
 
-class _SmallestTool(BaseTool):
+class _SmallestTool(HttpSettings, BaseTool):
     """What the three tools share: settings, the core clients, error handling."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+    model_config = LIVE_CONFIG
 
-    api_key: SecretStr = api_key_field()
-    """Smallest API key (default ``$SMALLEST_API_KEY``)."""
-    base_url: str = base_url_field()
-    """API base URL (default ``$SMALLEST_BASE_URL`` or the public API)."""
-    timeout: float = 30.0
-    """Seconds per HTTP request."""
-    max_retries: int = 2
-    """Retries after the first attempt for 408/429/5xx and dropped connections (the core
-    retries; do not add ``with_retry()`` on top)."""
     client: RestClient | None = Field(default=None, exclude=True)
     """A sync client to use instead of one of our own (the toolkit shares one)."""
     async_client: AsyncRestClient | None = Field(default=None, exclude=True)
@@ -117,6 +105,7 @@ class _SmallestTool(BaseTool):
     handle_validation_error: bool | str | Callable[..., str] | None = validation_message
 
     _own_client: RestClient | None = PrivateAttr(default=None)
+    _own_client_key: tuple[Any, ...] = PrivateAttr(default=())
     _client_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -128,28 +117,20 @@ class _SmallestTool(BaseTool):
             InvalidOptionError: a bad synthesis default (speech tool), naming the field.
         """
         super().__init__(**kwargs)
-        check_settings(self.api_key, self.timeout, self.max_retries)
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        """Serialization writes the key as a reference to this variable, never its value."""
-        return {"api_key": API_KEY_ENV}
-
-    def _client_kwargs(self) -> dict[str, Any]:
-        return {
-            "api_key": self.api_key.get_secret_value(),
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "retry": retry_policy(self.max_retries),
-        }
+        self.check_settings()
 
     def _rest(self) -> RestClient:
-        """The sync client: the one given, else ours (created once, thread-safe)."""
+        """The sync client: the one given, else ours for the current settings (created
+        once per setting, thread-safe)."""
         if self.client is not None:
             return self.client
+        key = (*self.connection_key(), self.timeout)
         with self._client_lock:
-            if self._own_client is None:
-                self._own_client = RestClient(**self._client_kwargs())
+            if self._own_client is None or self._own_client_key != key:
+                if self._own_client is not None:
+                    self._own_client.close()
+                self._own_client = RestClient(**self.client_kwargs())
+                self._own_client_key = key
             return self._own_client
 
     @asynccontextmanager
@@ -163,7 +144,7 @@ class _SmallestTool(BaseTool):
         if self.async_client is not None:
             yield self.async_client
             return
-        async with AsyncRestClient(**self._client_kwargs()) as client:
+        async with AsyncRestClient(**self.client_kwargs()) as client:
             yield client
 
     def close(self) -> None:
@@ -195,7 +176,7 @@ class TextToSpeechInput(BaseModel):
     )
 
 
-class SmallestTextToSpeechTool(_SmallestTool):
+class SmallestTextToSpeechTool(FileSpeechSettings, _SmallestTool):
     """Turn text into speech with Smallest AI (Waves); the audio is the artifact.
 
     Setup:
@@ -231,47 +212,21 @@ class SmallestTextToSpeechTool(_SmallestTool):
     )
     args_schema: type[BaseModel] = TextToSpeechInput
 
-    model: str = _DEFAULTS.model
-    """Default speech model."""
-    voice_id: str = _DEFAULTS.voice_id
-    """Default voice."""
-    language: str | None = _DEFAULTS.language
-    """Default language code (None lets the service decide)."""
-    speed: float = _DEFAULTS.speed
-    """Default speaking rate, 0.5 to 2.0."""
-    sample_rate: int = _DEFAULTS.sample_rate
-    """Default sample rate: 8000, 16000, 24000 or 44100."""
-    output_format: str = _TOOL_FORMAT
-    """Default audio format: wav, mp3, pcm, ulaw or alaw."""
     output_dir: Path | None = None
-    """Write each result here (created if missing); None keeps audio in memory only."""
+    """Write each result here (created if missing); None keeps audio in memory only.
 
-    _options: TTSOptions = PrivateAttr()
-
-    def __init__(self, **kwargs: Any) -> None:
-        """Build the tool; bad defaults raise here, before any call.
-
-        Raises:
-            ValueError: no API key, or a bad ``timeout``/``max_retries``.
-            InvalidOptionError: a bad ``model``, ``voice_id``, ``language``, ``speed``,
-                ``sample_rate`` or ``output_format``, naming the allowed values.
-        """
-        super().__init__(**kwargs)
-        self._options = TTSOptions(
-            model=self.model,  # type: ignore[arg-type]
-            voice_id=self.voice_id,
-            language=self.language,  # type: ignore[arg-type]
-            speed=self.speed,
-            sample_rate=self.sample_rate,  # type: ignore[arg-type]
-            output_format=self.output_format,  # type: ignore[arg-type]
-        )
+    The speech defaults (``model``, ``voice_id``, ``language``, ``speed``,
+    ``sample_rate``, ``output_format``, default ``wav``) come from
+    :class:`~langchain_smallest.settings.FileSpeechSettings`; bad ones raise
+    :class:`~smallest_core.InvalidOptionError` at construction or when changed.
+    """
 
     def _call_options(self, text: str, changes: dict[str, Any]) -> TTSOptions:
         """This call's options; bad arguments become a :class:`ToolException`."""
         if not text.strip():
             raise ToolException("text is empty: pass the words to speak in the 'text' argument.")
         try:
-            return self._options.replace(**{k: v for k, v in changes.items() if v is not None})
+            return self.tts_options().replace(**{k: v for k, v in changes.items() if v is not None})
         except InvalidOptionError as err:
             raise to_tool_exception(err) from err
 
@@ -441,7 +396,7 @@ class SmallestListVoicesTool(_SmallestTool):
     )
     args_schema: type[BaseModel] = ListVoicesInput
 
-    model: str = _DEFAULTS.model
+    model: str = DEFAULTS.model
     """Model whose catalog is listed when the call names none."""
     max_listed: int = 50
     """Voices described in the content at most."""

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 import time
 import weakref
 from dataclasses import dataclass, field
 
-from livekit.agents import APIConnectOptions, tts, utils
+from livekit.agents import APIConnectOptions, APIError, tts, utils
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
 from livekit.agents.voice.io import TimedString
@@ -32,6 +31,7 @@ from smallest_core import (
     AsyncRestClient,
     AudioChunk,
     ConnectionPool,
+    InvalidState,
     Language,
     Model,
     OutputFormat,
@@ -39,10 +39,13 @@ from smallest_core import (
     SampleRate,
     SentenceSegmenter,
     SmallestError,
+    TranscriptAligner,
     TTSOptions,
     Utterance,
     WordTimestamp,
     decode_to_pcm,
+    default_voice,
+    pcm_duration,
 )
 
 from ._errors import to_api_error
@@ -51,7 +54,7 @@ from .log import logger
 __all__ = ["TTS", "ChunkedStream", "SynthesizeStream"]
 
 NUM_CHANNELS = 1
-#: Streaming audio is PCM s16le on the WebSocket whatever ``output_format`` says (§9.7).
+#: Streaming audio is PCM s16le on the WebSocket whatever ``output_format`` says.
 _PCM_MIME = "audio/pcm"
 #: The core has no MP3 decoder; LiveKit's emitter decodes MP3 itself (PyAV).
 _MP3_MIME = "audio/mpeg"
@@ -59,8 +62,12 @@ _MP3_MIME = "audio/mpeg"
 #: punctuation, markup) gets this much silence, so LiveKit does not report it as a failed
 #: synthesis ("no audio frames were pushed") and count it toward closing the session.
 _EMPTY_SEGMENT_SILENCE_S = 0.01
-#: The next whitespace-delimited token with the spaces before it (transcript alignment).
-_NEXT_TOKEN = re.compile(r"\s*\S+")
+
+
+def _explain(message: str) -> None:
+    """Say at INFO, once when the TTS is built, why an official-plugin argument that
+    was given changes nothing here."""
+    logger.info("%s", message)
 
 
 def retry_policy(conn_options: APIConnectOptions) -> RetryPolicy:
@@ -84,19 +91,36 @@ def retry_policy(conn_options: APIConnectOptions) -> RetryPolicy:
 class TTS(tts.TTS):
     """Smallest AI Lightning TTS over ``smallest_core``.
 
+    Every argument of the official ``livekit.plugins.smallestai.TTS`` is taken, with
+    the same meaning, so switching is one import line; the two that have no meaning
+    here (``use_continuations=False``, ``http_session``) are accepted and explained once
+    in the log, at INFO.
+
     Args:
         api_key: Bearer key; default ``$SMALLEST_API_KEY``. Never logged.
-        base_url: the service (default) or a local server; http(s) or ws(s), one URL for
-            both transports; ``$SMALLEST_BASE_URL`` overrides the default.
         model: ``lightning_v3.1_pro`` or ``lightning_v3.1``.
-        voice_id: a voice of that model (see the voices API).
-        language: a language code or ``auto``.
-        speed: 0.5 to 2.0.
+        voice_id: a voice of that model (see the voices API); default ``meher`` for
+            the Pro model, ``sophia`` for ``lightning_v3.1`` (as the official plugin).
         sample_rate: 8000, 16000, 24000 or 44100 Hz.
-        word_timestamps: stream word timings as an aligned transcript
-            (``AgentSession(use_tts_aligned_transcript=True)``).
+        speed: 0.5 to 2.0.
+        language: a language code or ``auto``.
         output_format: body format for ``synthesize()`` (``pcm``, ``wav``, ``mp3``,
             ``ulaw``, ``alaw``); always decoded to PCM frames. Streaming is always PCM.
+        word_timestamps: stream word timings as an aligned transcript
+            (``AgentSession(use_tts_aligned_transcript=True)``).
+        max_buffer_flush_ms: the server's flush-mode buffer bound (0-1000 ms); applies
+            only to flush-mode streaming, as in the official plugin; None: server default.
+        use_continuations: the official plugin's protocol switch; the core picks how
+            to stream, so only the default (True) has a meaning here.
+        max_buffer_delay_ms: continuations: longest hold of text waiting for a sentence
+            boundary (0-5000 ms); None: the server's default (3000).
+        base_url: the service (default) or a local server; http(s) or ws(s), one URL for
+            both transports, with or without the API path; ``$SMALLEST_BASE_URL``
+            overrides the default.
+        ws_url: the streaming URL, when it differs from ``base_url`` (any spelling
+            ``base_url`` takes, or the full streaming URL).
+        http_session: the official plugin's aiohttp session; not used (the core owns
+            its connections).
         pool: a :class:`ConnectionPool` to share between TTS instances (same key and
             URL); it is not closed by :meth:`aclose`, and its own ``retry`` policy
             applies. Default: a pool of our own, retrying as ``conn_options`` say.
@@ -110,25 +134,43 @@ class TTS(tts.TTS):
         self,
         *,
         api_key: str | None = None,
-        base_url: str | None = None,
         model: Model = "lightning_v3.1_pro",
-        voice_id: str = "meher",
-        language: Language = "en",
-        speed: float = 1.0,
+        voice_id: str | None = None,
         sample_rate: SampleRate = 24000,
-        word_timestamps: bool = False,
+        speed: float = 1.0,
+        language: Language = "en",
         output_format: OutputFormat = "pcm",
+        word_timestamps: bool = False,
+        max_buffer_flush_ms: int | None = None,
+        use_continuations: bool = True,
+        max_buffer_delay_ms: int | None = None,
+        base_url: str | None = None,
+        ws_url: str | None = None,
+        http_session: object | None = None,
         pool: ConnectionPool | None = None,
     ) -> None:
         opts = TTSOptions(
             model=model,
-            voice_id=voice_id,
+            voice_id=default_voice(model) if voice_id is None else voice_id,
             language=language,
             speed=speed,
             sample_rate=sample_rate,
             word_timestamps=word_timestamps,
             output_format=output_format,
+            max_buffer_flush_ms=max_buffer_flush_ms,
+            max_buffer_delay_ms=max_buffer_delay_ms,
         )
+        if not use_continuations:
+            _explain(
+                "use_continuations=False is accepted and not needed: the core chooses how "
+                "to stream (continuations, many utterances per socket) and every segment "
+                "is still flushed as its sentences complete",
+            )
+        if http_session is not None:
+            _explain(
+                "http_session is accepted and not used: the core's REST client and "
+                "connection pool own their connections (close this TTS with aclose())",
+            )
         super().__init__(
             capabilities=tts.TTSCapabilities(streaming=True, aligned_transcript=word_timestamps),
             sample_rate=opts.sample_rate,
@@ -136,13 +178,27 @@ class TTS(tts.TTS):
         )
         # The core resolves the key ($SMALLEST_API_KEY) and the URL ($SMALLEST_BASE_URL,
         # http(s) or ws(s) for both transports) and rejects bad ones here, at construction.
-        policy = retry_policy(DEFAULT_API_CONNECT_OPTIONS)
         self._opts = opts
-        self._rest = AsyncRestClient(api_key=api_key, base_url=base_url, options=opts, retry=policy)
-        self._owns_pool = pool is None
-        self._pool = pool or ConnectionPool(
-            api_key=api_key, base_url=base_url, options=opts, retry=policy
+        self._given_pool = pool
+
+        def new_clients() -> _Clients:  # a closure: the key is in no attribute's repr
+            policy = retry_policy(DEFAULT_API_CONNECT_OPTIONS)
+            rest = AsyncRestClient(api_key=api_key, base_url=base_url, options=opts, retry=policy)
+            sockets = pool or ConnectionPool(
+                api_key=api_key, base_url=ws_url or base_url, options=opts, retry=policy
+            )
+            return _Clients(sockets, rest, owns_pool=pool is None)
+
+        self._make_clients = new_clients
+        # Sockets and HTTP connections belong to the event loop that opened them: each
+        # loop that uses this TTS (a script's asyncio.run() calls, notebook cells, a
+        # test runner's loop per test) gets a pool and client of its own. The first
+        # pair is made now, so a bad key or URL fails here, and taken by the first loop.
+        self._unbound: _Clients | None = self._make_clients()
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Clients] = (
+            weakref.WeakKeyDictionary()
         )
+        self._closed = False
         self._streams: weakref.WeakSet[SynthesizeStream] = weakref.WeakSet()
         self._prewarm_task: asyncio.Task[None] | None = None
 
@@ -154,7 +210,7 @@ class TTS(tts.TTS):
     @property
     def provider(self) -> str:
         """The provider label, for LiveKit's metrics and traces."""
-        return "Smallest"
+        return "SmallestAI"
 
     @property
     def options(self) -> TTSOptions:
@@ -172,9 +228,11 @@ class TTS(tts.TTS):
         word_timestamps: NotGivenOr[bool] = NOT_GIVEN,
         output_format: NotGivenOr[OutputFormat] = NOT_GIVEN,
     ) -> None:
-        """Change options for the next segment; a segment already speaking keeps its own.
+        """Change options from the next ``stream()`` or ``synthesize()`` on.
 
-        No socket is reopened: every utterance carries its options, so sockets stay warm.
+        A stream already open keeps the options it was opened with: LiveKit's emitter
+        has one sample rate per stream, and every frame must carry the rate its audio
+        was made at. No socket is reopened: every utterance carries its options.
 
         Raises:
             InvalidOptionError: a bad value, naming the field (nothing is changed then).
@@ -216,21 +274,93 @@ class TTS(tts.TTS):
             return  # no loop yet: the first stream opens the socket
         self._prewarm_task = loop.create_task(self._prewarm(), name="smallest-prewarm")
 
+    def _clients(self) -> _Clients:
+        """The running loop's pool and REST client (made on its first use).
+
+        Raises:
+            APIError: the TTS is closed, or a pool given to it is asked for from another
+                event loop than the one it first ran on (it cannot serve two).
+        """
+        if self._closed:
+            raise to_api_error(InvalidState("the TTS is closed"))
+        loop = asyncio.get_running_loop()
+        clients = self._by_loop.get(loop)
+        if clients is None:
+            if self._unbound is not None:
+                clients, self._unbound = self._unbound, None
+            elif self._given_pool is not None:
+                raise to_api_error(
+                    InvalidState(
+                        "the ConnectionPool given to this TTS runs on another event loop; "
+                        "give each event loop a TTS with its own pool (or none)"
+                    )
+                )
+            else:
+                clients = self._make_clients()
+            clients.bind()
+            self._by_loop[loop] = clients
+        return clients
+
     async def _prewarm(self) -> None:
         try:
-            await self._pool.prewarm()
-        except SmallestError as err:
+            await self._clients().pool.prewarm()
+        except (SmallestError, APIError) as err:
             # The next stream reports the same failure as a typed error; this is advance notice.
             logger.warning("prewarm failed: %s", err)
 
     async def aclose(self) -> None:
-        """Close live streams, then the pool (if it is ours) and the HTTP client."""
+        """Close live streams, then the pools (if ours) and HTTP clients; afterwards
+        ``stream()`` and ``synthesize()`` raise ``APIError`` ("the TTS is closed").
+
+        Pools of other event loops that have ended went with their loop."""
         if self._prewarm_task is not None:
             await utils.aio.cancel_and_wait(self._prewarm_task)
         await asyncio.gather(*(s.aclose() for s in list(self._streams)))
-        if self._owns_pool:
-            await self._pool.aclose()
-        await self._rest.aclose()
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        # Only this loop's can be closed from here; an ended loop's sockets are gone.
+        mine = [c for lp, c in self._by_loop.items() if lp is loop]
+        if self._unbound is not None:
+            mine.append(self._unbound)
+        self._unbound = None
+        self._by_loop.clear()
+        for clients in mine:
+            await clients.aclose()
+
+
+@dataclass(eq=False)
+class _Clients:
+    """The connection pool and REST client of one event loop.
+
+    Bound to a loop on first use, with a task that closes them when the loop shuts down:
+    ``asyncio.run`` cancels the tasks still pending at the end, so a script that never
+    calls ``aclose()`` still closes its sockets cleanly, as a loop ends.
+    """
+
+    pool: ConnectionPool
+    rest: AsyncRestClient
+    owns_pool: bool
+    keeper: asyncio.Task[None] | None = None
+
+    def bind(self) -> None:
+        self.keeper = asyncio.get_running_loop().create_task(self._hold(), name="smallest-clients")
+
+    async def _hold(self) -> None:
+        try:
+            await asyncio.get_running_loop().create_future()  # until cancelled
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self.owns_pool:
+            await self.pool.aclose()
+        await self.rest.aclose()
+
+    async def aclose(self) -> None:
+        if self.keeper is None:
+            await self.close()
+        else:
+            await utils.aio.cancel_and_wait(self.keeper)
 
 
 class ChunkedStream(tts.ChunkedStream):
@@ -247,7 +377,7 @@ class ChunkedStream(tts.ChunkedStream):
         body = b""
         if self._input_text.strip():
             try:
-                body = await self._tts._rest.synthesize(
+                body = await self._tts._clients().rest.synthesize(
                     self._input_text,
                     options=opts,
                     request_id=request_id,
@@ -275,38 +405,24 @@ class ChunkedStream(tts.ChunkedStream):
 
 @dataclass(eq=False)
 class _Segment:
-    """One LiveKit segment: its utterance and how far its transcript has been aligned."""
+    """One LiveKit segment: its utterance, the text sent and how much audio it made."""
 
     utterance: Utterance
     offset: float  # seconds of audio this stream emitted before the segment
-    text: str = ""  # everything sent, verbatim
-    aligned: int = 0  # text[:aligned] already went out as TimedStrings
-    audio_bytes: int = 0  # PCM pushed for this segment
+    #: the text sent, verbatim, cut into word-aligned transcript pieces by the core
+    transcript: TranscriptAligner = field(default_factory=TranscriptAligner)
+    audio_seconds: float = 0.0  # PCM pushed for this segment
     #: the server's request ids seen, in order (a retry or a release adds one)
     server_ids: dict[str, None] = field(default_factory=dict)
 
     def timed_word(self, word: WordTimestamp) -> TimedString:
-        """The word as a TimedString carrying the text since the previous one.
-
-        Words are verbatim input substrings (§5.3), so each piece is the sent text from
-        the end of the previous word to the end of this one: spaces and punctuation stay
-        where they were and the pieces concatenate to exactly what was sent.
-        """
-        found = self.text.find(word.word, self.aligned)
-        if found >= 0 and not any(c.isalnum() for c in self.text[self.aligned : found]):
-            end = found + len(word.word)
-        else:  # not verbatim after all: take the next token of what was sent
-            token = _NEXT_TOKEN.match(self.text, self.aligned)
-            end = token.end() if token else self.aligned
-        piece, self.aligned = self.text[self.aligned : end], end
+        """The word as a TimedString carrying the sent text since the previous word, so
+        the pieces concatenate to exactly what was sent (spaces and punctuation kept)."""
         return TimedString(
-            piece, start_time=self.offset + word.start, end_time=self.offset + word.end
+            self.transcript.word(word.word),
+            start_time=self.offset + word.start,
+            end_time=self.offset + word.end,
         )
-
-    def rest(self) -> str:
-        """Sent text not covered by a word event yet (trailing spaces, unspoken tail)."""
-        piece, self.aligned = self.text[self.aligned :], len(self.text)
-        return piece
 
 
 class SynthesizeStream(tts.SynthesizeStream):
@@ -351,7 +467,7 @@ class SynthesizeStream(tts.SynthesizeStream):
 
     async def _open(self) -> Utterance:
         """Start an utterance on a pooled socket and record acquire time and reuse."""
-        pool = self._tts._pool
+        pool = self._tts._clients().pool
         known = pool.connections
         started = time.perf_counter()
         try:
@@ -390,7 +506,7 @@ class SynthesizeStream(tts.SynthesizeStream):
                 segments.put_nowait(segment)
                 chunk, pending = pending + chunk, ""
             if segment.utterance.open_for_text:  # else it failed: _receive raises why
-                segment.text += chunk
+                segment.transcript.sent(chunk)
                 if last:
                     await segment.utterance.end(chunk)
                 else:
@@ -430,7 +546,7 @@ class SynthesizeStream(tts.SynthesizeStream):
         def emit(segment: _Segment, event: AudioChunk | WordTimestamp) -> None:
             if isinstance(event, AudioChunk):
                 output_emitter.push(event.audio)
-                segment.audio_bytes += len(event.audio)
+                segment.audio_seconds += pcm_duration(event.audio, rate)
             elif aligned:
                 output_emitter.push_timed_transcript(segment.timed_word(event))
             if sid := event.server_request_id:
@@ -451,15 +567,14 @@ class SynthesizeStream(tts.SynthesizeStream):
                 # Documented for plugins: ties the trace to Smallest's logs.
                 for sid in segment.server_ids:
                     output_emitter._note_provider_request_id(sid)
-            audio_bytes = segment.audio_bytes
-            if not audio_bytes and segment.text.strip():
+            if not segment.audio_seconds and segment.transcript.text.strip():
                 logger.debug("no audio for segment %s: nothing speakable", utt.request_id)
                 output_emitter.push(_silence(rate))
-                audio_bytes = len(_silence(rate))
-            if aligned and (tail := segment.rest()):
+                segment.audio_seconds = pcm_duration(_silence(rate), rate)
+            if aligned and (tail := segment.transcript.rest()):
                 output_emitter.push_timed_transcript(TimedString(tail))
             output_emitter.end_segment()
-            emitted[0] += audio_bytes / 2 / rate
+            emitted[0] += segment.audio_seconds
             logger.debug("segment done", extra={"smallest": utt.metrics.as_dict()})
 
 

@@ -1,22 +1,19 @@
 """Smallest AI text-to-speech services for Pipecat, on the shared ``smallest_core`` client.
 
-* :class:`SmallestTTSService` streams over the core's :class:`~smallest_core.ConnectionPool`
-  (continuations, PROTOCOL.md §12). Each Pipecat audio context is one core
-  :class:`~smallest_core.Utterance`; every chunk, word and error is appended to the
-  context it belongs to, never to "the active one". A barge-in cancels that utterance
-  on the same socket; a context ends when its utterance's iteration ends (the server's
-  ``complete``, as the core reads it) — no silence timer, no reconnect.
-* :class:`SmallestHttpTTSService` synthesizes each sentence over the core's
-  :class:`~smallest_core.AsyncRestClient`, in any output format, decoded to PCM here.
+* :class:`SmallestTTSService` streams over the core's ``ConnectionPool``: each Pipecat
+  audio context is one core ``Utterance``, and its audio, words and errors go to that
+  context only. A barge-in cancels the utterance on the same socket; a context ends when
+  its utterance's iteration ends — no silence timer, no reconnect.
+* :class:`SmallestHttpTTSService` synthesizes each sentence over ``AsyncRestClient``.
 
-The wire protocol (frames, ids, retries, socket upkeep) lives in the core; this module
-only maps Pipecat's TTS contract onto it.
+Frames, ids, retries, decoding and socket upkeep are the core's; this module maps
+Pipecat's TTS contract onto it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
+import contextlib
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, get_args
@@ -34,7 +31,8 @@ from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.errors import ErrorCategory
-from pipecat.utils.types import NOT_GIVEN, NotGiven
+from pipecat.utils.tracing.service_decorators import traced_tts
+from pipecat.utils.types import NOT_GIVEN, NotGiven, is_given
 
 from smallest_core import (
     AsyncRestClient,
@@ -42,13 +40,20 @@ from smallest_core import (
     ConnectionLostError,
     ConnectionPool,
     InvalidOptionError,
+    InvalidState,
     ProtocolError,
+    Rechunker,
     RequestTimeoutError,
     SmallestError,
     TTSOptions,
     Utterance,
     WordTimestamp,
     decode_to_pcm,
+    default_voice,
+    finish_timeout_within,
+    follow_on_request_id,
+    language_code,
+    pcm_duration,
 )
 from smallest_core import Language as SmallestLanguage
 
@@ -57,35 +62,22 @@ from .log import logger
 
 __all__ = ["SmallestHttpTTSService", "SmallestTTSService", "SmallestTTSSettings"]
 
-
 _LANGUAGES: frozenset[str] = frozenset(get_args(SmallestLanguage))
 _DEFAULTS = TTSOptions()
 #: Errors that say the socket (not the request) failed: reported as on_connection_error.
 _CONNECTION_ERRORS = (ConnectionLostError, RequestTimeoutError, ProtocolError)
-#: The core's stall deadline (``finish_timeout``: a socket owing frames that sends none
-#: is retired) sits at this share of Pipecat's ``stop_frame_timeout_s``, both counted
-#: from the last audio: the core, which can retire the stuck socket and retry elsewhere,
-#: decides first, while Pipecat still holds the context for the typed error. Capped at
-#: the core's own default (5 s).
-_STALL_SHARE = 0.8
-_STALL_CAP_S = 5.0
 
 
 @dataclass
 class SmallestTTSSettings(TTSSettings):
     """Runtime-updatable settings of the Smallest services (store or delta mode).
 
-    Values are checked by the core's :class:`~smallest_core.TTSOptions` when the service
-    is built and on every update; a change applies from the next utterance on.
-
-    Parameters:
-        speed: speech rate, 0.5-2.0.
-        math_notation: read digit-flanked operators as words; None: server default.
-        number_pronunciation_language: language used to read numbers; None: the voice's.
-        pronunciation_dicts: ids of pronunciation dictionaries to apply.
-        max_buffer_delay_ms: streaming, token mode: longest hold of text waiting for a
-            sentence end (0-5000); None: server default. Sentence mode flushes each
-            sentence, so it does not wait.
+    Checked by the core's ``TTSOptions`` when the service is built and on every update;
+    a change applies from the next utterance. Beyond Pipecat's ``model``, ``voice`` and
+    ``language``: ``speed`` (0.5-2.0), ``math_notation``, ``number_pronunciation_language``,
+    ``pronunciation_dicts``, ``max_buffer_delay_ms`` (token mode: longest hold of text
+    waiting for a sentence end, 0-5000 ms) and ``content_filter`` (taken so Pipecat's own
+    settings carry over; not sent — the core does not implement it — said at INFO).
     """
 
     speed: float | NotGiven = field(default_factory=lambda: NOT_GIVEN)
@@ -93,69 +85,54 @@ class SmallestTTSSettings(TTSSettings):
     number_pronunciation_language: str | NotGiven | None = field(default_factory=lambda: NOT_GIVEN)
     pronunciation_dicts: tuple[str, ...] | NotGiven = field(default_factory=lambda: NOT_GIVEN)
     max_buffer_delay_ms: int | NotGiven | None = field(default_factory=lambda: NOT_GIVEN)
+    content_filter: str | NotGiven | None = field(default_factory=lambda: NOT_GIVEN)
 
 
 _SETTINGS_FIELDS = frozenset(f.name for f in fields(SmallestTTSSettings)) - {"extra"}
+#: Settings passed to the core under the same name (model, voice, language map below).
+_SAME_NAME = ("speed", "math_notation", "pronunciation_dicts", "max_buffer_delay_ms")
 
 
 def _store_settings(settings: SmallestTTSSettings | None) -> SmallestTTSSettings:
-    """Full (store-mode) settings: the core's defaults, then the caller's values."""
+    """Full (store-mode) settings: the core's defaults, then the caller's values; with a
+    model and no voice, that model's default voice (as Pipecat's own service picks it)."""
     store = SmallestTTSSettings(
         model=_DEFAULTS.model,
         voice=_DEFAULTS.voice_id,
         language=_DEFAULTS.language,
-        speed=_DEFAULTS.speed,
-        math_notation=_DEFAULTS.math_notation,
         number_pronunciation_language=_DEFAULTS.number_pronunciation_language,
-        pronunciation_dicts=_DEFAULTS.pronunciation_dicts,
-        max_buffer_delay_ms=_DEFAULTS.max_buffer_delay_ms,
+        **{name: getattr(_DEFAULTS, name) for name in _SAME_NAME},
     )
-    if settings is not None:
-        store.apply_update(settings)
+    if settings is None:
+        return store
+    store.apply_update(settings)
+    if not is_given(settings.voice) and isinstance(settings.model, str):
+        with contextlib.suppress(InvalidOptionError):  # TTSOptions names a bad model
+            store.voice = default_voice(settings.model)
+    if settings.content_filter not in (None, NOT_GIVEN):
+        logger.info(
+            "content_filter={!r} is accepted and not sent: this client does not implement "
+            "Smallest's content filter",
+            settings.content_filter,
+        )
     return store
 
 
-def _language_code(language: Any) -> Any:
-    """Pipecat's ``Language`` (``en-US``) → the §2 code (``en``); other values unchanged."""
-    if isinstance(language, Language):
-        language = language.value
-    if isinstance(language, str):
-        base = language.split("-")[0].lower()
-        if base in _LANGUAGES:
-            return base
-    return language  # TTSOptions rejects it, naming the field and the allowed codes
-
-
-def _options(
-    settings: SmallestTTSSettings,
-    *,
-    sample_rate: int,
-    word_timestamps: bool = False,
-    output_format: str = "pcm",
-) -> TTSOptions:
-    """The core's options for these settings.
-
-    ``complete_backoff_ms`` is 0: every utterance ends with a closing fragment, so the
-    server has nothing to wait for before its ``complete`` (§12) — the turn's
-    ``TTSStoppedFrame``, and the next turn's audio, follow the last chunk at once.
+def _options(settings: SmallestTTSSettings, **more: Any) -> TTSOptions:
+    """The core's options for these settings plus ``more`` (rate, format, words).
 
     Raises:
         InvalidOptionError: a value is not acceptable (names the field and what is).
     """
-    return TTSOptions(
-        model=settings.model,  # type: ignore[arg-type]
-        voice_id=settings.voice,  # type: ignore[arg-type]
-        language=_language_code(settings.language),
-        speed=settings.speed,  # type: ignore[arg-type]
-        math_notation=settings.math_notation,  # type: ignore[arg-type]
-        number_pronunciation_language=_language_code(settings.number_pronunciation_language),
-        pronunciation_dicts=settings.pronunciation_dicts,  # type: ignore[arg-type]
-        max_buffer_delay_ms=settings.max_buffer_delay_ms,  # type: ignore[arg-type]
-        sample_rate=sample_rate,  # type: ignore[arg-type]
-        word_timestamps=word_timestamps,
-        output_format=output_format,  # type: ignore[arg-type]
-        complete_backoff_ms=0,
+    values: dict[str, Any] = {name: getattr(settings, name) for name in _SAME_NAME}
+    values.update(
+        model=settings.model,
+        voice_id=settings.voice,
+        language=language_code(settings.language),
+        number_pronunciation_language=language_code(settings.number_pronunciation_language),
+        **more,
     )
+    return TTSOptions(**values)
 
 
 class _SmallestService(TTSService):
@@ -178,6 +155,7 @@ class _SmallestService(TTSService):
         self._output_format = output_format
         # Checked now, before any network: a bad voice, speed, rate... fails the build.
         self._options = self._build_options(sample_rate or _DEFAULTS.sample_rate)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _build_options(self, sample_rate: int) -> TTSOptions:
         return _options(
@@ -193,25 +171,35 @@ class _SmallestService(TTSService):
 
     def language_to_service_language(self, language: Language) -> str | None:
         """Pipecat's regional codes map to Smallest's base codes (``en-US`` → ``en``)."""
-        code = _language_code(language)
-        return code if code in _LANGUAGES else None
+        code = language_code(language)
+        return code if isinstance(code, str) and code in _LANGUAGES else None
 
     def _classify_error(self, exception: Exception) -> ErrorCategory | None:
-        if isinstance(exception, SmallestError):
-            return error_category(exception)
-        return None
+        return error_category(exception) if isinstance(exception, SmallestError) else None
 
     async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]  # as Pipecat's own FrameProcessor
-        """Take the pipeline's output rate (rejected if Smallest cannot produce it)."""
+        """Take the pipeline's output rate (rejected if Smallest cannot produce it).
+
+        Raises:
+            InvalidState: the service ran on another event loop before. Pipecat's own
+                frame queues stay bound to that loop (every Pipecat service would hang
+                there), so this says so at once: build a service per event loop.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop not in (None, loop):
+            raise InvalidState(
+                f"{self} ran on another event loop: Pipecat's frame queues belong to the "
+                "loop that first ran a service, so build a new service for each event "
+                "loop (e.g. each asyncio.run())"
+            )
+        self._loop = loop
         await super().setup(setup)
         self._options = self._options.replace(sample_rate=self.sample_rate)
 
     async def _update_settings(self, delta: TTSSettings) -> dict[str, Any]:  # type: ignore[override]  # as TTSService
-        """Apply a ``TTSUpdateSettingsFrame``: valid values take effect at the next utterance.
-
-        An invalid update is refused as a whole (the previous settings stay) and reported
-        as an ``ErrorFrame`` naming the field.
-        """
+        """Apply a ``TTSUpdateSettingsFrame`` from the next utterance on; an invalid
+        update is refused as a whole (the previous settings stay) and reported as an
+        ``ErrorFrame`` naming the field."""
         previous = {name: getattr(self._settings, name) for name in delta.given_fields()}
         changed = await super()._update_settings(delta)
         try:
@@ -232,16 +220,11 @@ class _Context:
 
     id: str
     utterance: Utterance | None = None
-    #: flush_audio() was called: no more text comes for this context.
-    ended: bool = False
-    #: interrupted: nothing more is appended for it.
-    cancelled: bool = False
-    #: utterances opened for this context so far (a failed one is replaced).
-    opened: int = 0
-    #: seconds of audio appended so far: where a replacement utterance's times start.
-    audio_seconds: float = 0.0
-    #: audio or words were appended: an error must queue behind them.
-    appended: bool = False
+    ended: bool = False  # flush_audio() was called: no more text comes
+    cancelled: bool = False  # interrupted: nothing more is appended for it
+    opened: int = 0  # utterances opened for it so far (a failed one is replaced)
+    audio_seconds: float = 0.0  # audio appended: where a replacement's times start
+    appended: bool = False  # audio or words were appended: an error queues behind them
 
 
 class SmallestTTSService(_SmallestService):
@@ -250,26 +233,34 @@ class SmallestTTSService(_SmallestService):
     Each Pipecat audio context (an LLM turn, or a ``TTSSpeakFrame``) is one core
     utterance: sentences (or, with ``TextAggregationMode.TOKEN``, tokens) are pushed to
     it as they come, ``flush_audio`` ends it, and its audio, word timestamps and errors
-    go into that context's queue in order (an error with nothing of its context queued
-    ahead of it is pushed at once). A barge-in cancels the utterance on the same
-    socket, so the ``InterruptionFrame`` is not held and the next turn does not wait
-    for a handshake. The pool owns the sockets: it prewarms at ``setup()``, keeps a warm
-    spare, refreshes idle sockets (never with junk synthesis) and replays an utterance
-    that failed before its first audio; what still fails reaches Pipecat as an
-    ``ErrorFrame``, and the next turn speaks.
+    go into that context's queue in order. A barge-in cancels the utterance on the same
+    socket, so the next turn does not wait for a handshake. The pool prewarms at
+    ``setup()``, keeps a warm spare, refreshes idle sockets and replays an utterance that
+    failed before its first audio; what still fails reaches Pipecat as an ``ErrorFrame``.
 
-    Pipecat closes an audio context that gets nothing for ``stop_frame_timeout_s``
-    (its own setting, 3 s by default). If that happens while the core is still
-    retrying the utterance, the utterance is cancelled on its socket at once and a
-    :class:`~smallest_core.RequestTimeoutError` ``ErrorFrame`` says so: audio never
-    goes into a context Pipecat has closed (where it would be dropped unheard). Pass a
-    larger ``stop_frame_timeout_s`` to give slow retries more time.
+    If Pipecat closes a context after ``stop_frame_timeout_s`` of silence (3 s by
+    default) while the core is still retrying, the utterance is cancelled and a
+    ``RequestTimeoutError`` ``ErrorFrame`` says so: audio never goes into a closed
+    context, where it would be dropped unheard.
 
-    Example::
+    Every argument of Pipecat's own ``SmallestTTSService`` is taken with the same
+    meaning (``output_format`` other than ``pcm`` has none here: said at INFO).
 
-        tts = SmallestTTSService(
-            settings=SmallestTTSService.Settings(voice="meher", speed=1.1),
-        )
+    Args:
+        api_key: Smallest API key; default ``$SMALLEST_API_KEY``.
+        base_url: ``wss://api.smallest.ai`` (default, or ``$SMALLEST_BASE_URL``) or a
+            compatible server; ``http(s)`` is accepted too.
+        settings: model, voice, language, speed, ... (``SmallestTTSService.Settings``).
+        sample_rate: output rate; default the pipeline's ``audio_out_sample_rate``.
+        output_format: WebSocket audio is PCM, what Pipecat's frames carry.
+        word_timestamps: emit per-word ``TTSTextFrame``\\ s timed by the server.
+        max_buffer_delay_ms: as ``settings.max_buffer_delay_ms`` (which wins).
+        pool: a shared ``ConnectionPool`` (the caller closes it); default: our own.
+        **kwargs: passed to Pipecat's ``TTSService`` (e.g. ``text_aggregation_mode``).
+
+    Raises:
+        InvalidOptionError: a setting, ``sample_rate`` or ``base_url`` is not acceptable.
+        AuthenticationError: no key given and ``$SMALLEST_API_KEY`` is unset.
     """
 
     def __init__(
@@ -279,38 +270,34 @@ class SmallestTTSService(_SmallestService):
         base_url: str | None = None,
         settings: SmallestTTSSettings | None = None,
         sample_rate: int | None = None,
+        output_format: str = "pcm",
         word_timestamps: bool = True,
+        max_buffer_delay_ms: int | None = None,
         pool: ConnectionPool | None = None,
         **kwargs: Any,
     ) -> None:
-        """Build the service; nothing touches the network before ``setup()``.
-
-        Args:
-            api_key: Smallest API key; default ``$SMALLEST_API_KEY``.
-            base_url: ``wss://api.smallest.ai`` (default, or ``$SMALLEST_BASE_URL``) or a
-                compatible server; ``http(s)`` is accepted too.
-            settings: model, voice, language, speed, ... (``SmallestTTSService.Settings``).
-            sample_rate: output rate; default the pipeline's ``audio_out_sample_rate``.
-            word_timestamps: emit per-word ``TTSTextFrame``\\ s timed by the server.
-            pool: a shared :class:`~smallest_core.ConnectionPool` (the caller closes it);
-                by default the service owns one.
-            **kwargs: passed to Pipecat's ``TTSService`` (e.g. ``text_aggregation_mode``).
-
-        Raises:
-            InvalidOptionError: a setting, ``sample_rate`` or ``base_url`` is not
-                acceptable (the message names it and the allowed values).
-            AuthenticationError: no key given and ``$SMALLEST_API_KEY`` is unset.
-        """
         # The server joins a context's fragments verbatim: sentences need a separator.
         kwargs.setdefault("append_trailing_space", True)
-        # A context that failed was already reported with its cause; the pool recovers
-        # when the server does, so silence alone never writes the service off.
+        # A failed context was reported with its cause, and the pool recovers when the
+        # server does: silence alone never writes the service off.
         kwargs.setdefault("max_consecutive_zero_audio_contexts", 0)
+        if output_format != "pcm":
+            logger.info(
+                "output_format={!r} is accepted and not used: WebSocket audio is always "
+                "PCM, which is what Pipecat's audio frames carry (SmallestHttpTTSService "
+                "takes other formats on the wire)",
+                output_format,
+            )
+        if max_buffer_delay_ms is not None:
+            update = SmallestTTSSettings(max_buffer_delay_ms=max_buffer_delay_ms)
+            if settings is not None:
+                update.apply_update(settings)
+            settings = update
         super().__init__(
             settings=settings,
             sample_rate=sample_rate,
             word_timestamps=word_timestamps,
-            output_format="pcm",  # §9.7: WebSocket audio is always PCM
+            output_format="pcm",
             push_start_frame=True,
             push_stop_frames=False,  # a context stops when its utterance does
             push_text_frames=not word_timestamps,
@@ -318,11 +305,14 @@ class SmallestTTSService(_SmallestService):
             **kwargs,
         )
         self._owns_pool = pool is None
-        if pool is None:
-            # The core reads $SMALLEST_API_KEY / $SMALLEST_BASE_URL and takes http(s) or
-            # ws(s) alike; a bad value fails here, naming the field.
-            pool = ConnectionPool(api_key=api_key, base_url=base_url, options=self._options)
-        self._pool = pool
+
+        def new_pool() -> ConnectionPool:  # a closure: the key is in no attribute's repr
+            return ConnectionPool(api_key=api_key, base_url=base_url, options=self._options)
+
+        # The core reads $SMALLEST_API_KEY / $SMALLEST_BASE_URL; a bad value fails here.
+        self._new_pool = new_pool
+        self._pool = pool or new_pool()
+        self._pool_closed = False
         self._contexts: dict[str, _Context] = {}
         self._readers: set[asyncio.Task[None]] = set()
         self._remove_listener: Callable[[], None] | None = None
@@ -340,8 +330,12 @@ class SmallestTTSService(_SmallestService):
 
     # -- lifecycle --------------------------------------------------------------------
     async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]  # as Pipecat's own FrameProcessor
-        """Prewarm the pool so the first sentence does not wait for a handshake."""
+        """Prewarm the pool so the first sentence does not wait for a handshake (a
+        service run in a second pipeline gets a new pool: the last run closed its own)."""
         await super().setup(setup)
+        if self._pool_closed:
+            self._pool = self._new_pool()
+            self._pool_closed = False
         # Connection events come from the pool's real socket opens and closes.
         self._remove_listener = self._pool.add_socket_listener(
             on_open=lambda _conn: self._fire("on_connected"),
@@ -371,6 +365,7 @@ class SmallestTTSService(_SmallestService):
             await self.cancel_task(task)
         if self._owns_pool:
             await self._pool.aclose()
+            self._pool_closed = True
         if self._remove_listener is not None:
             self._remove_listener()
             self._remove_listener = None
@@ -378,14 +373,14 @@ class SmallestTTSService(_SmallestService):
             await asyncio.gather(*self._events, return_exceptions=True)
 
     # -- Pipecat's TTS contract -------------------------------------------------------
+    @traced_tts
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
         """Send ``text`` into the utterance of ``context_id`` (opened on first use).
 
-        Sentence mode flushes each sentence (in the same message as its text), so the
-        server speaks it at once rather than waiting for more text; token mode leaves the
-        sentence boundaries to the server.
-        Audio arrives on the utterance's reader, so this yields ``None`` — or an
-        ``ErrorFrame`` if no socket could carry the text.
+        Sentence mode flushes each sentence in the message that carries it, so the
+        server speaks it at once; token mode leaves sentence ends to the server. Audio
+        arrives on the utterance's reader: this yields ``None``, or an ``ErrorFrame`` if
+        no socket could carry the text.
         """
         ctx = self._contexts.get(context_id)
         if ctx is None:
@@ -400,7 +395,6 @@ class SmallestTTSService(_SmallestService):
                     await self._call_event_handler("on_connection_error", str(err))
                     raise
             try:
-                # sentence mode: the sentence and its flush in one message
                 await utterance.push_text(text, flush=not self._is_streaming_tokens)
             finally:
                 if opened is not None:  # its reader after the text: the request goes first
@@ -422,15 +416,11 @@ class SmallestTTSService(_SmallestService):
         if utterance is None:
             await self._finish_context(ctx)  # nothing speaking (e.g. it failed mid-turn)
         elif utterance.open_for_text:
-            await utterance.end()  # its reader finishes the context after `complete`
+            await utterance.end()  # its reader finishes the context after its last audio
 
     async def on_turn_context_completed(self) -> None:
-        """End the turn's utterance even if Pipecat timed its context out mid-turn.
-
-        Pipecat flushes only a context it still holds; one it closed after
-        ``stop_frame_timeout_s`` of silence (a slow LLM) would leave the utterance
-        waiting for text that never comes.
-        """
+        """End the turn's utterance even if Pipecat timed its context out mid-turn (it
+        flushes only a context it still holds; a slow LLM may have let it lapse)."""
         turn = self._turn_context_id
         await super().on_turn_context_completed()
         ctx = self._contexts.get(turn or "")
@@ -438,15 +428,15 @@ class SmallestTTSService(_SmallestService):
             await self.flush_audio(ctx.id)
 
     async def on_audio_context_completed(self, context_id: str) -> None:
-        """Pipecat finished a context: if its utterance is still running, Pipecat gave up.
-
-        A context we end is forgotten before Pipecat completes it, so a context still
-        known here was closed by Pipecat's ``stop_frame_timeout_s`` (e.g. the core was
-        retrying before the first audio). The running turn's context is left alone:
-        Pipecat reopens it for the turn's next frame.
-        """
+        """A context we end is forgotten before Pipecat completes it, so one still known
+        here was closed by ``stop_frame_timeout_s``: give it up (not the running turn's,
+        which Pipecat reopens for the turn's next frame)."""
         ctx = self._contexts.get(context_id)
-        if ctx is not None and context_id != self._turn_context_id:
+        if ctx is None or context_id == self._turn_context_id:
+            return
+        if ctx.utterance is None:  # nothing in progress: its failure was reported already
+            await self._finish_context(ctx)
+        else:
             await self._abandon(ctx)
 
     def _context_closed(self, ctx: _Context) -> bool:
@@ -484,20 +474,20 @@ class SmallestTTSService(_SmallestService):
     async def _open_utterance(self, ctx: _Context) -> Utterance:
         """Start a core utterance for ``ctx`` (its reader comes with its first text).
 
+        Our context id is the request id, so server logs line up with Pipecat's. The
+        core's silence deadline sits inside Pipecat's, so the core (which can retry
+        elsewhere) acts first while Pipecat still holds the context for the error.
+
         Raises:
             SmallestError: the pool could not provide a socket (after its retries).
         """
         ctx.opened += 1
-        # Our context id doubles as the request id, so server logs and stats line up
-        # with Pipecat's; a replacement after a fault needs a fresh one (§12).
-        request_id = ctx.id if ctx.opened == 1 else f"{ctx.id}.{ctx.opened}"
-        utterance = await self._pool.utterance(
-            request_id,
+        ctx.utterance = await self._pool.utterance(
+            follow_on_request_id(ctx.id, ctx.opened),
             options=self._options,
-            finish_timeout=min(_STALL_CAP_S, _STALL_SHARE * self._stop_frame_timeout_s),
+            finish_timeout=finish_timeout_within(self._stop_frame_timeout_s),
         )
-        ctx.utterance = utterance
-        return utterance
+        return ctx.utterance
 
     def _start_reader(self, ctx: _Context, utterance: Utterance) -> None:
         """The task that appends ``utterance``'s events to ``ctx`` (they wait for it)."""
@@ -509,9 +499,8 @@ class SmallestTTSService(_SmallestService):
         """Append the utterance's audio and words to its own context, then end it."""
         error: SmallestError | None = None
         sample_rate = utterance.options.sample_rate
-        # The core puts word times on the utterance's own timeline (across the server's
-        # releases); a context that needed a replacement utterance continues after the
-        # audio its predecessor delivered. A new context starts from zero (per turn).
+        # Word times are on the utterance's own timeline; a replacement utterance
+        # continues after the audio its predecessor delivered.
         offset = ctx.audio_seconds
         try:
             async for event in utterance:
@@ -523,7 +512,7 @@ class SmallestTTSService(_SmallestService):
                 ctx.appended = True
                 match event:
                     case AudioChunk(audio=pcm):
-                        ctx.audio_seconds += len(pcm) / 2 / sample_rate
+                        ctx.audio_seconds += pcm_duration(pcm, sample_rate)
                         frame = TTSAudioRawFrame(pcm, sample_rate, 1, context_id=ctx.id)
                         await self.append_to_audio_context(ctx.id, frame)
                     case WordTimestamp(word=word, start=start):
@@ -540,8 +529,7 @@ class SmallestTTSService(_SmallestService):
                 await self.append_to_audio_context(ctx.id, error_frame(error))
             else:
                 # Nothing of this context queued for the error to keep its place behind
-                # (or Pipecat already ended the context, after going quiet for longer
-                # than its stop timeout): report it now, not after a queue hop.
+                # (or Pipecat already ended the context): report it now.
                 await self.push_error_frame(error_frame(error))
             # after the report, not on its way (Pipecat logs the ErrorFrame itself)
             logger.warning("{}: {} failed: {!r}", self, utterance.request_id, error)
@@ -575,13 +563,24 @@ class SmallestHttpTTSService(_SmallestService):
     """Smallest AI TTS over HTTP: one request per sentence (``smallest_core`` REST client).
 
     For pipelines that cannot keep a WebSocket, or want a format other than PCM on the
-    wire. ``wav``, ``ulaw`` and ``alaw`` bodies are decoded with the core's helpers,
-    ``mp3`` with ``soundfile`` (a Pipecat dependency); Pipecat always gets PCM frames.
-    Retries of 408/429/5xx and dropped connections belong to the core's client.
+    wire; the core decodes every format (``mp3`` with ``soundfile``, a Pipecat
+    dependency), so Pipecat always gets PCM frames. Retries of 408/429/5xx and dropped
+    connections belong to the core's client.
 
-    Example::
+    Args:
+        api_key: Smallest API key; default ``$SMALLEST_API_KEY``.
+        base_url: ``https://api.smallest.ai`` (default, or ``$SMALLEST_BASE_URL``) or a
+            compatible server; ``ws(s)`` is accepted too.
+        settings: model, voice, language, speed, ... (``SmallestHttpTTSService.Settings``).
+        sample_rate: output rate; default the pipeline's ``audio_out_sample_rate``.
+        output_format: the body format on the wire: pcm, wav, mp3, ulaw or alaw.
+        client: a shared ``AsyncRestClient`` (the caller closes it).
+        **kwargs: passed to Pipecat's ``TTSService``.
 
-        tts = SmallestHttpTTSService(output_format="ulaw")
+    Raises:
+        InvalidOptionError: a setting, ``sample_rate``, ``output_format`` or ``base_url``
+            is not acceptable.
+        AuthenticationError: no key given and ``$SMALLEST_API_KEY`` is unset.
     """
 
     def __init__(
@@ -595,23 +594,6 @@ class SmallestHttpTTSService(_SmallestService):
         client: AsyncRestClient | None = None,
         **kwargs: Any,
     ) -> None:
-        """Build the service; nothing touches the network before the first sentence.
-
-        Args:
-            api_key: Smallest API key; default ``$SMALLEST_API_KEY``.
-            base_url: ``https://api.smallest.ai`` (default, or ``$SMALLEST_BASE_URL``) or a
-                compatible server; ``ws(s)`` is accepted too.
-            settings: model, voice, language, speed, ... (``SmallestHttpTTSService.Settings``).
-            sample_rate: output rate; default the pipeline's ``audio_out_sample_rate``.
-            output_format: the body format on the wire: pcm, wav, mp3, ulaw or alaw.
-            client: a shared :class:`~smallest_core.AsyncRestClient` (the caller closes it).
-            **kwargs: passed to Pipecat's ``TTSService``.
-
-        Raises:
-            InvalidOptionError: a setting, ``sample_rate``, ``output_format`` or
-                ``base_url`` is not acceptable.
-            AuthenticationError: no key given and ``$SMALLEST_API_KEY`` is unset.
-        """
         super().__init__(
             settings=settings,
             sample_rate=sample_rate,
@@ -622,9 +604,21 @@ class SmallestHttpTTSService(_SmallestService):
             **kwargs,
         )
         self._owns_client = client is None
-        self._client = client or AsyncRestClient(
-            api_key=api_key, base_url=base_url, options=self._options
-        )
+
+        def new_client() -> AsyncRestClient:  # a closure: the key is in no attribute's repr
+            return AsyncRestClient(api_key=api_key, base_url=base_url, options=self._options)
+
+        self._new_client = new_client
+        self._client = client or new_client()
+        self._client_closed = False
+
+    async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]  # as Pipecat's own FrameProcessor
+        """A service run in a second pipeline gets a new HTTP client (the last run
+        closed its own)."""
+        await super().setup(setup)
+        if self._client_closed:
+            self._client = self._new_client()
+            self._client_closed = False
 
     async def stop(self, frame: EndFrame) -> None:
         """Close the HTTP client (if this service created it)."""
@@ -639,11 +633,13 @@ class SmallestHttpTTSService(_SmallestService):
     async def _close(self) -> None:
         if self._owns_client:
             await self._client.aclose()
+            self._client_closed = True
 
+    @traced_tts
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
         """Synthesize ``text`` and yield its audio as PCM frames.
 
-        PCM streams over SSE (§4), so the first audio plays before the sentence is fully
+        PCM streams over SSE, so the first audio plays before the sentence is fully
         synthesized; other formats need the whole body to decode. Errors end the
         sentence with an ``ErrorFrame`` in its place (a stream that fails after audio
         was yielded is not replayed: audio is never duplicated).
@@ -656,7 +652,9 @@ class SmallestHttpTTSService(_SmallestService):
                     yield frame
                 return
             body = await self._client.synthesize(text, options=options)
-            pcm = await asyncio.to_thread(_decode, body, options)
+            pcm = await asyncio.to_thread(
+                decode_to_pcm, body, options.output_format, options.sample_rate
+            )
         except SmallestError as err:
             yield error_frame(err)
             return
@@ -672,31 +670,7 @@ class SmallestHttpTTSService(_SmallestService):
     async def _stream_pcm(
         self, text: str, options: TTSOptions, context_id: str
     ) -> AsyncGenerator[Frame, None]:
-        carry = b""  # an odd byte waits for its pair: frames hold whole samples
+        samples = Rechunker(2)  # a chunk may end mid-sample: frames hold whole samples
         async for chunk in self._client.stream(text, options=options):
-            pcm, carry = carry + chunk.audio, b""
-            if len(pcm) % 2:
-                pcm, carry = pcm[:-1], pcm[-1:]
-            if pcm:
+            if pcm := samples.take(chunk.audio):
                 yield TTSAudioRawFrame(pcm, options.sample_rate, 1, context_id=context_id)
-
-
-def _decode(body: bytes, options: TTSOptions) -> bytes:
-    """PCM s16le mono from a synthesis body in ``options.output_format``.
-
-    Raises:
-        ValueError: the body is malformed, or not at the requested rate.
-    """
-    if options.output_format != "mp3":
-        return decode_to_pcm(body, options.output_format, options.sample_rate)
-    import soundfile  # type: ignore[import-untyped]  # Pipecat's dependency; mp3 only
-
-    try:
-        samples, rate = soundfile.read(io.BytesIO(body), dtype="int16")
-    except RuntimeError as err:  # soundfile.LibsndfileError
-        raise ValueError(f"mp3 body does not decode: {err}") from None
-    if rate != options.sample_rate:
-        raise ValueError(f"mp3 sample rate is {rate} Hz, expected {options.sample_rate} Hz")
-    if samples.ndim > 1:
-        samples = samples[:, 0]
-    return bytes(samples.astype("<i2").tobytes())

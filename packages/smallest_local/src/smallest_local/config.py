@@ -34,12 +34,16 @@ class LatencyModel:
         chunk_ms: milliseconds of audio per chunk frame / SSE event / HTTP body piece.
         realtime_factor: time to produce a chunk relative to its audio length; 0 sends
             chunks as fast as possible, 1.0 paces them at real time, 0.5 twice as fast.
+        odd_pieces: HTTP only: cut SSE audio events and sync body pieces at odd byte
+            counts, so a sample is split across pieces (nothing in the protocol aligns
+            them to samples; clients must carry the odd byte).
     """
 
     connect_ms: float = 0.0
     first_chunk_ms: float = 0.0
     chunk_ms: int = 100
     realtime_factor: float = 0.0
+    odd_pieces: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,6 +168,8 @@ async def _handle(request: web.Request, *, sse: bool) -> web.StreamResponse:
             return json_error(too_long.status, too_long.error, too_long.message)
         synthesis = await render(state, spoken, req, tag)
         pcm_chunks = split_chunks(synthesis.pcm, req.sample_rate, state.latency.chunk_ms)
+        if state.latency.odd_pieces:
+            pcm_chunks = _odd_pieces(synthesis.pcm, pcm_chunks)
         response = web.StreamResponse(headers=_headers(request, req))
         if sse:
             response.content_type = "text/event-stream"
@@ -213,6 +215,8 @@ async def _stream_sync(
     body = audio.encode(pcm, req.sample_rate, req.output_format)
     n = max(1, len(pcm_chunks))
     step = -(-len(body) // n) or 1
+    if request.app[STATE].latency.odd_pieces:
+        step |= 1
     pacer = Pacer(request.app[STATE].latency)
     for i, start in enumerate(range(0, len(body), step)):
         await _apply_faults(request, faults, i)
@@ -220,6 +224,12 @@ async def _stream_sync(
         await pacer.wait(seconds)
         await _write(request, response, body[start : start + step])
     await _apply_faults(request, faults, n)
+
+
+def _odd_pieces(pcm: bytes, chunks: list[bytes]) -> list[bytes]:
+    """``pcm`` cut into pieces of an odd byte count (about as long as ``chunks``)."""
+    size = (len(chunks[0]) if chunks else 2) | 1
+    return [pcm[i : i + size] for i in range(0, len(pcm), size)]
 
 
 async def _stream_sse(
