@@ -150,7 +150,9 @@ def _describe(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
             message = error
     message = message or _text_of(body.get(Field.DETAIL))
     for key in (Field.ERRORS, Field.DETAILS):
-        issues = _issues(body.get(key))
+        value = body.get(key)
+        # a list of issues, or one string (STT legacy: ``errors: "Audio data too large"``)
+        issues = value if isinstance(value, str) and value else _issues(value)
         if issues:
             message = f"{message} ({issues})" if message else issues
     return message, code
@@ -298,7 +300,7 @@ _FRAME_TABLE: tuple[tuple[type[SmallestError], tuple[str, ...], tuple[str, ...]]
     (
         InvalidRequestError,
         ("INVALID", "BAD_REQUEST", "VALIDATION", "UNSUPPORTED", "NOT_FOUND", "REQUIRED",
-         "TOO_LONG", "CONTEXT_CLOSED"),
+         "TOO_LONG", "CONTEXT_CLOSED", "NOT_ENABLED"),
         ("invalid", "unsupported", "not supported", "required", "must be", "not found",
          "voice", "too long", "is closed"),
     ),

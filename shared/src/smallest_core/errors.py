@@ -20,6 +20,7 @@ Hierarchy::
         ├── RateLimitError                     429 / concurrency frames / close 1008; retryable
         ├── ServerError                        5xx and 408; retryable
         ├── ConnectionLostError                the socket dropped or closed; retryable
+        │   └── TranscriptionLostError         an STT stream dropped after audio was sent
         ├── ProtocolError                      the peer sent something unparseable; retryable
         └── RequestTimeoutError (+TimeoutError)  idle timeout, slow handshake; retryable
 
@@ -49,6 +50,7 @@ __all__ = [
     "RequestTimeoutError",
     "ServerError",
     "SmallestError",
+    "TranscriptionLostError",
 ]
 
 #: The longest server body kept on an error (after redaction).
@@ -217,3 +219,28 @@ class RequestTimeoutError(SmallestError, builtins.TimeoutError):
     """
 
     retryable = True
+
+
+class TranscriptionLostError(ConnectionLostError):
+    """A speech-to-text stream dropped after audio was sent: some audio may be untranscribed.
+
+    The session does not retry it (a new socket restarts the server's audio clock and
+    would need the audio again); the caller may resend from ``covered_seconds``.
+
+    Attributes:
+        covered_seconds: seconds of the stream's audio, from its start, that finals
+            already covered (their transcripts were delivered).
+        audio_seconds: seconds of audio sent before the drop (None for Opus).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        covered_seconds: float,
+        audio_seconds: float | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.covered_seconds = covered_seconds
+        self.audio_seconds = audio_seconds

@@ -1,4 +1,5 @@
-"""REST on httpx: synthesis (sync and SSE), voices, voice cloning, pronunciation dictionaries.
+"""REST on httpx: synthesis (sync and SSE), batch transcription, voices, voice cloning and
+pronunciation dictionaries.
 
 Two clients with one behaviour: :class:`AsyncRestClient` and :class:`RestClient`. Both
 build their requests with the same :class:`_Api` methods and read responses with the
@@ -21,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -51,15 +52,24 @@ from .events import AudioChunk, Complete, ErrorEvent
 from .options import TTSOptions, catalog_model, check_text
 from .redact import mask_key, redact, register_secret
 from .retry import Attempts, RetryPolicy
+from .stt_codec import check_batch_size, has_container, parse_transcription, stt_query
+from .stt_events import Transcription
+from .stt_options import STTOptions
+from .stt_wire import MAX_BATCH_BYTES, OCTET_STREAM, STT_BATCH_PATH
 from .wire import API_KEY_ENV, USER_AGENT, Header, MediaType
 
 __all__ = [
     "AsyncRestClient",
+    "AudioInput",
     "ClonedVoice",
     "PronunciationDictionary",
     "RestClient",
     "Voice",
 ]
+
+#: What ``transcribe`` takes: WAV (or other container) or raw PCM bytes, a path, or a
+#: binary file object (read to its end).
+AudioInput = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]
 
 #: §7: accepted upload types for voice cloning, by file suffix.
 CLONE_CONTENT_TYPES = {
@@ -165,6 +175,9 @@ class _Call:
     files: Any = None
     data: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    params: list[tuple[str, str]] | None = None
+    body: bytes | None = None
+    timeout: float | None = None
 
     def __post_init__(self) -> None:
         if self.json is not None:
@@ -174,7 +187,18 @@ class _Call:
         """The JSON body, ASCII-escaped: user text with a lone surrogate (which UTF-8
         cannot encode) goes out as a ``\\ud800`` escape the server can judge, the way
         WebSocket frames do, instead of failing in the HTTP library."""
+        if self.body is not None:
+            return self.body
         return None if self.json is None else json.dumps(self.json).encode("ascii")
+
+    def extra(self) -> dict[str, Any]:
+        """``build_request`` arguments beyond the body: query and a per-call timeout."""
+        extra: dict[str, Any] = {}
+        if self.params is not None:
+            extra["params"] = self.params
+        if self.timeout is not None:
+            extra["timeout"] = self.timeout
+        return extra
 
 
 class _Api:
@@ -214,6 +238,21 @@ class _Api:
 
     def voices(self, model: str) -> _Call:
         return _Call("GET", voices_path(catalog_model(model)))
+
+    def transcribe(self, data: bytes, options: STTOptions | None, timeout: float | None) -> _Call:
+        """``POST /waves/v1/stt/`` with the file's bytes (§1.6); ``encoding`` and
+        ``sample_rate`` only for headerless audio (D18)."""
+        opts = (options or STTOptions()).check_batch()
+        check_batch_size(len(data))
+        container = has_container(data)
+        return _Call(
+            "POST",
+            STT_BATCH_PATH,
+            body=data,
+            params=stt_query(opts, batch=True, raw_audio=not container),
+            headers={Header.CONTENT_TYPE: MediaType.WAV if data[:4] == b"RIFF" else OCTET_STREAM},
+            timeout=timeout,
+        )
 
     def add_voice(
         self,
@@ -305,6 +344,34 @@ def _read_sample(call: _Call) -> _Call:
     if isinstance(payload, Path):
         call.files = {"file": (name, payload.read_bytes(), ctype)}
     return call
+
+
+def _read_audio(audio_in: AudioInput) -> bytes:
+    """The bytes of ``audio_in`` (a blocking read for paths and file objects), checked
+    against the 250 MB limit before anything is uploaded — a path by its size, before
+    reading it; a file object by reading at most one byte past the limit.
+
+    Raises:
+        InvalidOptionError: too large, empty, or not audio input (names ``audio``).
+    """
+    if isinstance(audio_in, bytes | bytearray | memoryview):
+        data = bytes(audio_in)
+    elif isinstance(audio_in, str | os.PathLike):
+        path = Path(audio_in)
+        check_batch_size(path.stat().st_size)
+        data = path.read_bytes()
+    elif hasattr(audio_in, "read"):
+        data = audio_in.read(MAX_BATCH_BYTES + 1)
+        if not isinstance(data, bytes):
+            raise InvalidOptionError(
+                "audio", audio_in, "a binary file object", problem="is a text file object"
+            )
+    else:
+        raise InvalidOptionError(
+            "audio", audio_in, "bytes, a path, or a binary file object", problem="is not audio"
+        )
+    check_batch_size(len(data))
+    return data
 
 
 def _items(items: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
@@ -456,6 +523,7 @@ class AsyncRestClient:
                     files=call.files,
                     data=call.data,
                     headers={**self._api.headers(), **call.headers},
+                    **call.extra(),
                 )
                 response = await self._client.send(request, stream=True)
                 if response.status_code < 400:
@@ -554,6 +622,42 @@ class AsyncRestClient:
             except SmallestError as exc:
                 error = exc
             await asyncio.sleep(attempts.next_delay(error, time.monotonic()))  # backoff
+
+    # -- transcription ----------------------------------------------------------------
+    async def transcribe(
+        self,
+        audio: AudioInput,
+        *,
+        options: STTOptions | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the HTTP request's, passed to httpx
+        retry: RetryPolicy | None = None,
+    ) -> Transcription:
+        """Transcribe a whole file (``POST /waves/v1/stt/``, the Pulse digest §1.6).
+
+        ``audio`` is WAV (or another container the service sniffs: MP3, FLAC, Ogg, M4A,
+        WebM) or headerless audio in ``options.encoding`` at ``options.sample_rate``,
+        given as bytes, a path or a binary file object. Paths and files are read in a
+        worker thread, and the 250 MB limit is checked before the upload.
+
+        Args:
+            audio: the audio, see above.
+            options: model, language, word timestamps, diarization, redaction
+                (default ``STTOptions()``); streaming-only settings are ignored.
+            timeout: seconds for this request (default: the client's).
+            retry: overrides the client's retry policy (429/5xx, dropped connections).
+
+        Raises:
+            InvalidOptionError: too large or empty audio, options batch cannot take.
+            AuthenticationError, PermissionDeniedError, InvalidRequestError,
+            RateLimitError, ServerError, ConnectionLostError, RequestTimeoutError: typed
+                failures (retryable ones were retried first).
+            ProtocolError: the response was not a transcription.
+        """
+        data = await asyncio.to_thread(_read_audio, audio)
+        call = self._api.transcribe(data, options, timeout)
+        attempts = Attempts(retry or self.retry, time.monotonic(), what="transcription")
+        response = await self._send(call, attempts=attempts)
+        return parse_transcription(response.content)
 
     # -- voices and cloning -----------------------------------------------------------
     async def voices(self, model: str = "lightning_v3.1") -> list[Voice]:
@@ -703,6 +807,7 @@ class RestClient:
                     files=call.files,
                     data=call.data,
                     headers={**self._api.headers(), **call.headers},
+                    **call.extra(),
                 )
                 response = self._client.send(request, stream=True)
                 if response.status_code < 400:
@@ -783,6 +888,19 @@ class RestClient:
             except SmallestError as exc:
                 error = exc
             time.sleep(attempts.next_delay(error, time.monotonic()))  # backoff
+
+    def transcribe(
+        self,
+        audio: AudioInput,
+        *,
+        options: STTOptions | None = None,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Transcription:
+        """See :meth:`AsyncRestClient.transcribe`."""
+        call = self._api.transcribe(_read_audio(audio), options, timeout)
+        attempts = Attempts(retry or self.retry, time.monotonic(), what="transcription")
+        return parse_transcription(self._send(call, attempts=attempts).content)
 
     def voices(self, model: str = "lightning_v3.1") -> list[Voice]:
         """See :meth:`AsyncRestClient.voices`."""
