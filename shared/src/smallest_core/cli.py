@@ -1,8 +1,12 @@
-"""``smallest``: speak, list voices and clone voices from a shell.
+"""``smallest``: speak, transcribe, list voices and clone voices from a shell.
 
 ``smallest say "Hello there" -o hello.wav`` streams over the WebSocket and prints the
-time to first audio; ``smallest voices``, ``smallest clone --name N sample.wav`` and
-``smallest clones`` use REST. The key comes from ``--api-key`` or ``SMALLEST_API_KEY``;
+time to first audio (``-o -`` writes the WAV to stdout, the status to stderr);
+``smallest transcribe hello.wav`` prints the transcript alone on stdout (batch, or
+``--stream`` over the WebSocket; ``--words`` adds word times; ``-`` reads the WAV from
+stdin, so ``smallest say "hi" -o - | smallest transcribe -`` round-trips);
+``smallest voices``, ``smallest clone --name N sample.wav`` and ``smallest clones`` use
+REST. The key comes from ``--api-key`` or ``SMALLEST_API_KEY``;
 ``--base-url`` (default: the real service) points at any compatible server, e.g. a local
 ``smallest-local serve``.
 
@@ -22,13 +26,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .audio import pcm_to_wav
+from .audio import pcm_to_wav, wav_to_pcm
 from .codec import DEFAULT_HTTP_BASE
 from .connection import StreamConnection
-from .errors import SmallestError
+from .errors import InvalidOptionError, SmallestError
 from .events import AudioChunk
 from .options import TTSOptions
 from .rest import AsyncRestClient
+from .stt_events import FinalTranscript, Word
+from .stt_options import STT_SAMPLE_RATES, STTOptions
+from .stt_stream import Transcriber
 from .wire import API_KEY_ENV, BASE_URL_ENV
 
 __all__ = ["main"]
@@ -63,7 +70,9 @@ def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> N
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="smallest", description="Smallest AI Waves TTS.")
+    parser = argparse.ArgumentParser(
+        prog="smallest", description="Smallest AI Waves TTS and Pulse STT."
+    )
     parser.add_argument("--version", action="version", version=__version__)
     _add_global_options(parser, defaults=True)
     common = argparse.ArgumentParser(add_help=False)
@@ -75,12 +84,23 @@ def _parser() -> argparse.ArgumentParser:
 
     say = add("say", "stream text to a WAV file and print the time to first audio")
     say.add_argument("text")
-    say.add_argument("-o", "--output", default="out.wav")
+    say.add_argument("-o", "--output", default="out.wav", help="a WAV path, or - for stdout")
     say.add_argument("--voice", default="meher")
     say.add_argument("--model", default="lightning_v3.1_pro")
     say.add_argument("--sample-rate", type=int, default=24000)
     say.add_argument("--speed", type=float, default=1.0)
     say.add_argument("--language", default="en")
+
+    transcribe = add("transcribe", "print a WAV file's transcript (status on stderr)")
+    transcribe.add_argument("file", help="a WAV file, or - to read one from stdin")
+    transcribe.add_argument(
+        "--stream", action="store_true", help="over the WebSocket instead of batch"
+    )
+    transcribe.add_argument(
+        "--words", action="store_true", help="then one 'start end word' line per word"
+    )
+    transcribe.add_argument("--language", default="en")
+    transcribe.add_argument("--model", default="pulse")
 
     voices = add("voices", "list the voice catalog")
     voices.add_argument("--model", default="lightning_v3.1")
@@ -120,14 +140,80 @@ async def _say(args: argparse.Namespace, key: str | None) -> int:
                 if ttfa is None:
                     ttfa = time.perf_counter() - start
                 pcm += event.audio
-    await asyncio.to_thread(
-        Path(args.output).write_bytes, pcm_to_wav(bytes(pcm), options.sample_rate)
-    )
+    wav = pcm_to_wav(bytes(pcm), options.sample_rate)
     seconds = len(pcm) / 2 / options.sample_rate
-    print(
-        f"wrote {args.output}: {seconds:.2f} s of audio; time to first audio "
-        f"{(ttfa or 0) * 1000:.0f} ms"
-    )
+    status = f"{seconds:.2f} s of audio; time to first audio {(ttfa or 0) * 1000:.0f} ms"
+    if args.output == "-":  # the WAV is the output: status goes to stderr
+        sys.stdout.buffer.write(wav)
+        sys.stdout.buffer.flush()
+        print(f"wrote stdout: {status}", file=sys.stderr)
+    else:
+        await asyncio.to_thread(Path(args.output).write_bytes, wav)
+        print(f"wrote {args.output}: {status}")
+    return 0
+
+
+def _read_input(name: str) -> bytes:
+    """The bytes of ``name``, or of stdin for ``-`` (a blocking read)."""
+    if name == "-":
+        return sys.stdin.buffer.read()
+    return Path(name).read_bytes()
+
+
+#: Audio per pushed chunk when streaming a file (D13: 50-100 ms frames).
+_STREAM_CHUNK_S = 0.1
+
+
+async def _stream_file(
+    data: bytes, options: STTOptions, key: str | None, base_url: str
+) -> tuple[str, list[Word], float]:
+    """Transcribe a WAV over the WebSocket: (text, words, seconds from end() to is_last)."""
+    try:
+        pcm, rate = wav_to_pcm(data)
+    except ValueError as exc:
+        raise InvalidOptionError(
+            "file", "<input>", "a 16-bit PCM mono WAV", problem=f"is not readable ({exc})"
+        ) from None
+    if rate not in STT_SAMPLE_RATES:
+        raise InvalidOptionError("sample_rate", rate, ", ".join(map(str, STT_SAMPLE_RATES)))
+    options = options.replace(sample_rate=rate)
+    finals: list[FinalTranscript] = []
+    async with Transcriber(api_key=key, options=options, base_url=base_url) as stt:
+
+        async def read() -> None:
+            async for event in stt:
+                if isinstance(event, FinalTranscript):
+                    finals.append(event)
+
+        reader = asyncio.create_task(read())
+        step = int(rate * _STREAM_CHUNK_S) * 2
+        for pos in range(0, len(pcm), step):
+            await stt.push_audio(pcm[pos : pos + step])
+        ended = time.perf_counter()
+        await stt.end()
+        waited = time.perf_counter() - ended
+        await reader
+    text = " ".join(f.text.strip() for f in finals if f.text.strip())
+    return text, [w for f in finals for w in f.words], waited
+
+
+async def _transcribe(args: argparse.Namespace, key: str | None) -> int:
+    data = await asyncio.to_thread(_read_input, args.file)
+    options = STTOptions(model=args.model, language=args.language)
+    start = time.perf_counter()
+    if args.stream:
+        text, words, tail = await _stream_file(data, options, key, args.base_url)
+        how = f"streamed; last audio → is_last {tail * 1000:.0f} ms"
+    else:
+        async with AsyncRestClient(api_key=key, base_url=args.base_url) as client:
+            result = await client.transcribe(data, options=options)
+        text, words, how = result.text, list(result.words), "batch"
+    print(text)
+    if args.words:
+        for word in words:
+            print(f"{word.start:.2f}\t{word.end:.2f}\t{word.word}")
+    elapsed = time.perf_counter() - start
+    print(f"transcribed in {elapsed * 1000:.0f} ms ({how})", file=sys.stderr)
     return 0
 
 
@@ -159,9 +245,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "say":
             return asyncio.run(_say(args, key))
+        if args.command == "transcribe":
+            return asyncio.run(_transcribe(args, key))
         return asyncio.run(_rest(args, key))
     except SmallestError as exc:
         print(f"smallest: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file that cannot be read or written
+        print(f"smallest: {exc}", file=sys.stderr)
         return 1
 
 
