@@ -1,4 +1,4 @@
-"""Shared streaming client core for the Smallest AI Waves TTS API.
+"""Shared streaming client core for the Smallest AI Waves TTS and Pulse STT APIs.
 
 Three layers, each usable alone:
 
@@ -8,6 +8,11 @@ Three layers, each usable alone:
 * transport (asyncio): :class:`StreamConnection` + :class:`Utterance` over one
   WebSocket, :class:`ConnectionPool`, :class:`RetryPolicy`, and the REST clients
   :class:`AsyncRestClient` / :class:`RestClient`;
+* speech-to-text: :class:`STTOptions`, the events (:class:`InterimTranscript`,
+  :class:`FinalTranscript`, :class:`SpeechStarted`, :class:`SpeechEnded`, :class:`Word`),
+  the sans-I/O :class:`STTProtocol`, the asyncio :class:`Transcriber`, the batch result
+  :class:`Transcription` (``AsyncRestClient.transcribe``), :class:`STTMetrics` and
+  :class:`TranscriptionLostError`;
 * helpers: :class:`SentenceSegmenter`, audio conversions, :class:`UtteranceMetrics`,
   :func:`redact`.
 
@@ -44,9 +49,10 @@ from .errors import (
     RequestTimeoutError,
     ServerError,
     SmallestError,
+    TranscriptionLostError,
 )
 from .events import AudioChunk, Complete, ErrorEvent, Event, WordTimestamp
-from .metrics import UtteranceMetrics
+from .metrics import STTMetrics, UtteranceMetrics
 from .options import Language, Model, OutputFormat, SampleRate, TTSOptions, catalog_model
 from .pool import ConnectionPool
 from .protocol import EndRule, Mode, Protocol
@@ -55,6 +61,26 @@ from .rest import AsyncRestClient, ClonedVoice, PronunciationDictionary, RestCli
 from .retry import RetryPolicy
 from .segment import MAX_CHUNK_CHARS, SentenceSegmenter, split_text
 from .state import UtteranceState
+from .stt_events import (
+    FinalTranscript,
+    InterimTranscript,
+    Segment,
+    SpeechEnded,
+    SpeechStarted,
+    STTEvent,
+    Transcription,
+    Word,
+)
+from .stt_options import (
+    STT_SAMPLE_RATES,
+    STTEncoding,
+    STTLanguage,
+    STTModel,
+    STTOptions,
+    STTSampleRate,
+)
+from .stt_protocol import STTProtocol, STTState
+from .stt_stream import Transcriber
 from .utterance import Utterance
 from .wire import API_KEY_ENV, BASE_URL_ENV, DEFAULT_HTTP_BASE, DEFAULT_WS_BASE
 
@@ -66,6 +92,7 @@ __all__ = [
     "DEFAULT_HTTP_BASE",
     "DEFAULT_WS_BASE",
     "MAX_CHUNK_CHARS",
+    "STT_SAMPLE_RATES",
     "AsyncRestClient",
     "AudioChunk",
     "AuthenticationError",
@@ -76,6 +103,8 @@ __all__ = [
     "EndRule",
     "ErrorEvent",
     "Event",
+    "FinalTranscript",
+    "InterimTranscript",
     "InvalidOptionError",
     "InvalidRequestError",
     "InvalidState",
@@ -94,16 +123,32 @@ __all__ = [
     "RequestTimeoutError",
     "RestClient",
     "RetryPolicy",
+    "STTEncoding",
+    "STTEvent",
+    "STTLanguage",
+    "STTMetrics",
+    "STTModel",
+    "STTOptions",
+    "STTProtocol",
+    "STTSampleRate",
+    "STTState",
     "SampleRate",
+    "Segment",
     "SentenceSegmenter",
     "ServerError",
     "SmallestError",
+    "SpeechEnded",
+    "SpeechStarted",
     "StreamConnection",
     "TTSOptions",
+    "Transcriber",
+    "Transcription",
+    "TranscriptionLostError",
     "Utterance",
     "UtteranceMetrics",
     "UtteranceState",
     "Voice",
+    "Word",
     "WordTimestamp",
     "__version__",
     "alaw_decode",
