@@ -1,4 +1,4 @@
-"""``SmallestToolkit``: the three Smallest tools with one configuration and one client."""
+"""``SmallestToolkit``: the Smallest tools with one configuration and one client."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pydantic import ConfigDict, PrivateAttr, SecretStr
 from smallest_core import RestClient
 
 from ._config import api_key_field, base_url_field, check_settings, retry_policy
+from .stt import SmallestSpeechToTextTool
 from .tools import (
     _DEFAULTS,
     _TOOL_FORMAT,
@@ -23,7 +24,7 @@ __all__ = ["SmallestToolkit"]
 
 
 class SmallestToolkit(BaseToolkit):
-    """Speak, list voices and clone voices: three tools sharing one Smallest client.
+    """Speak, list voices, clone voices and transcribe: four tools sharing one Smallest client.
 
     The tools are built (and their settings checked) when the toolkit is, and share
     one sync :class:`~smallest_core.RestClient` (one HTTP connection pool); async
@@ -104,10 +105,12 @@ class SmallestToolkit(BaseToolkit):
             ),
             SmallestListVoicesTool(**shared, model=self.model),
             SmallestCloneVoiceTool(**shared, root_dir=self.clone_root_dir),
+            SmallestSpeechToTextTool(**shared),
         ]
 
     def get_tools(self) -> list[BaseTool]:
-        """The speech, voice-list and clone tools (the same objects on every call)."""
+        """The speech, voice-list, clone and transcription tools (the same objects on every
+        call)."""
         return list(self._tools)
 
     def close(self) -> None:
