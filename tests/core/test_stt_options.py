@@ -1,5 +1,5 @@
 """STTOptions and the query string: bad input fails locally with a message naming the field
-and the allowed values; good input becomes the exact parameters of STT.md §1.2/§1.6."""
+and the allowed values; good input becomes the exact parameters of docs/stt.md §1.2/§1.6."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from smallest_core.stt_wire import STTType
 
 
 class TestValueSets:
-    """STT.md §1.2-§1.5: the enums, copied once into stt_options.py."""
+    """docs/stt.md §1.2-§1.5: the enums, copied once into stt_options.py."""
 
     def test_streaming_languages_are_the_21_codes_3_aggregators_and_multi(self):
         assert len(STREAMING_LANGUAGES) == 25 == len(set(STREAMING_LANGUAGES))
@@ -113,7 +113,7 @@ class TestValidation:
 
 
 class TestQuery:
-    """STT.md §1.2: booleans are exact lowercase strings, always explicit (D6)."""
+    """docs/stt.md §1.2: booleans are exact lowercase strings, always explicit (D6)."""
 
     def test_defaults(self):
         assert dict(stt_query(STTOptions())) == {
@@ -194,7 +194,7 @@ class TestQuery:
 
 
 class TestControlFrames:
-    """STT.md §3 / D1: ``{"type": ...}`` frames, compact JSON."""
+    """docs/stt.md §3 / D1: ``{"type": ...}`` frames, compact JSON."""
 
     @pytest.mark.parametrize("kind", ["finalize", "close_stream", "keepalive"])
     def test_control_frames(self, kind):

@@ -1,4 +1,4 @@
-"""The sans-I/O Pulse session and its parsers: every event shape of STT.md §2-§3 and the
+"""The sans-I/O Pulse session and its parsers: every event shape of docs/stt.md §2-§3 and the
 readings of §6 (D1, D3, D4, D5, D7, D13, D22), with plain strings, no event loop."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smallest_core.classify import error_from_close
+from smallest_core.classify import error_from_close, error_from_status
 from smallest_core.errors import (
     AuthenticationError,
     ConnectionLostError,
@@ -66,6 +66,12 @@ def word(**fields: object) -> dict[str, object]:
 def drive(proto: STTProtocol, *frames: str) -> list:
     for text in frames:
         proto.receive_text(text)
+    return proto.events_received()
+
+
+def drive_at(proto: STTProtocol, now: float, *frames: str) -> list:
+    for text in frames:
+        proto.receive_text(text, now)
     return proto.events_received()
 
 
@@ -389,6 +395,16 @@ class TestFinalize:
         assert not rollover.from_finalize and answer.from_finalize
         assert proto.pending_finalizes == 0
 
+    def test_an_unanswered_finalize_expires(self):
+        """A server that ignores finalize: a final 2 s later is an endpoint, not the answer."""
+        proto = STTProtocol(STTOptions())
+        proto.finalize(now=10.0)
+        [late] = drive_at(proto, 12.5, final("endpoint"))
+        assert not late.from_finalize and proto.pending_finalizes == 0
+        proto.finalize(now=20.0)
+        [answer] = drive_at(proto, 21.9, final("answer"))
+        assert answer.from_finalize
+
     def test_finalize_answer_may_be_empty(self):
         proto = STTProtocol(STTOptions())
         proto.finalize()
@@ -536,6 +552,20 @@ class TestConnectionLost:
         assert not proto.can_replay
         proto.connection_lost(error_from_close(1006))
         assert isinstance(proto.events_received()[0].error, TranscriptionLostError)
+
+
+class TestHttpErrors:
+    """§2: the unified STT body ``{"error", "message"}`` may carry the same text twice."""
+
+    def test_repeated_message_is_not_a_code(self):
+        body = '{"error": "Invalid \'model\': pulse-9", "message": "Invalid \'model\': pulse-9"}'
+        error = error_from_status(400, body)
+        assert isinstance(error, InvalidRequestError) and error.code is None
+        assert str(error) == "HTTP 400 Bad Request: Invalid 'model': pulse-9"
+
+    def test_413_is_a_permanent_invalid_request(self):
+        error = error_from_status(413, '{"error": "Audio file exceeds the limit."}')
+        assert isinstance(error, InvalidRequestError) and not error.retryable
 
 
 class TestBatchResponses:

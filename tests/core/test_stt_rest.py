@@ -1,4 +1,4 @@
-"""Batch transcription (``POST /waves/v1/stt/``, STT.md §1.6) through both REST clients,
+"""Batch transcription (``POST /waves/v1/stt/``, docs/stt.md §1.6) through both REST clients,
 against smallest_local's tone recognizer (real sockets): exact transcripts, every input
 kind, the 250 MB check before upload, typed errors and retries."""
 

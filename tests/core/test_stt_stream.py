@@ -1,6 +1,6 @@
 """The streaming Transcriber over real sockets to smallest_local (tone recognizer: exact
 transcripts whatever the chunking): finalize/end ordering, dialects, keepalive, retries
-only where nothing was lost, and the drop-after-audio error (STT.md §3, §6)."""
+only where nothing was lost, and the drop-after-audio error (docs/stt.md §3, §6)."""
 
 from __future__ import annotations
 
@@ -131,6 +131,18 @@ class TestFinalizeAndEnd:
             await stt.end()
             await task
 
+    @pytest.mark.smallest_server(stt_dialect="close-stream-only")
+    async def test_server_that_ignores_finalize(self, smallest_server: Server) -> None:
+        """D1: the first /stt/live spec knew only close_stream; nothing is lost at end()."""
+        async with session(smallest_server) as stt:
+            _queue, task = collect(stt)
+            await stt.push_audio(tone(2, "old-spec"))
+            await stt.finalize()  # ignored by this server
+            await stt.end()
+            finals = [e for e in await task if isinstance(e, FinalTranscript)]
+        assert " ".join(f.text for f in finals).split() == [tone_word("old-spec")] * 2
+        assert finals[-1].is_last and stt.state is STTState.DONE
+
     @pytest.mark.smallest_server(stt_dialect="transcription-only")
     async def test_text_under_transcription_only(self, smallest_server: Server) -> None:
         async with session(smallest_server) as stt:
@@ -152,18 +164,20 @@ class TestFinalizeAndEnd:
         assert stt.state is STTState.DONE
 
     async def test_end_is_bounded_when_is_last_never_comes(self, smallest_server: Server) -> None:
-        smallest_server.faults.stall(after_chunks=1, route="stt")  # withholds every event
+        smallest_server.faults.stall(after_chunks=4, route="stt")  # then withholds every event
         stt = session(smallest_server, end_timeout=0.3)
         async with stt:
-            _queue, task = collect(stt)
-            await stt.push_audio(tone(1, "stall"))
+            queue, task = collect(stt)
+            await stt.push_audio(tone(2, "stall"))
+            async with asyncio.timeout(10):
+                await queue.get()  # the server acknowledged the audio, then stalled
             with pytest.raises(
                 TranscriptionLostError, match=r"no is_last final within 0\.3 s"
             ) as info:
                 await stt.end()
             with pytest.raises(TranscriptionLostError):
                 await task
-        assert info.value.covered_seconds == 0.0 and info.value.audio_seconds == pytest.approx(0.2)
+        assert info.value.covered_seconds == 0.0 and info.value.audio_seconds == pytest.approx(0.4)
 
     async def test_cancel_stops_iteration(self, smallest_server: Server) -> None:
         async with session(smallest_server) as stt:
@@ -174,6 +188,8 @@ class TestFinalizeAndEnd:
             with pytest.raises(InvalidState, match="cancelled"):
                 await stt.push_audio(b"\0\0")
         assert stt.state is STTState.CANCELLED
+        with pytest.raises(InvalidState, match="cannot connect: the transcription is cancelled"):
+            await stt.connect()
 
 
 class TestRetries:
@@ -292,7 +308,7 @@ class TestKeepalive:
             return _Recording(await open_websocket(url, headers, timeout), sent, pongs)
 
         async with session(
-            smallest_server, keepalive_interval=0.15, open_socket=open_recording
+            smallest_server, keepalive_interval=0.5, open_socket=open_recording
         ) as stt:
             _queue, task = collect(stt)
             audio = tone(3, "live")
@@ -307,9 +323,14 @@ class TestKeepalive:
         assert sent.count('{"type":"keepalive"}') >= 1
         assert all(not isinstance(e, str) for e in events)
 
-    async def test_keepalive_can_be_disabled(self) -> None:
-        stt = Transcriber(api_key="sk_x_1234", base_url="ws://127.0.0.1:9", keepalive_interval=None)
+    async def test_keepalive_can_be_disabled_and_is_off_for_a_direct_server(self) -> None:
+        base = "ws://127.0.0.1:9"
+        stt = Transcriber(api_key="sk_x_1234", base_url=base, keepalive_interval=None)
         assert stt.keepalive_interval is None
+        legacy = Transcriber(api_key="sk_x_1234", base_url=base, path="/waves/v1/pulse/get_text")
+        assert legacy.keepalive_interval == 5.0
+        direct = Transcriber(api_key="sk_x_1234", base_url=base, path="/transcribe")
+        assert direct.keepalive_interval is None and direct.url.startswith(f"{base}/transcribe?")
         with pytest.raises(InvalidOptionError, match="keepalive_interval=0 "):
             Transcriber(api_key="sk_x_1234", base_url="ws://127.0.0.1:9", keepalive_interval=0)
 

@@ -4,17 +4,15 @@ Three layers, each usable alone:
 
 * protocol (sans-I/O): :class:`TTSOptions`, the events (:class:`AudioChunk`,
   :class:`WordTimestamp`, :class:`Complete`, :class:`ErrorEvent`), :class:`Protocol`
-  and the error taxonomy rooted at :class:`SmallestError`;
+  and the error taxonomy rooted at :class:`SmallestError`; for speech-to-text
+  :class:`STTOptions`, :class:`STTProtocol` and its events (:class:`InterimTranscript`,
+  :class:`FinalTranscript`, :class:`SpeechStarted`, :class:`SpeechEnded`);
 * transport (asyncio): :class:`StreamConnection` + :class:`Utterance` over one
-  WebSocket, :class:`ConnectionPool`, :class:`RetryPolicy`, and the REST clients
-  :class:`AsyncRestClient` / :class:`RestClient`;
-* speech-to-text: :class:`STTOptions`, the events (:class:`InterimTranscript`,
-  :class:`FinalTranscript`, :class:`SpeechStarted`, :class:`SpeechEnded`, :class:`Word`),
-  the sans-I/O :class:`STTProtocol`, the asyncio :class:`Transcriber`, the batch result
-  :class:`Transcription` (``AsyncRestClient.transcribe``), :class:`STTMetrics` and
-  :class:`TranscriptionLostError`;
+  WebSocket, :class:`ConnectionPool`, :class:`RetryPolicy`, :class:`Transcriber` (a
+  streaming transcription), and the REST clients :class:`AsyncRestClient` /
+  :class:`RestClient` (synthesis, batch ``transcribe``);
 * helpers: :class:`SentenceSegmenter`, audio conversions, :class:`UtteranceMetrics`,
-  :func:`redact`.
+  :class:`STTMetrics`, :func:`redact`.
 
 Adapters import from here only; the modules behind it are implementation detail.
 """
@@ -71,14 +69,7 @@ from .stt_events import (
     Transcription,
     Word,
 )
-from .stt_options import (
-    STT_SAMPLE_RATES,
-    STTEncoding,
-    STTLanguage,
-    STTModel,
-    STTOptions,
-    STTSampleRate,
-)
+from .stt_options import STTEncoding, STTLanguage, STTModel, STTOptions, STTSampleRate
 from .stt_protocol import STTProtocol, STTState
 from .stt_stream import Transcriber
 from .utterance import Utterance
@@ -92,7 +83,6 @@ __all__ = [
     "DEFAULT_HTTP_BASE",
     "DEFAULT_WS_BASE",
     "MAX_CHUNK_CHARS",
-    "STT_SAMPLE_RATES",
     "AsyncRestClient",
     "AudioChunk",
     "AuthenticationError",

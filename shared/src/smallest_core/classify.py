@@ -144,10 +144,10 @@ def _describe(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
         message = message or _text_of(error.get(Field.MESSAGE))
         code = code or _text_of(error.get(Field.CODE))
     elif isinstance(error, str) and error:
-        if message:
-            code = code or error
-        else:
+        if not message:
             message = error
+        elif error != message:  # STT bodies repeat the message as ``error``: not a code
+            code = code or error
     message = message or _text_of(body.get(Field.DETAIL))
     for key in (Field.ERRORS, Field.DETAILS):
         value = body.get(key)

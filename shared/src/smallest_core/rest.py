@@ -240,7 +240,7 @@ class _Api:
         return _Call("GET", voices_path(catalog_model(model)))
 
     def transcribe(self, data: bytes, options: STTOptions | None, timeout: float | None) -> _Call:
-        """``POST /waves/v1/stt/`` with the file's bytes (§1.6); ``encoding`` and
+        """``POST /waves/v1/stt/`` with the file's bytes (STT §1.6); ``encoding`` and
         ``sample_rate`` only for headerless audio (D18)."""
         opts = (options or STTOptions()).check_batch()
         check_batch_size(len(data))
@@ -632,7 +632,7 @@ class AsyncRestClient:
         timeout: float | None = None,  # noqa: ASYNC109 - the HTTP request's, passed to httpx
         retry: RetryPolicy | None = None,
     ) -> Transcription:
-        """Transcribe a whole file (``POST /waves/v1/stt/``, the Pulse digest §1.6).
+        """Transcribe a whole file (``POST /waves/v1/stt/``, STT §1.6).
 
         ``audio`` is WAV (or another container the service sniffs: MP3, FLAC, Ogg, M4A,
         WebM) or headerless audio in ``options.encoding`` at ``options.sample_rate``,

@@ -1,7 +1,7 @@
 """Pulse speech-to-text frames ↔ events: the query string, control frames and parsers.
 
 What lives here: :func:`stt_query` / :func:`stt_ws_url` (all session settings travel in
-the query string, the Pulse digest ``STT.md`` §1.2), :func:`control_frame` for the
+the query string, ``docs/stt.md`` §1.2), :func:`control_frame` for the
 client's JSON messages (§3), :func:`parse_stt_frame` for server frames (§3, D3, D4, D7)
 and :func:`parse_transcription` for batch responses (§1.6, D17). What must not: state
 (which ``finalize`` is pending, the audio clock — that is

@@ -9,7 +9,7 @@ and the :data:`STTEvent` union. What must not: behaviour, parsing, or wire names
 Reprs stay short: transcript text is cut to 60 characters (it is user speech).
 
 Times (``start``/``end``/``timestamp``) are seconds of the stream's audio, counted from
-its first sample (the Pulse digest ``STT.md`` §4); events from
+its first sample (``docs/stt.md`` §4); events from
 :class:`~smallest_core.STTProtocol` are monotonic across finals.
 """
 

@@ -2,7 +2,7 @@
 
 What lives here: :class:`STTOptions` (checked on construction, before any network call),
 the ``Literal`` aliases and allowed-value tuples for Pulse models, languages, sample rates
-and encodings (the Pulse digest ``STT.md`` §1.2-§1.6), and the per-transport checks
+and encodings (``docs/stt.md`` §1.2-§1.6), and the per-transport checks
 :meth:`STTOptions.check_streaming` / :meth:`STTOptions.check_batch`. What must not:
 query-parameter names or frame layout (wire literals: :mod:`smallest_core.stt_wire`,
 built into a query by :mod:`smallest_core.stt_codec`), and any I/O.
@@ -118,7 +118,7 @@ class STTOptions:
 
     One set of options serves the streaming session and the batch call; each transport
     also checks what only it cannot take (:meth:`check_streaming`, :meth:`check_batch`).
-    Values go on the query string as the Pulse digest §1.2/§1.6 describes; booleans are
+    Values go on the query string as ``docs/stt.md`` §1.2/§1.6 describes; booleans are
     always sent explicitly (D6: the defaults differ between paths), ``None`` omits a
     parameter so the server default applies.
 

@@ -8,7 +8,7 @@ pair as in websockets: :meth:`~STTProtocol.send_audio`, :meth:`~STTProtocol.fina
 must not: asyncio, sockets, clocks (the session runs the keepalive and ``end`` timers),
 frame layout (:mod:`smallest_core.stt_codec`).
 
-The rules it keeps (the Pulse digest ``STT.md``):
+The rules it keeps (``docs/stt.md``):
 
 * Audio is re-framed into 50 ms frames (D13; G.711/PCM only — Opus frames pass through
   as given); ``finalize`` and ``end`` send the short tail first, so they cover every
@@ -16,7 +16,8 @@ The rules it keeps (the Pulse digest ``STT.md``):
 * ``finalize`` per turn, one ``close_stream`` at the end (D1); after ``end`` only
   ``keepalive`` and receiving are legal; audio or ``finalize`` raise :class:`InvalidState`.
 * A final answers our ``finalize`` when it says ``from_finalize``, or — until the server
-  has shown it sends that flag — when it is the first final after the ``finalize`` (D5).
+  has shown it sends that flag — when it is the first final after the ``finalize`` and
+  within :data:`FINALIZE_WINDOW_S` of it, when the caller passes its clock (D5).
 * Final times never go backwards: a word starting before the previous final's end is
   clamped to it, so the session transcript's times are monotonic.
 * Until the server's first transcript or VAD event, every frame handed over is kept
@@ -49,17 +50,23 @@ from .stt_events import FinalTranscript, STTEvent
 from .stt_options import STTOptions
 from .stt_wire import STTType
 
-__all__ = ["FRAME_MS", "STTProtocol", "STTState"]
+__all__ = ["FINALIZE_WINDOW_S", "FRAME_MS", "STTProtocol", "STTState"]
 
 logger = logging.getLogger("smallest_core")
 
 #: D13: 50-100 ms of audio per frame, sent in real time (LiveKit uses 50 ms).
 FRAME_MS = 50
+#: D5: how long after our ``finalize`` an unflagged final still counts as its answer.
+FINALIZE_WINDOW_S = 2.0
 #: The most audio bytes kept for a replay (see :meth:`STTProtocol.can_replay`): 30 s of
 #: 16 kHz PCM16; beyond it, a socket lost before the server's first event loses audio.
 REPLAY_BYTES = 30 * 16000 * 2
 #: Close codes that end a session on purpose (normal, going away).
 _CLEAN_CLOSES = ("ws_close_1000", "ws_close_1001")
+
+
+def _expired(sent: float | None, now: float | None) -> bool:
+    return sent is not None and now is not None and now - sent > FINALIZE_WINDOW_S
 
 
 class STTState(Enum):
@@ -115,7 +122,7 @@ class STTProtocol:
         self._out: list[str | bytes] = []
         self._events: list[STTEvent] = []
         #: Audio seconds sent before each ``finalize`` still waiting for its answer.
-        self._finalizes: deque[float] = deque()
+        self._finalizes: deque[tuple[float, float | None]] = deque()
         self._server_flags_finalize = False
         self._last_end = 0.0
         #: Bytes of audio queued for sending, and handed to the I/O layer.
@@ -205,8 +212,13 @@ class STTProtocol:
     def _audio_seconds_queued(self) -> float:
         return self.options.seconds(self.audio_bytes_queued) or 0.0
 
-    def finalize(self) -> None:
+    def finalize(self, now: float | None = None) -> None:
         """Ask for the buffered speech as a final now (a turn boundary; the session stays).
+
+        Args:
+            now: the caller's clock (seconds); with :meth:`receive_text`'s ``now`` it
+                bounds how long an unflagged final may still answer this ``finalize``
+                (D5: ~2 s, :data:`FINALIZE_WINDOW_S`). None: no bound.
 
         Raises:
             InvalidState: after :meth:`end` or :meth:`cancel`.
@@ -214,7 +226,7 @@ class STTProtocol:
         if not self._require_open("finalize"):
             return
         self._flush_tail()
-        self._finalizes.append(self._audio_seconds_queued())
+        self._finalizes.append((self._audio_seconds_queued(), now))
         self._out.append(_FINALIZE)
 
     def end(self) -> None:
@@ -282,8 +294,11 @@ class STTProtocol:
         self.state = STTState.ENDING if _CLOSE in self._out else STTState.OPEN
 
     # -- server side ---------------------------------------------------------------------
-    def receive_text(self, text: str) -> None:
-        """Feed one server text frame; parse failures fail the session (never raise)."""
+    def receive_text(self, text: str, now: float | None = None) -> None:
+        """Feed one server text frame; parse failures fail the session (never raise).
+
+        ``now``: the caller's clock, as given to :meth:`finalize` (D5's window).
+        """
         if self.finished:
             self.frames_dropped += 1
             return
@@ -299,7 +314,7 @@ class STTProtocol:
             return
         self._replay = None  # the server is transcribing what it was sent
         if isinstance(event, FinalTranscript):
-            self._final(event)
+            self._final(event, now)
         else:
             self._events.append(event)
 
@@ -335,15 +350,20 @@ class STTProtocol:
         events, self._events = self._events, []
         return events
 
-    def _final(self, event: FinalTranscript) -> None:
+    def _final(self, event: FinalTranscript, now: float | None) -> None:
         changes: dict[str, object] = {}
         if event.from_finalize:
             self._server_flags_finalize = True
             if self._finalizes:
-                self._covered = max(self._covered, self._finalizes.popleft())
-        elif self._finalizes and not self._server_flags_finalize:
-            changes["from_finalize"] = True  # D5: the first final after our finalize
-            self._covered = max(self._covered, self._finalizes.popleft())
+                self._covered = max(self._covered, self._finalizes.popleft()[0])
+        elif not self._server_flags_finalize:
+            # D5: the first final after our finalize answers it, within the window; a
+            # finalize older than that went unanswered (a server that ignores it).
+            while self._finalizes and _expired(self._finalizes[0][1], now):
+                self._finalizes.popleft()
+            if self._finalizes:
+                changes["from_finalize"] = True
+                self._covered = max(self._covered, self._finalizes.popleft()[0])
         if event.words and event.words[0].start < self._last_end:
             changes["words"] = words = tuple(
                 dataclasses.replace(

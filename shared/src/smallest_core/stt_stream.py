@@ -7,7 +7,7 @@ sans-I/O :class:`~smallest_core.stt_protocol.STTProtocol` does that; this module
 moves its bytes and runs its timers), and any WebSocket framing (the seam hands whole
 messages over; the default drives :mod:`smallest_core.transport`, the TTS side's socket).
 
-Rules (the Pulse digest ``STT.md``):
+Rules (``docs/stt.md``):
 
 * Retries only where nothing was lost: a refused upgrade (429/5xx), or a socket that
   failed (dropped, or a retryable error frame such as a concurrency limit) before the
@@ -41,6 +41,7 @@ from .errors import (
     AuthenticationError,
     ConnectionLostError,
     InvalidOptionError,
+    InvalidState,
     ProtocolError,
     RequestTimeoutError,
     SmallestError,
@@ -53,7 +54,7 @@ from .stt_codec import stt_ws_url
 from .stt_events import FinalTranscript, STTEvent
 from .stt_options import STTOptions
 from .stt_protocol import FRAME_MS, STTProtocol, STTState
-from .stt_wire import STT_LIVE_PATH
+from .stt_wire import STT_LEGACY_LIVE_PATH, STT_LIVE_PATH
 from .transport import Closed, WebSocket
 from .wire import API_KEY_ENV, USER_AGENT, Header
 
@@ -156,11 +157,17 @@ class Transcriber:
     :meth:`end` when the audio is over, and read the events with ``async for``::
 
         async with Transcriber(options=STTOptions(language="en")) as stt:
-            await stt.push_audio(pcm)
-            await stt.finalize()
-            async for event in stt:
+
+            async def speak() -> None:
+                async for chunk in microphone():  # any chunk size
+                    await stt.push_audio(chunk)
+                await stt.end()
+
+            speaker = asyncio.create_task(speak())
+            async for event in stt:  # ends after the is_last final
                 match event:
                     case FinalTranscript(text=text, from_finalize=True): ...
+            await speaker
 
     Iteration yields :class:`InterimTranscript`, :class:`FinalTranscript`,
     :class:`SpeechStarted` and :class:`SpeechEnded`; it stops after the ``is_last`` final
@@ -174,13 +181,15 @@ class Transcriber:
         retry: retry policy for a refused upgrade or a drop before any audio; None: the
             default :class:`RetryPolicy`.
         keepalive_interval: seconds without anything sent before a ``keepalive`` (D2);
-            None disables it (a direct inference server rejects it).
+            None disables it. Only the gateway's paths get it: with another ``path`` (a
+            direct inference server, which rejects it, LiveKit's ``stream_path``) it is
+            off whatever this says.
         end_timeout: the longest wait, after ``close_stream``, for the ``is_last`` final.
         open_timeout: seconds for each WebSocket handshake.
         frame_ms: milliseconds of audio per binary frame (D13: 50-100).
         headers: extra upgrade headers (e.g. ``x-expire-content``).
-        path: the streaming path (the legacy ``/waves/v1/pulse/get_text`` takes the same
-            messages).
+        path: the streaming path: ``/waves/v1/stt/live``, the legacy
+            ``/waves/v1/pulse/get_text`` (same messages), or a direct server's.
         open_socket: the socket seam (default :func:`open_websocket`).
 
     Raises:
@@ -222,7 +231,9 @@ class Transcriber:
                 "keepalive_interval", keepalive_interval, "a number > 0 (seconds), or None"
             )
         self.retry = retry if retry is not None else RetryPolicy()
-        self.keepalive_interval = keepalive_interval
+        # D2: the public gateway wants keepalives; a direct inference server rejects them
+        gateway = path in (STT_LIVE_PATH, STT_LEGACY_LIVE_PATH)
+        self.keepalive_interval = keepalive_interval if gateway else None
         self.end_timeout = float(end_timeout)
         self.open_timeout = float(open_timeout)
         self._headers = dict(headers or {})
@@ -267,9 +278,14 @@ class Transcriber:
                 good (401/403/400).
             RateLimitError, ServerError, ConnectionLostError, RequestTimeoutError: still
                 failing when the retry policy gave up.
+            InvalidState: the session already finished (a session is not reusable).
         """
         if self._socket is not None or self._tasks:
             return self
+        if self._proto.finished:
+            raise InvalidState(f"cannot connect: the transcription is {self._proto.state.value}")
+        # the policy's deadline runs from here, not from construction
+        self._attempts = Attempts(self.retry, time.monotonic(), what="transcription")
         self._socket = await self._open()
         self._spawn(self._read(), "smallest-core-stt-reader")
         if self.keepalive_interval is not None:
@@ -347,7 +363,7 @@ class Transcriber:
         Raises:
             InvalidState: after :meth:`end` or :meth:`cancel`.
         """
-        self._proto.finalize()
+        self._proto.finalize(asyncio.get_running_loop().time())
         await self._flush()
 
     async def end(self) -> None:
@@ -445,7 +461,7 @@ class Transcriber:
             if isinstance(message, str):
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug("< %s", redact(message[:200]))
-                self._proto.receive_text(message)
+                self._proto.receive_text(message, asyncio.get_running_loop().time())
             else:
                 self._proto.receive_bytes(message)
             error = self._proto.error
@@ -488,7 +504,7 @@ class Transcriber:
             self._proto.connection_lost(final)
             self._deliver()
             return
-        if self._proto.state is STTState.CANCELLED:
+        if self._proto.finished:  # cancelled, or end() gave up, while we reconnected
             with contextlib.suppress(Exception):
                 await socket.close()
             return

@@ -3,7 +3,7 @@ JSON fields, message types and the control frames the client sends.
 
 The STT twin of :mod:`smallest_core.wire` (kept apart because the two APIs share almost
 no names: TTS frames carry ``status``, Pulse frames ``type``). A leaf module: it imports
-nothing from the package. Section numbers refer to the Pulse digest (``STT.md``). What
+nothing from the package. Section numbers refer to ``docs/stt.md``. What
 must not live here: behaviour.
 """
 
