@@ -22,11 +22,6 @@ EXPECTED_ALL = {
     "StreamConnection", "Utterance", "ConnectionPool", "RetryPolicy",
     "AsyncRestClient", "RestClient", "Voice", "ClonedVoice", "PronunciationDictionary",
     "DEFAULT_HTTP_BASE", "DEFAULT_WS_BASE", "API_KEY_ENV", "BASE_URL_ENV",
-    # speech-to-text
-    "STTOptions", "STTModel", "STTLanguage", "STTSampleRate", "STTEncoding", "STT_SAMPLE_RATES",
-    "STTProtocol", "STTState", "Transcriber", "Transcription", "STTEvent",
-    "InterimTranscript", "FinalTranscript", "SpeechStarted", "SpeechEnded", "Word", "Segment",
-    "STTMetrics", "TranscriptionLostError",
     # helpers
     "SentenceSegmenter", "split_text", "MAX_CHUNK_CHARS", "UtteranceMetrics", "redact",
     "Rechunker", "pcm_duration", "pcm_to_wav", "wav_header", "wav_to_pcm", "decode_to_pcm",
