@@ -224,7 +224,9 @@ async def test_real_speech_through_pocketsphinx(smallest_server: Server):
     stt = make_stt(smallest_server)
     async with running(stt) as run:
         await run.send(*turn(speech + bytes(RATE)))  # and a second of silence
-        await run.down.wait_for(lambda c: any(f.finalized for f in c.frames(TranscriptionFrame)))
+        # The server's endpointing may cut the final before our finalize (then answered
+        # empty); pocketsphinx's full re-decode takes seconds on a loaded machine.
+        await run.down.wait_count(TranscriptionFrame, 1, timeout=60)
     heard = " ".join(f.text for f in finals(run))
     assert plain(heard) == sentence.split()
 
