@@ -215,6 +215,8 @@ class SpeechStream(stt.RecognizeStream):
             options=self._opts,
             retry=retry_policy(self._conn_options),
             open_timeout=self._conn_options.timeout,
+            # the wait for the last finals after end_input() is an API call's wait too
+            end_timeout=self._conn_options.timeout,
         )
         self._session = session
         try:
