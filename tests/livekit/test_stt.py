@@ -131,7 +131,9 @@ async def test_real_speech_at_48khz_is_resampled_by_livekit(smallest_server: Ser
     # with tiny negative samples (bytes FF Fx) as an MP3 sync word (INVALID_AUDIO).
     speech = bytes(48000 // 10 * 2) + speech
     stt = make(smallest_server)  # the session runs at 16 kHz
-    stream = stt.stream(conn_options=FAST)
+    # timeout: also the wait for the last finals after end_input (pocketsphinx is slow
+    # on a loaded machine)
+    stream = stt.stream(conn_options=APIConnectOptions(max_retry=0, timeout=30.0))
     for frame in audio_frames(speech, 48000):
         stream.push_frame(frame)
     stream.flush()
