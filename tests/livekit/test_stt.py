@@ -8,6 +8,7 @@ as ``tag<value>``); adjacent words need different tags.
 from __future__ import annotations
 
 import asyncio
+import struct
 
 import pytest
 from livekit import rtc
@@ -127,9 +128,10 @@ async def test_real_speech_at_48khz_is_resampled_by_livekit(smallest_server: Ser
     speech = smallest_server.state.engine.synthesize(
         sentence, voice_id="magnus", sample_rate=48000, speed=0.8
     ).pcm + bytes(48000 * 2)  # and a second of silence
-    # Leading silence: smallest_local's container sniffing reads resampled PCM that starts
-    # with tiny negative samples (bytes FF Fx) as an MP3 sync word (INVALID_AUDIO).
-    speech = bytes(48000 // 10 * 2) + speech
+    # LiveKit's resampler dithers: silence comes out as random ±1 samples, and a first
+    # sample of -1 (bytes FF FF) is an MP3 sync word to smallest_local's container sniff
+    # (INVALID_AUDIO). 50 ms of a quiet offset first makes the first sample ~ +130.
+    speech = struct.pack("<h", 200) * (48000 // 20) + speech
     stt = make(smallest_server)  # the session runs at 16 kHz
     # timeout: also the wait for the last finals after end_input (pocketsphinx is slow
     # on a loaded machine)
