@@ -119,6 +119,8 @@ def test_livekit_quickstart_in_its_own_venv(wheels: tuple[Path, Path], tmp_path:
     out = run_quickstart(python, (EXAMPLES / "livekit_quickstart.py").read_text(), tmp_path)
     assert "wrote reply.wav" in out
     assert 1.0 < wav_seconds(tmp_path / "reply.wav") < 6.0
+    stt = run_quickstart(python, (EXAMPLES / "livekit_quickstart_stt.py").read_text(), tmp_path)
+    assert "heard: Please call me back tomorrow morning." in stt
 
 
 @pytest.mark.slow
@@ -128,6 +130,8 @@ def test_pipecat_quickstart_in_its_own_venv(wheels: tuple[Path, Path], tmp_path:
     out = run_quickstart(python, (EXAMPLES / "pipecat_quickstart.py").read_text(), tmp_path)
     seconds = float(re.search(r"([\d.]+) s of audio", out).group(1))  # type: ignore[union-attr]
     assert 0.5 < seconds < 5.0
+    stt = run_quickstart(python, (EXAMPLES / "pipecat_quickstart_stt.py").read_text(), tmp_path)
+    assert "heard: Please call me back tomorrow morning." in stt
 
 
 @pytest.mark.slow
@@ -139,3 +143,5 @@ def test_langchain_quickstarts_in_their_own_venv(wheels: tuple[Path, Path], tmp_
     assert "agent: I told the guests out loud." in run_quickstart(python, agent, tmp_path)
     assert "wrote answer.wav" in run_quickstart(python, speech, tmp_path)
     assert 2.0 < wav_seconds(tmp_path / "answer.wav") < 12.0
+    stt = (EXAMPLES / "langchain_quickstart_stt.py").read_text()
+    assert "tool: Please call me back tomorrow morning." in run_quickstart(python, stt, tmp_path)

@@ -197,6 +197,7 @@ def test_the_toolkit_shares_one_client(smallest_server: Server):
         "smallest_text_to_speech",
         "smallest_list_voices",
         "smallest_clone_voice",
+        "smallest_speech_to_text",
     ]
     assert len({id(t.client) for t in tools}) == 1 and tools[0].client is not None
     for tool, args in ((tools[0], {"text": "Hi."}), (tools[1], {})):  # both use that client

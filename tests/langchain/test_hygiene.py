@@ -23,7 +23,7 @@ from langchain_smallest import (
     SmallestTextToSpeechTool,
     SmallestToolkit,
 )
-from smallest_core import codec  # the test may read the codec; the adapter may not
+from smallest_core import codec, stt_wire  # the test may read them; the adapter may not
 from smallest_local import Server
 
 PACKAGE = Path(langchain_smallest.__file__).parent
@@ -34,13 +34,16 @@ FORBIDDEN_ROOTS = {"websockets", "httpx", "aiohttp", "json", "smallest_local", "
 EXPECTED_ALL = [
     "CloneVoiceInput",
     "ListVoicesInput",
+    "SmallestAudioLoader",
     "SmallestCloneVoiceTool",
     "SmallestListVoicesTool",
     "SmallestSpeech",
+    "SmallestSpeechToTextTool",
     "SmallestTextToSpeechTool",
     "SmallestToolkit",
     "SpeechAudio",
     "SpeechInput",
+    "SpeechToTextInput",
     "TextToSpeechInput",
     "__version__",
 ]
@@ -51,7 +54,9 @@ def wire_literals() -> set[str]:
     values: set[str] = set()
     for enum in (codec.Field, codec.Status, codec.Header, codec.MediaType):
         values |= {str(member.value) for member in enum}
-    values |= {v for k, v in vars(codec).items() if k.endswith("_PATH") and isinstance(v, str)}
+    values |= {str(member.value) for member in stt_wire.STTType}  # STT messages and events
+    for module in (codec, stt_wire):
+        values |= {v for k, v in vars(module).items() if k.endswith("_PATH") and isinstance(v, str)}
     return values | {"Bearer", "cancel_request", "continue", "flush", "complete", "chunk"}
 
 

@@ -23,6 +23,7 @@ README = ROOT / "packages" / "langchain_smallest" / "README.md"
 EXAMPLES = {
     "agent": ROOT / "examples" / "langchain_quickstart_agent.py",
     "speech": ROOT / "examples" / "langchain_quickstart_speech.py",
+    "stt": ROOT / "examples" / "langchain_quickstart_stt.py",  # run by tests/e2e
 }
 
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from langchain_smallest import (
     SmallestListVoicesTool,
     SmallestSpeech,
+    SmallestSpeechToTextTool,
     SmallestTextToSpeechTool,
     SmallestToolkit,
 )
@@ -87,7 +88,7 @@ def test_an_assigned_toolkit_field_reaches_the_tools_it_hands_out(smallest_serve
     slow = duration(speak)
     toolkit.speed = 2.0
     toolkit.model = "lightning_v3.1_pro"
-    speak, listing, _ = toolkit.get_tools()
+    speak, listing, _clone, _stt = toolkit.get_tools()
     assert_twice_as_fast(slow, duration(speak))
     assert isinstance(listing, SmallestListVoicesTool) and listing.model == "lightning_v3.1_pro"
     toolkit.close()
@@ -161,3 +162,14 @@ async def test_configurable_fields_apply_per_call_and_are_validated(smallest_ser
         {"configurable": {"speed": 2.0}},
     )
     assert_twice_as_fast(duration(tool), fast_call.artifact.duration)
+
+
+def test_an_assigned_transcription_field_is_checked_and_used(smallest_server: Server):
+    """The transcription tool's settings are live too: a bad value is refused naming the
+    field (the old one stays), a good one is the next call's."""
+    stt = SmallestSpeechToTextTool(**keys(smallest_server))
+    with pytest.raises(InvalidOptionError) as info:
+        stt.sample_rate = 12345
+    assert info.value.field == "sample_rate" and stt.sample_rate == 16000
+    stt.language = "hi"
+    assert stt.options.language == "hi"

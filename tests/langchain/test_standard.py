@@ -1,4 +1,4 @@
-"""LangChain's standard tool suites, for each of the three tools.
+"""LangChain's standard tool suites, for each of the four tools.
 
 The unit suites never call the tool (constructor, schema, env). The integration suites
 call it through ``invoke``/``ainvoke`` with and without a ToolCall, against a local
@@ -18,9 +18,12 @@ from langchain_tests.unit_tests import ToolsUnitTests
 from langchain_smallest import (
     SmallestCloneVoiceTool,
     SmallestListVoicesTool,
+    SmallestSpeechToTextTool,
     SmallestTextToSpeechTool,
 )
+from smallest_core import pcm_to_wav
 from smallest_local import Server
+from smallest_local.engines import ToneEngine
 
 from .conftest import write_voice_sample
 
@@ -37,11 +40,15 @@ class _AgainstLocalServer:
 
     server: Server
     sample: Path
+    speech: Path
 
     @pytest.fixture(autouse=True)
     def _local_server(self, smallest_server: Server, tmp_path: Path) -> None:
         self.server = smallest_server
         self.sample = write_voice_sample(tmp_path / "sample.wav")
+        tone = ToneEngine().synthesize("w w", voice_id="", sample_rate=16000, tag="std").pcm
+        self.speech = tmp_path / "speech.wav"
+        self.speech.write_bytes(pcm_to_wav(tone, 16000))
 
     @property
     def tool_constructor_params(self) -> dict[str, Any]:
@@ -133,3 +140,32 @@ class TestCloneVoiceIntegration(_AgainstLocalServer, ToolsIntegrationTests):
     @property
     def tool_invoke_params_example(self) -> dict[str, Any]:
         return {"file_path": str(self.sample), "display_name": "Standard test voice"}
+
+
+# -- speech to text -----------------------------------------------------------------------------
+class TestSpeechToTextUnit(ToolsUnitTests):
+    @property
+    def tool_constructor(self) -> type[SmallestSpeechToTextTool]:
+        return SmallestSpeechToTextTool
+
+    @property
+    def tool_constructor_params(self) -> dict[str, Any]:
+        return UNIT_PARAMS
+
+    @property
+    def tool_invoke_params_example(self) -> dict[str, Any]:
+        return {"file_path": "recordings/call.wav", "language": "en"}
+
+    @property
+    def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        return ENV
+
+
+class TestSpeechToTextIntegration(_AgainstLocalServer, ToolsIntegrationTests):
+    @property
+    def tool_constructor(self) -> type[SmallestSpeechToTextTool]:
+        return SmallestSpeechToTextTool
+
+    @property
+    def tool_invoke_params_example(self) -> dict[str, Any]:
+        return {"file_path": str(self.speech)}

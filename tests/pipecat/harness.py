@@ -106,6 +106,7 @@ async def running(
     tts: FrameProcessor,
     *,
     sample_rate: int = 24000,
+    in_sample_rate: int = 16000,
     metrics: bool = False,
     tracing: bool = False,
     end: bool = True,
@@ -116,6 +117,7 @@ async def running(
     worker = PipelineWorker(
         Pipeline([up, tts, down]),
         params=PipelineParams(
+            audio_in_sample_rate=in_sample_rate,
             audio_out_sample_rate=sample_rate,
             enable_metrics=metrics,
             enable_usage_metrics=metrics,

@@ -136,13 +136,22 @@ WIRE_LITERALS = {
     "external_request_id",
     "Authorization",
     "Bearer",
+    # Pulse STT messages and fields
+    "finalize",
+    "close_stream",
+    "keepalive",
+    "transcript",
+    "is_final",
+    "is_last",
+    "from_finalize",
+    "speech_started",
 }
 FORBIDDEN_MODULES = {"websockets", "httpx", "aiohttp", "json"}
 
 
 def _sources() -> list[tuple[Path, ast.Module]]:
     files = sorted(PACKAGE.glob("*.py"))
-    assert {p.name for p in files} >= {"__init__.py", "tts.py", "_errors.py", "log.py"}
+    assert {p.name for p in files} >= {"__init__.py", "tts.py", "stt.py", "_errors.py", "log.py"}
     return [(p, ast.parse(p.read_text())) for p in files]
 
 
@@ -188,7 +197,10 @@ def test_no_wire_literals_no_sleep():
 
 def test_public_surface():
     assert pipecat_smallest.__all__ == [
+        "SmallestHttpSTTService",
         "SmallestHttpTTSService",
+        "SmallestSTTService",
+        "SmallestSTTSettings",
         "SmallestTTSService",
         "SmallestTTSSettings",
         "__version__",

@@ -1,4 +1,4 @@
-"""``SmallestToolkit``: the three Smallest tools with one configuration and one client."""
+"""``SmallestToolkit``: the four Smallest tools with one configuration and one client."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from pydantic import PrivateAttr
 from smallest_core import RestClient
 
 from .settings import LIVE_CONFIG, FileSpeechSettings, HttpSettings
+from .stt import SmallestSpeechToTextTool
 from .tools import SmallestCloneVoiceTool, SmallestListVoicesTool, SmallestTextToSpeechTool
 
 __all__ = ["SmallestToolkit"]
 
 
 class SmallestToolkit(FileSpeechSettings, HttpSettings, BaseToolkit):
-    """Speak, list voices and clone voices: three tools sharing one Smallest client.
+    """Speak, list voices, clone voices and transcribe: four tools sharing one Smallest client.
 
     The tools are built (and their settings checked) when the toolkit is, and share
     one sync :class:`~smallest_core.RestClient` (one HTTP connection pool); async
@@ -62,7 +63,7 @@ class SmallestToolkit(FileSpeechSettings, HttpSettings, BaseToolkit):
         self.get_tools()
 
     def get_tools(self) -> list[BaseTool]:
-        """The speech, voice-list and clone tools for the current settings."""
+        """The speech, voice-list, clone and transcription tools for the current settings."""
         settings = dict(self)
         with self._lock:
             if self._tools_key == settings:
@@ -85,6 +86,7 @@ class SmallestToolkit(FileSpeechSettings, HttpSettings, BaseToolkit):
                 ),
                 SmallestListVoicesTool(**shared, model=self.model),
                 SmallestCloneVoiceTool(**shared, root_dir=self.clone_root_dir),
+                SmallestSpeechToTextTool(**shared),
             ]
             self._tools_key = settings
             return list(self._tools)

@@ -89,8 +89,9 @@ class SpeechAudio:
         )
 
 
-class _SmallestTool(HttpSettings, BaseTool):
-    """What the three tools share: settings, the core clients, error handling."""
+class BaseSmallestTool(HttpSettings, BaseTool):
+    """What every Smallest tool shares: settings, the core clients, error handling (the
+    base of the speech, voice, clone and transcription tools; not exported)."""
 
     model_config = LIVE_CONFIG
 
@@ -176,7 +177,7 @@ class TextToSpeechInput(BaseModel):
     )
 
 
-class SmallestTextToSpeechTool(FileSpeechSettings, _SmallestTool):
+class SmallestTextToSpeechTool(FileSpeechSettings, BaseSmallestTool):
     """Turn text into speech with Smallest AI (Waves); the audio is the artifact.
 
     Setup:
@@ -381,7 +382,7 @@ class ListVoicesInput(BaseModel):
     )
 
 
-class SmallestListVoicesTool(_SmallestTool):
+class SmallestListVoicesTool(BaseSmallestTool):
     """List the voices a Smallest model offers; the artifact is the list of ``Voice``.
 
     The content lists at most ``max_listed`` voices (id, name, gender, accent,
@@ -476,7 +477,7 @@ class CloneVoiceInput(BaseModel):
     )
 
 
-class SmallestCloneVoiceTool(_SmallestTool):
+class SmallestCloneVoiceTool(BaseSmallestTool):
     """Clone a voice from a recording; the artifact is the ``ClonedVoice`` job.
 
     With ``wait`` the tool watches the job through the core's ``wait_for_voice`` (up

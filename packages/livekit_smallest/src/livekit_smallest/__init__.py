@@ -1,17 +1,20 @@
-"""Smallest AI text-to-speech for LiveKit Agents, built on ``smallest_core``.
+"""Smallest AI speech for LiveKit Agents, built on ``smallest_core``.
 
 ``livekit_smallest.TTS`` streams LLM replies over pooled WebSockets (one utterance per
 segment, cancelled in place on barge-in) and synthesizes whole texts over HTTP in any
-output format.
+output format. ``livekit_smallest.STT`` transcribes with Pulse: a streaming session per
+``stream()`` (interim and final transcripts, server VAD events, usage) and batch
+``recognize()``.
 """
 
 from livekit.agents import Plugin
 
 from .log import logger
+from .stt import STT, SpeechStream
 from .tts import TTS, ChunkedStream, SynthesizeStream
 from .version import __version__
 
-__all__ = ["TTS", "ChunkedStream", "SynthesizeStream", "__version__"]
+__all__ = ["STT", "TTS", "ChunkedStream", "SpeechStream", "SynthesizeStream", "__version__"]
 
 
 class SmallestPlugin(Plugin):

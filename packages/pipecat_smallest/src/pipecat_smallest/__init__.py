@@ -1,10 +1,21 @@
-"""Smallest AI text-to-speech for Pipecat, on the shared ``smallest_core`` client.
+"""Smallest AI speech for Pipecat, on the shared ``smallest_core`` client.
 
-``SmallestTTSService`` streams over a pooled WebSocket; ``SmallestHttpTTSService``
-synthesizes over HTTP. Both take ``settings=SmallestTTSService.Settings(...)``.
+Text-to-speech: ``SmallestTTSService`` streams over a pooled WebSocket;
+``SmallestHttpTTSService`` synthesizes over HTTP. Speech-to-text: ``SmallestSTTService``
+streams Pulse; ``SmallestHttpSTTService`` transcribes each VAD segment over HTTP. Each
+takes ``settings=<Service>.Settings(...)``.
 """
 
+from .stt import SmallestHttpSTTService, SmallestSTTService, SmallestSTTSettings
 from .tts import SmallestHttpTTSService, SmallestTTSService, SmallestTTSSettings
 from .version import __version__
 
-__all__ = ["SmallestHttpTTSService", "SmallestTTSService", "SmallestTTSSettings", "__version__"]
+__all__ = [
+    "SmallestHttpSTTService",
+    "SmallestHttpTTSService",
+    "SmallestSTTService",
+    "SmallestSTTSettings",
+    "SmallestTTSService",
+    "SmallestTTSSettings",
+    "__version__",
+]

@@ -61,18 +61,18 @@ def error_category(error: SmallestError) -> ErrorCategory:
     return ErrorCategory.UNKNOWN
 
 
-def error_frame(error: SmallestError) -> ErrorFrame:
+def error_frame(error: SmallestError, *, service: str = "TTS") -> ErrorFrame:
     """An ``ErrorFrame`` for a core error that reached the framework.
 
     The core's retry policy already had its turn (it is the only retry owner), so the
     error is marked non-retryable before anyone downstream sees it. Its traceback is
     dropped: it points into the core's plumbing, not the application, and Pipecat
     would read source files to quote its last line in the log; the typed error and its
-    message say what happened.
+    message say what happened. ``service`` names it in the text (``TTS`` or ``STT``).
     """
     error.retryable = False
     return ErrorFrame(
-        error=f"Smallest TTS: {error}",
+        error=f"Smallest {service}: {error}",
         exception=error.with_traceback(None),
         category=error_category(error),
     )
