@@ -22,9 +22,11 @@ import weakref
 from dataclasses import dataclass, field
 
 from livekit.agents import APIConnectOptions, APIError, tts, utils
+from livekit.agents.telemetry import trace_types
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 from livekit.agents.utils import is_given
 from livekit.agents.voice.io import TimedString
+from opentelemetry import trace
 
 from smallest_core import (
     MAX_CHUNK_CHARS,
@@ -552,9 +554,11 @@ class SynthesizeStream(tts.SynthesizeStream):
             if sid := event.server_request_id:
                 segment.server_ids[sid] = None  # put on the trace by _receive, below
 
+        provider_ids: list[str] = []  # lk.provider_request_ids, as LiveKit orders them
         while (segment := await segments.get()) is not None:
             utt = segment.utterance
             output_emitter.start_segment(segment_id=utt.request_id)
+            provider_ids.append(utt.request_id)
             try:
                 # push() is a synchronous channel put: the core calls emit() from the
                 # socket's reader as each chunk arrives, with no wake-up of this task.
@@ -564,9 +568,9 @@ class SynthesizeStream(tts.SynthesizeStream):
             finally:
                 # Here, in the stream's task: emit() runs in the socket's reader, under
                 # the context of whoever opened the socket, not this stream's span.
-                # Documented for plugins: ties the trace to Smallest's logs.
-                for sid in segment.server_ids:
-                    output_emitter._note_provider_request_id(sid)
+                # Ties the trace to Smallest's logs (OpenTelemetry's own API).
+                provider_ids.extend(s for s in segment.server_ids if s not in provider_ids)
+                _note_provider_ids(provider_ids)
             if not segment.audio_seconds and segment.transcript.text.strip():
                 logger.debug("no audio for segment %s: nothing speakable", utt.request_id)
                 output_emitter.push(_silence(rate))
@@ -580,3 +584,14 @@ class SynthesizeStream(tts.SynthesizeStream):
 
 def _silence(sample_rate: int) -> bytes:
     return b"\0\0" * round(sample_rate * _EMPTY_SEGMENT_SILENCE_S)
+
+
+def _note_provider_ids(ids: list[str]) -> None:
+    """Put the ids the provider knows this stream by on its ``tts_request_run`` span
+    (``lk.provider_request_ids``: our segment ids, which ``start_segment`` notes, and the
+    server's request ids, which only we see), through OpenTelemetry's public API. LiveKit
+    versions whose tracing has no such attribute get nothing."""
+    attribute = getattr(trace_types, "ATTR_PROVIDER_REQUEST_IDS", None)
+    span = trace.get_current_span()
+    if attribute is not None and span.is_recording():
+        span.set_attribute(attribute, list(ids))
