@@ -161,3 +161,21 @@ async def test_batch_tone_is_exact(smallest_server: Server) -> None:
     assert body["transcription"] == f"{a} {a} {a} {b} {b}"
     assert [u["text"] for u in body["utterances"]] == [f"{a} {a} {a}", f"{b} {b}"]
     assert body["words"][3]["start"] == 1.6 and body["metadata"]["duration"] == 2.0
+
+
+@pytest.mark.parametrize(
+    ("head", "mp3"),
+    [
+        (b"\xff\xfb\x90\x64", True),  # MPEG-1 layer III, 128 kbit/s, 44.1 kHz
+        (b"\xff\xf3\x48\xc4", True),  # MPEG-2 layer III, 64 kbit/s, 22.05 kHz
+        (b"\xff\xff\x00\x00", False),  # PCM16: -1 then 0 (dithered silence)
+        (b"\xff\xff\x01\x00", False),  # PCM16: -1 then 1
+        (b"\xff\xff\xff\xff", False),  # PCM16: -1, -1
+    ],
+)
+def test_an_mp3_frame_header_is_told_from_pcm_that_starts_with_minus_one(
+    head: bytes, mp3: bool
+) -> None:
+    from smallest_local.stt import sniff_container
+
+    assert (sniff_container(head + bytes(64)) == "an MP3 file") is mp3

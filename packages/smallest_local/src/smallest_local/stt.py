@@ -244,11 +244,25 @@ def sniff_container(data: bytes) -> str | None:
             return name
     if data[4:8] == b"ftyp":
         return "an MP4/M4A file"
-    if len(data) >= 2 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0 and data[1] & 0x06:
-        # an MPEG audio frame sync; raw PCM starting with it is possible but unlikely,
-        # so only the very first bytes of a stream are checked
+    if _mp3_frame_header(data):
         return "an MP3 file"
     return None
+
+
+def _mp3_frame_header(data: bytes) -> bool:
+    """Whether ``data`` starts with a valid MPEG Layer III frame header: the 11-bit sync, a
+    defined version, layer III, a bitrate index of 1–14 and a defined sample rate.
+
+    The sync alone (``FF Ex``) is not enough: raw PCM16 whose first sample is -1 starts
+    ``FF FF`` (dithered silence does, one stream in three), and must not be refused as MP3.
+    """
+    if len(data) < 4 or data[0] != 0xFF or data[1] & 0xE0 != 0xE0:
+        return False
+    version = (data[1] >> 3) & 0x03  # 01 is reserved
+    layer = (data[1] >> 1) & 0x03  # 01 is layer III
+    bitrate = data[2] >> 4  # 0 (free) and 15 (bad) are not taken
+    rate = (data[2] >> 2) & 0x03  # 11 is reserved
+    return version != 0x01 and layer == 0x01 and 0 < bitrate < 15 and rate != 0x03
 
 
 @dataclass(frozen=True, slots=True)
