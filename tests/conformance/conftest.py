@@ -2,4 +2,4 @@
 
 import pytest
 
-pytest.register_assert_rewrite("tests.conformance.scenarios", "tests.conformance.drivers")
+pytest.register_assert_rewrite("tests.support.scenarios", "tests.support.drivers")

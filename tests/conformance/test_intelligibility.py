@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from smallest_local import Server
-from tests.conformance.drivers import ADAPTERS, driver
-from tests.conformance.scenarios import tokens_of
-from tests.local.asr import transcribe, wer
+from tests.support.asr import transcribe, wer
+from tests.support.drivers import ADAPTERS, driver
+from tests.support.scenarios import tokens_of
 
 TEXT = "Please call me back tomorrow morning. I would like to order a large pizza."
 

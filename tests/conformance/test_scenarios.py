@@ -1,6 +1,6 @@
 """The catalogue × every adapter × every server reading of continuations (§12).
 
-Dialects (docs/protocol.md §12, /work/notes/dialects.md): ``context`` (one ``complete``
+Dialects (docs/protocol.md §12, §13): ``context`` (one ``complete``
 per context), ``release-ids`` (a fresh server id per sentence release), ``release`` (a
 ``complete`` per release too), and the ``-bare`` forms (``context_id`` never echoed). The
 release dialects leave a realistic gap between releases, so an adapter that took the
@@ -15,9 +15,8 @@ from functools import partial
 import pytest
 
 from smallest_local import Server
-
-from .drivers import ADAPTERS, STREAMING, Driver, driver
-from .scenarios import SCENARIOS, applicable
+from tests.support.drivers import ADAPTERS, STREAMING, Driver, driver
+from tests.support.scenarios import SCENARIOS, applicable
 
 DIALECTS = ("context", "context-bare", "release-ids", "release", "release-bare")
 RELEASE_GAP_MS = 20.0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local.asr import transcribe, wer
+from tests.support.asr import transcribe, wer
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.py"
 SCENES = {

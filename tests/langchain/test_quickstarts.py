@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local.asr import transcribe, wer
+from tests.support.asr import transcribe, wer
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "packages" / "langchain_smallest" / "README.md"

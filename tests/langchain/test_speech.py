@@ -26,7 +26,7 @@ from langchain_smallest import SmallestSpeech
 from smallest_core import AuthenticationError, pcm_duration
 from smallest_local import Server
 from smallest_local.engines.tone import ToneEngine, describe
-from tests.local.asr import transcribe, wer
+from tests.support.asr import transcribe, wer
 
 from .conftest import GatedStreamingModel, tokens
 

@@ -19,8 +19,8 @@ from livekit.agents.tts import TTSError
 from livekit_smallest import TTS
 from smallest_local import Server
 from smallest_local.engines import describe, tag_value
+from tests.support.livekit import pcm_of
 
-from .harness import pcm_of
 from .test_session import TONE, one_run, running_session
 
 OUR_LOGGERS = ("smallest_core", "livekit.plugins.smallest", "livekit.agents")

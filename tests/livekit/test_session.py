@@ -16,8 +16,7 @@ from livekit.agents import Agent, AgentSession, metrics
 from livekit_smallest import TTS
 from smallest_local import Server
 from smallest_local.engines import ToneEngine, describe, tag_value
-
-from .harness import CaptureOutput, ScriptedLLM, pcm_of
+from tests.support.livekit import CaptureOutput, ScriptedLLM, pcm_of
 
 TONE = ToneEngine()
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import pytest
 
 from smallest_local.engines import EspeakEngine
-
-from .asr import transcribe, wer
+from tests.support.asr import transcribe, wer
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ import pytest
 
 from smallest_local.catalog import LANGUAGES, VOICES
 from smallest_local.server import Server
-from tests.local.clock import PENDING_S, PROCESSING_S, FakeClock
+from tests.support.clock import PENDING_S, PROCESSING_S, FakeClock
 
 
 def make_wav(seconds: float = 2.0, rate: int = 16000, freq: float = 440.0) -> bytes:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from smallest_local.store import Store, format_timestamp
-from tests.local.clock import PENDING_S, PROCESSING_S, START, FakeClock
+from tests.support.clock import PENDING_S, PROCESSING_S, START, FakeClock
 
 
 @pytest.fixture

@@ -19,8 +19,7 @@ from livekit.agents import stt as lk_stt
 from livekit.plugins import smallestai
 
 from smallest_local import Server
-
-from .asr import wer
+from tests.support.asr import wer
 
 pytestmark = [pytest.mark.smallest_server(engine="espeak"), pytest.mark.slow]
 
@@ -83,7 +82,7 @@ async def test_pipecat_stt_service_transcribes_the_servers_speech(smallest_serve
     from pipecat.frames.frames import InputAudioRawFrame, TranscriptionFrame
     from pipecat.services.smallest.stt import SmallestSTTService
 
-    from tests.pipecat.harness import running
+    from tests.support.pipecat import running
 
     service = SmallestSTTService(
         api_key=smallest_server.api_key, base_url=smallest_server.ws_url, sample_rate=RATE

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from smallest_local import Server
+from tests.support.asr import wer
 
-from .asr import wer
 from .sttclient import BATCH, connect, finals, rest, send_audio, silence
 
 pytestmark = [pytest.mark.smallest_server(engine="espeak"), pytest.mark.slow]

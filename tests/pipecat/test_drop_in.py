@@ -17,8 +17,7 @@ from pipecat.transcriptions.language import Language
 from pipecat_smallest import SmallestTTSService
 from smallest_local import Server
 from smallest_local.engines import ToneEngine, describe
-
-from .harness import running
+from tests.support.pipecat import running
 
 TONE = ToneEngine()
 TEXT = "one two three four."

@@ -19,8 +19,7 @@ from pipecat.utils.errors import ErrorCategory
 from smallest_core import SmallestError
 from smallest_local.engines.tone import describe, tag_value
 from smallest_local.faults import FaultPlan
-
-from .harness import Run, running
+from tests.support.pipecat import Run, running
 
 ROUNDS = 10
 TEXT = "Five words are spoken here."  # tone engine: 1 s of audio, fifty 20 ms chunks

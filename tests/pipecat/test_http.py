@@ -17,8 +17,7 @@ from pipecat.tests.utils import run_test
 from pipecat.utils.errors import ErrorCategory
 
 from smallest_local.engines.tone import describe
-
-from .harness import running
+from tests.support.pipecat import running
 
 TEXT = "Five words are spoken here."  # tone engine: 1 s of audio
 ONE_SECOND = 24000 * 2  # bytes of PCM s16 mono at 24 kHz

@@ -18,8 +18,7 @@ from pipecat.workers.runner import WorkerRunner
 from pipecat_smallest import SmallestHttpTTSService, SmallestTTSService
 from smallest_local import Server
 from smallest_local.engines.tone import describe, tag_value
-
-from .harness import running
+from tests.support.pipecat import running
 
 #: Seconds one run may take here: a hang fails in seconds.
 DEADLINE_S = 10

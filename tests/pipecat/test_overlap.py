@@ -16,8 +16,7 @@ from pipecat.frames.frames import (
 )
 
 from smallest_local.engines.tone import describe, tag_value
-
-from .harness import running
+from tests.support.pipecat import running
 
 FIRST = ["One two three four five six.", " Seven eight nine ten."]
 SECOND = ["Eleven", " twelve", " thirteen.", " Fourteen", " fifteen."]

@@ -15,8 +15,7 @@ from pipecat.utils.errors import ErrorCategory
 import pipecat_smallest
 from pipecat_smallest import SmallestHttpTTSService, SmallestTTSService
 from smallest_core import AuthenticationError, InvalidOptionError
-
-from .harness import running
+from tests.support.pipecat import running
 
 PACKAGE = Path(pipecat_smallest.__file__).parent
 

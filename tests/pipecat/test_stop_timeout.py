@@ -30,8 +30,7 @@ from pipecat.utils.errors import ErrorCategory
 from pipecat_smallest import SmallestTTSService
 from smallest_core import RequestTimeoutError, SmallestError
 from smallest_local.engines.tone import describe, tag_value
-
-from .harness import WAIT_S, running
+from tests.support.pipecat import WAIT_S, running
 
 TEXT = "Five words are spoken here."  # tone engine: 1 s of audio
 FULL_PAIRS = 24000 // 2

@@ -27,8 +27,7 @@ from pipecat.utils.errors import ErrorCategory
 from pipecat_smallest import SmallestTTSService
 from smallest_core import SmallestError
 from smallest_local.engines.tone import describe, tag_value
-
-from .harness import running
+from tests.support.pipecat import running
 
 
 async def test_speak_frame_under_run_test(make_tts, smallest_server):

@@ -30,8 +30,7 @@ from pipecat_smallest import SmallestHttpSTTService, SmallestSTTService, Smalles
 from smallest_core import FinalTranscript, InvalidOptionError, RetryPolicy, Transcription
 from smallest_local import Server
 from smallest_local.engines import ToneEngine, tone_word
-
-from .harness import Run, running
+from tests.support.pipecat import Run, running
 
 RATE = 16000
 FRAME = RATE // 50 * 2  # 20 ms of PCM s16, as a transport delivers it

@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pipecat.frames.frames import TTSSpeakFrame
 
-from .harness import running
+from tests.support.pipecat import running
 
 _EXPORTER = InMemorySpanExporter()
 

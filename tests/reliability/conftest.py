@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest.register_assert_rewrite("tests.conformance.scenarios", "tests.conformance.drivers")
+pytest.register_assert_rewrite("tests.support.scenarios", "tests.support.drivers")
 
 #: loggers of the core and the adapters (pipecat_smallest logs through loguru)
 OURS = ("smallest_core", "livekit.plugins.smallest", "langchain_smallest", "pipecat_smallest")

@@ -16,8 +16,8 @@ import pytest
 from smallest_core import InvalidOptionError
 from smallest_local import Server
 from smallest_local.engines.tone import describe
-from tests.conformance.drivers import ADAPTERS, driver
-from tests.conformance.scenarios import tokens_of
+from tests.support.drivers import ADAPTERS, driver
+from tests.support.scenarios import tokens_of
 
 from .test_faults import Tally, typed
 

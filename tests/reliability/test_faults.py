@@ -28,8 +28,8 @@ from smallest_core import SmallestError
 from smallest_local import Server
 from smallest_local.engines.tone import describe, tag_value
 from smallest_local.faults import FaultPlan
-from tests.conformance.drivers import STREAMING, Driver, Turn, driver
-from tests.conformance.scenarios import TONE, tokens_of
+from tests.support.drivers import STREAMING, Driver, Turn, driver
+from tests.support.scenarios import TONE, tokens_of
 
 ROUNDS = 10
 TEXT = "Five words are spoken here."  # tone engine: 1 s of audio, fifty 20 ms chunks

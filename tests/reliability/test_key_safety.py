@@ -15,8 +15,8 @@ import pytest
 from loguru import logger as loguru
 
 from smallest_local import Server
-from tests.conformance.drivers import ADAPTERS, Driver, driver
-from tests.conformance.scenarios import tokens_of
+from tests.support.drivers import ADAPTERS, Driver, driver
+from tests.support.scenarios import tokens_of
 
 KEYS = ("sk_conformance_SECRET_4b1d9e02c7", "conformanceSECRETnoprefix77aa31f0")
 WRONG = "sk_wrong_SECRET_key_9c3e51aa"

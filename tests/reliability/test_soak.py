@@ -7,32 +7,19 @@ behind; every session freed once closed; RSS flat between the warm-up and the en
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
-from pathlib import Path
 
-SOAK = Path(__file__).resolve().parents[2] / "bench" / "soak.py"
-
-
-def load_soak():
-    spec = importlib.util.spec_from_file_location("bench_soak", SOAK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from tests.support.soak import soak
 
 
 async def test_short_soak_accounts_for_every_utterance_and_leaks_nothing() -> None:
-    soak = load_soak()
     # As bench/soak.py runs: logging off. pytest's capture handler keeps every LogRecord
     # for the test's duration, and a record carrying an exception (the faults log them)
     # keeps its traceback's frames, hence the closed sessions, reachable.
     previous = logging.root.manager.disable
     logging.disable(logging.CRITICAL)
     try:
-        report = await soak.soak(sessions=6, utterances=8, seed=7)
+        report = await soak(sessions=6, utterances=8, seed=7)
     finally:
         logging.disable(previous)
     figures = "\n".join(report.lines())

@@ -3,9 +3,9 @@
 Each driver runs its adapter inside the real framework, the way an application does:
 
 * ``livekit``: an ``AgentSession`` (no room) with a scripted LLM streaming tokens and a
-  capturing audio sink (``tests/livekit/harness.py``); barge-in is ``SpeechHandle.interrupt``.
+  capturing audio sink (``tests/support/livekit.py``); barge-in is ``SpeechHandle.interrupt``.
 * ``pipecat``: a real ``Pipeline`` run by Pipecat's ``WorkerRunner``
-  (``tests/pipecat/harness.py``), turns as ``LLMTextFrame`` streams, barge-in as an
+  (``tests/support/pipecat.py``), turns as ``LLMTextFrame`` streams, barge-in as an
   ``InterruptionFrame``, settings as ``TTSUpdateSettingsFrame``.
 * ``langchain``: ``SmallestSpeech.atransform`` fed a token stream; barge-in is the
   consumer closing the stream after the first chunk (what a LangChain app does).
@@ -136,7 +136,7 @@ class LiveKitDriver(Driver):
         from livekit.agents import Agent, AgentSession
 
         from livekit_smallest import TTS
-        from tests.livekit.harness import CaptureOutput, ScriptedLLM
+        from tests.support.livekit import CaptureOutput, ScriptedLLM
 
         self.tts = TTS(
             api_key=self.key,
@@ -184,7 +184,7 @@ class LiveKitDriver(Driver):
     def _turn(self, since: int, until: int | None = None) -> Turn:
         from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT
 
-        from tests.livekit.harness import pcm_of, strip_markers
+        from tests.support.livekit import pcm_of, strip_markers
 
         frames = self.sink.frames[since:until]
         audio_frames = strip_markers(frames)
@@ -246,7 +246,7 @@ class LiveKitDriver(Driver):
         assert handle.interrupted
         turn = self._turn(since)
         turn.interrupted_at = self.sink.cleared_at or asked
-        from tests.livekit.harness import pcm_of
+        from tests.support.livekit import pcm_of
 
         turn.late = pcm_of([c for c in self.sink.frames[since:] if c.at > turn.interrupted_at])
         return turn
@@ -291,7 +291,7 @@ class PipecatDriver(Driver):
 
     async def start(self) -> None:
         from pipecat_smallest import SmallestTTSService
-        from tests.pipecat.harness import running
+        from tests.support.pipecat import running
 
         self.tts = SmallestTTSService(api_key=self.key, base_url=self.server.ws_url, **self.extra)
         self.run = await self._stack.enter_async_context(

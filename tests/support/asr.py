@@ -1,6 +1,6 @@
 """Offline speech check for tests: pocketsphinx transcripts and a WER that ignores case.
 
-Set up exactly as measured in /work/shared/guides/speech-stack.md §3: audio resampled to
+Set up exactly as measured in the team's speech-stack guide (its §3): audio resampled to
 16 kHz with soxr, seeded Gaussian dither (σ=100 on int16) because espeak's digital-zero
 silence breaks pocketsphinx's noise and CMN estimation, the bundled en-us model, and one
 cached ``Decoder`` (0.23 s to load). Same input and seed → same transcript.

@@ -1,6 +1,6 @@
 """The scenario catalogue, written once and run through every adapter's driver.
 
-Each scenario drives a :class:`~tests.conformance.drivers.Driver` against the local
+Each scenario drives a :class:`~tests.support.drivers.Driver` against the local
 server (tone engine: every sample names the request that made it and counts up, so
 :func:`describe` proves whose audio a turn carried, that it is whole and in order) and
 applies the same assertions whatever the framework:
