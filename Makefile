@@ -18,10 +18,11 @@ venv: $(UV)
 demo: venv
 	$(RUN) python examples/demo.py
 
+# mypy runs beside pytest (its cold start is ~30 s of one core); pytest spreads the suite
+# over one worker per core (pytest-xdist): most tests wait on real-time audio and sockets.
 test: venv
 	$(RUN) ruff check .
-	$(RUN) mypy
-	$(RUN) pytest -q
+	$(RUN) mypy & $(RUN) pytest -q -n auto; tests=$$?; wait $$! && exit $$tests
 
 # Both ends of every declared dependency range (websockets, httpx, livekit-agents,
 # pipecat-ai, langchain-core, ...): throwaway virtualenvs under .compat/, resolved with uv's
