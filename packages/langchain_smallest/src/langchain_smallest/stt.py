@@ -30,7 +30,7 @@ from smallest_core import (
 )
 
 from ._errors import to_tool_exception
-from .tools import BaseSmallestTool
+from .tools import BaseSmallestTool, readable_file
 
 __all__ = ["SmallestSpeechToTextTool", "SpeechToTextInput"]
 
@@ -154,21 +154,7 @@ class SmallestSpeechToTextTool(BaseSmallestTool):
 
     def _source(self, file_path: str) -> Path:
         """The file to read, checked before any network call."""
-        path = Path(file_path).expanduser()
-        if self.root_dir is not None:
-            root = self.root_dir.resolve()
-            path = (root / path).resolve()
-            if not path.is_relative_to(root):
-                raise ToolException(
-                    f"file_path={file_path!r} is outside the allowed directory {root}; "
-                    "pass a file inside it."
-                )
-        if not path.is_file():
-            raise ToolException(
-                f"file_path={file_path!r} does not exist or is not a file; pass the path "
-                "of an existing recording."
-            )
-        return path
+        return readable_file(file_path, self.root_dir)
 
     def _run(
         self,

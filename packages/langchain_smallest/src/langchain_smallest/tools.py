@@ -89,6 +89,30 @@ class SpeechAudio:
         )
 
 
+def readable_file(file_path: str, root_dir: Path | None) -> Path:
+    """The recording a model named, checked before any network call: inside ``root_dir``
+    when one is set (relative paths are read from there), and an existing file.
+
+    Raises:
+        ToolException: naming ``file_path`` and what to pass instead.
+    """
+    path = Path(file_path).expanduser()
+    if root_dir is not None:
+        root = root_dir.resolve()
+        path = (root / path).resolve()
+        if not path.is_relative_to(root):
+            raise ToolException(
+                f"file_path={file_path!r} is outside the allowed directory {root}; "
+                "pass a file inside it."
+            )
+    if not path.is_file():
+        raise ToolException(
+            f"file_path={file_path!r} does not exist or is not a file; pass the path "
+            "of an existing recording."
+        )
+    return path
+
+
 class BaseSmallestTool(HttpSettings, BaseTool):
     """What every Smallest tool shares: settings, the core clients, error handling (the
     base of the speech, voice, clone and transcription tools; not exported)."""
@@ -502,21 +526,7 @@ class SmallestCloneVoiceTool(BaseSmallestTool):
 
     def _source(self, file_path: str) -> Path:
         """The file to upload, checked before any network call."""
-        path = Path(file_path).expanduser()
-        if self.root_dir is not None:
-            root = self.root_dir.resolve()
-            path = (root / path).resolve()
-            if not path.is_relative_to(root):
-                raise ToolException(
-                    f"file_path={file_path!r} is outside the allowed directory {root}; "
-                    "pass a file inside it."
-                )
-        if not path.is_file():
-            raise ToolException(
-                f"file_path={file_path!r} does not exist or is not a file; pass the path "
-                "of an existing recording."
-            )
-        return path
+        return readable_file(file_path, self.root_dir)
 
     def _run(
         self,
