@@ -19,14 +19,18 @@ async def silent_server() -> AsyncIterator[tuple[str, list[int]]]:
     """A TCP server that reads whatever comes and never answers; yields (base URL,
     connections accepted)."""
     accepted: list[int] = []
+    writers: list[asyncio.StreamWriter] = []
     handlers: set[asyncio.Task[None]] = set()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         accepted.append(1)
+        writers.append(writer)
         handlers.add(asyncio.current_task())  # type: ignore[arg-type]
         try:
             while await reader.read(65536):
                 pass
+        except OSError:
+            pass  # the client reset the connection: it is done with us
         finally:
             writer.close()
 
@@ -36,7 +40,9 @@ async def silent_server() -> AsyncIterator[tuple[str, list[int]]]:
         yield f"http://127.0.0.1:{port}", accepted
     finally:
         server.close()
-        for task in handlers:
-            task.cancel()
+        # Closing our end ends each handler's read (cancelling them instead would log
+        # an "Exception in callback" from asyncio's stream protocol).
+        for writer in writers:
+            writer.close()
         await asyncio.gather(*handlers, return_exceptions=True)
         await server.wait_closed()

@@ -49,6 +49,10 @@ class SmallestHttpTTSService(BaseSmallestTTSService):
         sample_rate: output rate; default the pipeline's ``audio_out_sample_rate``.
         output_format: the body format on the wire: pcm, wav, mp3, ulaw or alaw.
         client: a shared ``AsyncRestClient`` (the caller closes it).
+        connect_timeout: seconds for each HTTP attempt (connect, send, every wait for
+            the server); a timed-out attempt is retried under the client's policy, the
+            last one is a ``RequestTimeoutError`` ``ErrorFrame``. Default: the
+            client's own timeout (30 s).
         **kwargs: passed to Pipecat's ``TTSService``.
 
     Raises:
@@ -66,6 +70,7 @@ class SmallestHttpTTSService(BaseSmallestTTSService):
         sample_rate: int | None = None,
         output_format: str = "pcm",
         client: AsyncRestClient | None = None,
+        connect_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -78,6 +83,7 @@ class SmallestHttpTTSService(BaseSmallestTTSService):
             **kwargs,
         )
         self._owns_client = client is None
+        self._connect_timeout = connect_timeout
 
         def new_client() -> AsyncRestClient:  # a closure: the key is in no attribute's repr
             return AsyncRestClient(api_key=api_key, base_url=base_url, options=self._options)
@@ -125,7 +131,9 @@ class SmallestHttpTTSService(BaseSmallestTTSService):
                 async for frame in self._stream_pcm(text, options, context_id):
                     yield frame
                 return
-            body = await self._client.synthesize(text, options=options)
+            body = await self._client.synthesize(
+                text, options=options, timeout=self._connect_timeout
+            )
             pcm = await asyncio.to_thread(
                 decode_to_pcm, body, options.output_format, options.sample_rate
             )
@@ -145,6 +153,7 @@ class SmallestHttpTTSService(BaseSmallestTTSService):
         self, text: str, options: TTSOptions, context_id: str
     ) -> AsyncGenerator[Frame, None]:
         samples = Rechunker(2)  # a chunk may end mid-sample: frames hold whole samples
-        async for chunk in self._client.stream(text, options=options):
+        stream = self._client.stream(text, options=options, timeout=self._connect_timeout)
+        async for chunk in stream:
             if pcm := samples.take(chunk.audio):
                 yield TTSAudioRawFrame(pcm, options.sample_rate, 1, context_id=context_id)

@@ -93,6 +93,11 @@ class SmallestTTSService(BaseSmallestTTSService):
         word_timestamps: emit per-word ``TTSTextFrame``\\ s timed by the server.
         max_buffer_delay_ms: as ``settings.max_buffer_delay_ms`` (which wins).
         pool: a shared ``ConnectionPool`` (the caller closes it); default: our own.
+        connect_timeout: seconds for each attempt to get a socket for a context (waiting
+            for room in the pool, TCP, TLS, the upgrade); a timed-out attempt is retried
+            under the pool's policy, the last one is a ``RequestTimeoutError``
+            ``ErrorFrame``. Default: within ``stop_frame_timeout_s``, after which
+            Pipecat gives the silent context up anyway.
         **kwargs: passed to Pipecat's ``TTSService`` (e.g. ``text_aggregation_mode``).
 
     Raises:
@@ -111,6 +116,7 @@ class SmallestTTSService(BaseSmallestTTSService):
         word_timestamps: bool = True,
         max_buffer_delay_ms: int | None = None,
         pool: ConnectionPool | None = None,
+        connect_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
         # The server joins a context's fragments verbatim: sentences need a separator.
@@ -142,6 +148,7 @@ class SmallestTTSService(BaseSmallestTTSService):
             **kwargs,
         )
         self._owns_pool = pool is None
+        self._connect_timeout = connect_timeout
 
         def new_pool() -> ConnectionPool:  # a closure: the key is in no attribute's repr
             return ConnectionPool(api_key=api_key, base_url=base_url, options=self._options)
@@ -319,10 +326,12 @@ class SmallestTTSService(BaseSmallestTTSService):
             SmallestError: the pool could not provide a socket (after its retries).
         """
         ctx.opened += 1
+        within = finish_timeout_within(self._stop_frame_timeout_s)
         ctx.utterance = await self._pool.utterance(
             follow_on_request_id(ctx.id, ctx.opened),
             options=self._options,
-            finish_timeout=finish_timeout_within(self._stop_frame_timeout_s),
+            finish_timeout=within,
+            connect_timeout=self._connect_timeout or within,
         )
         return ctx.utterance
 
