@@ -12,43 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 
 from smallest_core import AsyncRestClient, ConnectionPool, RequestTimeoutError, RetryPolicy
+from tests.support.servers import silent_server
 
 BUDGET = 1.0
 NO_RETRY = RetryPolicy(max_attempts=1)
-
-
-@asynccontextmanager
-async def silent_server() -> AsyncIterator[tuple[str, list[int]]]:
-    """A TCP server that reads whatever comes and never answers; yields (base URL,
-    connections accepted)."""
-    accepted: list[int] = []
-    handlers: set[asyncio.Task[None]] = set()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.append(1)
-        handlers.add(asyncio.current_task())  # type: ignore[arg-type]
-        try:
-            while await reader.read(65536):
-                pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", accepted
-    finally:
-        server.close()
-        for task in handlers:
-            task.cancel()
-        await asyncio.gather(*handlers, return_exceptions=True)
-        await server.wait_closed()
 
 
 async def test_a_socket_open_the_server_never_answers_ends_within_the_budget() -> None:

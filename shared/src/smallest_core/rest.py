@@ -18,6 +18,7 @@ import asyncio
 import inspect
 import json
 import os
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -348,6 +349,24 @@ class _Api:
             ) from None
 
 
+_TLS: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+
+
+def _tls() -> ssl.SSLContext:
+    """The TLS context every client shares, made as httpx makes its own (certifi, or
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR``), once per setting of those variables.
+
+    A context per client costs 50-250 ms of CA loading, and tools make a client per
+    call (an async HTTP pool belongs to one event loop): that would come out of the
+    caller's time budget.
+    """
+    key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    context = _TLS.get(key)
+    if context is None:
+        context = _TLS[key] = httpx.create_ssl_context()
+    return context
+
+
 def _read_sample(call: _Call) -> _Call:
     """Put the clone sample's bytes into ``call`` when it names a file (a blocking read).
 
@@ -500,7 +519,7 @@ class AsyncRestClient:
     ) -> None:
         self._api = _Api(api_key, base_url, options)
         self._own = client is None
-        self._client = client or httpx.AsyncClient(timeout=timeout)
+        self._client = client or httpx.AsyncClient(timeout=timeout, verify=_tls())
         self.retry = retry if retry is not None else RetryPolicy()
 
     async def __aenter__(self) -> AsyncRestClient:
@@ -801,7 +820,7 @@ class RestClient:
     ) -> None:
         self._api = _Api(api_key, base_url, options)
         self._own = client is None
-        self._client = client or httpx.Client(timeout=timeout)
+        self._client = client or httpx.Client(timeout=timeout, verify=_tls())
         self.retry = retry if retry is not None else RetryPolicy()
 
     def __enter__(self) -> RestClient:

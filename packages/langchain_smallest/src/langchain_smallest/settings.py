@@ -185,7 +185,9 @@ class HttpSettings(ConnectionSettings):
     """:class:`ConnectionSettings` plus the time one HTTP request may take."""
 
     timeout: float = 30.0
-    """Seconds per HTTP request."""
+    """Seconds for each attempt of a call (connect, send, every wait for the server),
+    also with a ``client`` or ``async_client`` of your own; a timed-out attempt is
+    retried under ``max_retries``, and the last one raises a ``ToolException``."""
 
     def check_settings(self) -> None:
         """Raises: ValueError: also a timeout that is not a positive number of seconds."""

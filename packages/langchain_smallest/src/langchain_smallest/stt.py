@@ -166,7 +166,7 @@ class SmallestSpeechToTextTool(BaseSmallestTool):
         """Transcribe on the core's sync :class:`RestClient`."""
         source, options = self._call(file_path, audio, language)
         try:
-            result = self._rest().transcribe(source, options=options)
+            result = self._rest().transcribe(source, options=options, timeout=self.timeout)
         except SmallestError as err:
             raise to_tool_exception(err) from err
         return _result(result)
@@ -182,7 +182,7 @@ class SmallestSpeechToTextTool(BaseSmallestTool):
         source, options = self._call(file_path, audio, language)
         async with self._arest() as client:
             try:
-                result = await client.transcribe(source, options=options)
+                result = await client.transcribe(source, options=options, timeout=self.timeout)
             except SmallestError as err:
                 raise to_tool_exception(err) from err
         return _result(result)

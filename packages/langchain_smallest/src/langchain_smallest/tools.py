@@ -280,7 +280,7 @@ class SmallestTextToSpeechTool(FileSpeechSettings, BaseSmallestTool):
         )
         client = self._rest()
         try:
-            data = client.synthesize(text, options=options)
+            data = client.synthesize(text, options=options, timeout=self.timeout)
         except SmallestError as err:
             hint = None
             if isinstance(err, InvalidRequestError):
@@ -314,7 +314,7 @@ class SmallestTextToSpeechTool(FileSpeechSettings, BaseSmallestTool):
         )
         async with self._arest() as client:
             try:
-                data = await client.synthesize(text, options=options)
+                data = await client.synthesize(text, options=options, timeout=self.timeout)
             except SmallestError as err:
                 hint = None
                 if isinstance(err, InvalidRequestError):

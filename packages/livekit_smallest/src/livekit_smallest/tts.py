@@ -384,6 +384,7 @@ class ChunkedStream(tts.ChunkedStream):
                     options=opts,
                     request_id=request_id,
                     retry=retry_policy(self._conn_options),
+                    timeout=self._conn_options.timeout,  # each attempt's budget
                 )
             except SmallestError as err:
                 raise to_api_error(err) from err
@@ -478,6 +479,9 @@ class SynthesizeStream(tts.SynthesizeStream):
                 options=self._opts,
                 finish_timeout=self._conn_options.timeout,
                 retry=retry_policy(self._conn_options),  # this stream's own conn_options
+                # LiveKit's budget for reaching the API: each attempt to get a socket
+                # (waiting for room, TCP, TLS, the upgrade)
+                connect_timeout=self._conn_options.timeout,
             )
         except SmallestError as err:
             raise to_api_error(err) from err

@@ -6,8 +6,9 @@ streams Pulse; ``SmallestHttpSTTService`` transcribes each VAD segment over HTTP
 takes ``settings=<Service>.Settings(...)``.
 """
 
+from .http_tts import SmallestHttpTTSService
 from .stt import SmallestHttpSTTService, SmallestSTTService, SmallestSTTSettings
-from .tts import SmallestHttpTTSService, SmallestTTSService, SmallestTTSSettings
+from .tts import SmallestTTSService, SmallestTTSSettings
 from .version import __version__
 
 __all__ = [

@@ -1,217 +1,54 @@
-"""Smallest AI text-to-speech services for Pipecat, on the shared ``smallest_core`` client.
+"""Smallest AI streaming text-to-speech for Pipecat, on the shared ``smallest_core`` client.
 
-* :class:`SmallestTTSService` streams over the core's ``ConnectionPool``: each Pipecat
-  audio context is one core ``Utterance``, and its audio, words and errors go to that
-  context only. A barge-in cancels the utterance on the same socket; a context ends when
-  its utterance's iteration ends — no silence timer, no reconnect.
-* :class:`SmallestHttpTTSService` synthesizes each sentence over ``AsyncRestClient``.
+:class:`SmallestTTSService` streams over the core's ``ConnectionPool``: each Pipecat audio
+context is one core ``Utterance``, and its audio, words and errors go to that context
+only. A barge-in cancels the utterance on the same socket; a context ends when its
+utterance's iteration ends — no silence timer, no reconnect. The HTTP service is in
+``http_tts.py``.
 
-Frames, ids, retries, decoding and socket upkeep are the core's; this module maps
-Pipecat's TTS contract onto it.
+Frames, ids, retries and socket upkeep are the core's; this module maps Pipecat's TTS
+contract onto it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, field, fields
-from typing import Any, get_args
+from dataclasses import dataclass
+from typing import Any
 
 from pipecat.frames.frames import (
     CancelFrame,
     EndFrame,
-    ErrorFrame,
     Frame,
     TTSAudioRawFrame,
     TTSStoppedFrame,
 )
 from pipecat.processors.frame_processor import FrameProcessorSetup
-from pipecat.services.settings import TTSSettings
-from pipecat.services.tts_service import TTSService
-from pipecat.transcriptions.language import Language
-from pipecat.utils.errors import ErrorCategory
 from pipecat.utils.tracing.service_decorators import traced_tts
-from pipecat.utils.types import NOT_GIVEN, NotGiven, is_given
 
 from smallest_core import (
-    AsyncRestClient,
     AudioChunk,
     ConnectionLostError,
     ConnectionPool,
-    InvalidOptionError,
-    InvalidState,
     ProtocolError,
-    Rechunker,
     RequestTimeoutError,
     SmallestError,
-    TTSOptions,
     Utterance,
     WordTimestamp,
-    decode_to_pcm,
-    default_voice,
     finish_timeout_within,
     follow_on_request_id,
-    language_code,
     pcm_duration,
 )
-from smallest_core import Language as SmallestLanguage
 
-from ._errors import error_category, error_frame
+from ._errors import error_frame
+from .base_tts import BaseSmallestTTSService, SmallestTTSSettings
 from .log import logger
 
-__all__ = ["SmallestHttpTTSService", "SmallestTTSService", "SmallestTTSSettings"]
+__all__ = ["SmallestTTSService", "SmallestTTSSettings"]
 
-_LANGUAGES: frozenset[str] = frozenset(get_args(SmallestLanguage))
-_DEFAULTS = TTSOptions()
 #: Errors that say the socket (not the request) failed: reported as on_connection_error.
 _CONNECTION_ERRORS = (ConnectionLostError, RequestTimeoutError, ProtocolError)
-
-
-@dataclass
-class SmallestTTSSettings(TTSSettings):
-    """Runtime-updatable settings of the Smallest services (store or delta mode).
-
-    Checked by the core's ``TTSOptions`` when the service is built and on every update;
-    a change applies from the next utterance. Beyond Pipecat's ``model``, ``voice`` and
-    ``language``: ``speed`` (0.5-2.0), ``math_notation``, ``number_pronunciation_language``,
-    ``pronunciation_dicts``, ``max_buffer_delay_ms`` (token mode: longest hold of text
-    waiting for a sentence end, 0-5000 ms) and ``content_filter`` (taken so Pipecat's own
-    settings carry over; not sent — the core does not implement it — said at INFO).
-    """
-
-    speed: float | NotGiven = field(default_factory=lambda: NOT_GIVEN)
-    math_notation: bool | NotGiven | None = field(default_factory=lambda: NOT_GIVEN)
-    number_pronunciation_language: str | NotGiven | None = field(default_factory=lambda: NOT_GIVEN)
-    pronunciation_dicts: tuple[str, ...] | NotGiven = field(default_factory=lambda: NOT_GIVEN)
-    max_buffer_delay_ms: int | NotGiven | None = field(default_factory=lambda: NOT_GIVEN)
-    content_filter: str | NotGiven | None = field(default_factory=lambda: NOT_GIVEN)
-
-
-_SETTINGS_FIELDS = frozenset(f.name for f in fields(SmallestTTSSettings)) - {"extra"}
-#: Settings passed to the core under the same name (model, voice, language map below).
-_SAME_NAME = ("speed", "math_notation", "pronunciation_dicts", "max_buffer_delay_ms")
-
-
-def _store_settings(settings: SmallestTTSSettings | None) -> SmallestTTSSettings:
-    """Full (store-mode) settings: the core's defaults, then the caller's values; with a
-    model and no voice, that model's default voice (as Pipecat's own service picks it)."""
-    store = SmallestTTSSettings(
-        model=_DEFAULTS.model,
-        voice=_DEFAULTS.voice_id,
-        language=_DEFAULTS.language,
-        number_pronunciation_language=_DEFAULTS.number_pronunciation_language,
-        **{name: getattr(_DEFAULTS, name) for name in _SAME_NAME},
-    )
-    if settings is None:
-        return store
-    store.apply_update(settings)
-    if not is_given(settings.voice) and isinstance(settings.model, str):
-        with contextlib.suppress(InvalidOptionError):  # TTSOptions names a bad model
-            store.voice = default_voice(settings.model)
-    if settings.content_filter not in (None, NOT_GIVEN):
-        logger.info(
-            "content_filter={!r} is accepted and not sent: this client does not implement "
-            "Smallest's content filter",
-            settings.content_filter,
-        )
-    return store
-
-
-def _options(settings: SmallestTTSSettings, **more: Any) -> TTSOptions:
-    """The core's options for these settings plus ``more`` (rate, format, words).
-
-    Raises:
-        InvalidOptionError: a value is not acceptable (names the field and what is).
-    """
-    values: dict[str, Any] = {name: getattr(settings, name) for name in _SAME_NAME}
-    values.update(
-        model=settings.model,
-        voice_id=settings.voice,
-        language=language_code(settings.language),
-        number_pronunciation_language=language_code(settings.number_pronunciation_language),
-        **more,
-    )
-    return TTSOptions(**values)
-
-
-class _SmallestService(TTSService):
-    """What both services share: settings → options, languages, error categories."""
-
-    Settings = SmallestTTSSettings
-    _settings: SmallestTTSSettings
-
-    def __init__(
-        self,
-        *,
-        settings: SmallestTTSSettings | None,
-        sample_rate: int | None,
-        word_timestamps: bool,
-        output_format: str,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(settings=_store_settings(settings), sample_rate=sample_rate, **kwargs)
-        self._word_timestamps = word_timestamps
-        self._output_format = output_format
-        # Checked now, before any network: a bad voice, speed, rate... fails the build.
-        self._options = self._build_options(sample_rate or _DEFAULTS.sample_rate)
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _build_options(self, sample_rate: int) -> TTSOptions:
-        return _options(
-            self._settings,
-            sample_rate=sample_rate,
-            word_timestamps=self._word_timestamps,
-            output_format=self._output_format,
-        )
-
-    def can_generate_metrics(self) -> bool:
-        """TTFB, TTFA and usage are measured (Pipecat reports them when metrics are on)."""
-        return True
-
-    def language_to_service_language(self, language: Language) -> str | None:
-        """Pipecat's regional codes map to Smallest's base codes (``en-US`` → ``en``)."""
-        code = language_code(language)
-        return code if isinstance(code, str) and code in _LANGUAGES else None
-
-    def _classify_error(self, exception: Exception) -> ErrorCategory | None:
-        return error_category(exception) if isinstance(exception, SmallestError) else None
-
-    async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]  # as Pipecat's own FrameProcessor
-        """Take the pipeline's output rate (rejected if Smallest cannot produce it).
-
-        Raises:
-            InvalidState: the service ran on another event loop before. Pipecat's own
-                frame queues stay bound to that loop (every Pipecat service would hang
-                there), so this says so at once: build a service per event loop.
-        """
-        loop = asyncio.get_running_loop()
-        if self._loop not in (None, loop):
-            raise InvalidState(
-                f"{self} ran on another event loop: Pipecat's frame queues belong to the "
-                "loop that first ran a service, so build a new service for each event "
-                "loop (e.g. each asyncio.run())"
-            )
-        self._loop = loop
-        await super().setup(setup)
-        self._options = self._options.replace(sample_rate=self.sample_rate)
-
-    async def _update_settings(self, delta: TTSSettings) -> dict[str, Any]:  # type: ignore[override]  # as TTSService
-        """Apply a ``TTSUpdateSettingsFrame`` from the next utterance on; an invalid
-        update is refused as a whole (the previous settings stay) and reported as an
-        ``ErrorFrame`` naming the field."""
-        previous = {name: getattr(self._settings, name) for name in delta.given_fields()}
-        changed = await super()._update_settings(delta)
-        try:
-            self._options = self._build_options(self._options.sample_rate)
-        except InvalidOptionError as err:
-            for name, value in previous.items():
-                if hasattr(self._settings, name):
-                    setattr(self._settings, name, value)
-            await self.push_error_frame(error_frame(err))
-            return {}
-        self._warn_unhandled_updated_settings(set(changed) - _SETTINGS_FIELDS)
-        return changed
 
 
 @dataclass(eq=False)
@@ -227,7 +64,7 @@ class _Context:
     appended: bool = False  # audio or words were appended: an error queues behind them
 
 
-class SmallestTTSService(_SmallestService):
+class SmallestTTSService(BaseSmallestTTSService):
     """Smallest AI streaming TTS over a pooled WebSocket (``smallest_core``).
 
     Each Pipecat audio context (an LLM turn, or a ``TTSSpeakFrame``) is one core
@@ -256,6 +93,11 @@ class SmallestTTSService(_SmallestService):
         word_timestamps: emit per-word ``TTSTextFrame``\\ s timed by the server.
         max_buffer_delay_ms: as ``settings.max_buffer_delay_ms`` (which wins).
         pool: a shared ``ConnectionPool`` (the caller closes it); default: our own.
+        connect_timeout: seconds for each attempt to get a socket for a context (waiting
+            for room in the pool, TCP, TLS, the upgrade); a timed-out attempt is retried
+            under the pool's policy, the last one is a ``RequestTimeoutError``
+            ``ErrorFrame``. Default: within ``stop_frame_timeout_s``, after which
+            Pipecat gives the silent context up anyway.
         **kwargs: passed to Pipecat's ``TTSService`` (e.g. ``text_aggregation_mode``).
 
     Raises:
@@ -274,6 +116,7 @@ class SmallestTTSService(_SmallestService):
         word_timestamps: bool = True,
         max_buffer_delay_ms: int | None = None,
         pool: ConnectionPool | None = None,
+        connect_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
         # The server joins a context's fragments verbatim: sentences need a separator.
@@ -305,6 +148,7 @@ class SmallestTTSService(_SmallestService):
             **kwargs,
         )
         self._owns_pool = pool is None
+        self._connect_timeout = connect_timeout
 
         def new_pool() -> ConnectionPool:  # a closure: the key is in no attribute's repr
             return ConnectionPool(api_key=api_key, base_url=base_url, options=self._options)
@@ -482,10 +326,12 @@ class SmallestTTSService(_SmallestService):
             SmallestError: the pool could not provide a socket (after its retries).
         """
         ctx.opened += 1
+        within = finish_timeout_within(self._stop_frame_timeout_s)
         ctx.utterance = await self._pool.utterance(
             follow_on_request_id(ctx.id, ctx.opened),
             options=self._options,
-            finish_timeout=finish_timeout_within(self._stop_frame_timeout_s),
+            finish_timeout=within,
+            connect_timeout=self._connect_timeout or within,
         )
         return ctx.utterance
 
@@ -557,120 +403,3 @@ class SmallestTTSService(_SmallestService):
         )
         self._events.add(task)
         task.add_done_callback(self._events.discard)
-
-
-class SmallestHttpTTSService(_SmallestService):
-    """Smallest AI TTS over HTTP: one request per sentence (``smallest_core`` REST client).
-
-    For pipelines that cannot keep a WebSocket, or want a format other than PCM on the
-    wire; the core decodes every format (``mp3`` with ``soundfile``, a Pipecat
-    dependency), so Pipecat always gets PCM frames. Retries of 408/429/5xx and dropped
-    connections belong to the core's client.
-
-    Args:
-        api_key: Smallest API key; default ``$SMALLEST_API_KEY``.
-        base_url: ``https://api.smallest.ai`` (default, or ``$SMALLEST_BASE_URL``) or a
-            compatible server; ``ws(s)`` is accepted too.
-        settings: model, voice, language, speed, ... (``SmallestHttpTTSService.Settings``).
-        sample_rate: output rate; default the pipeline's ``audio_out_sample_rate``.
-        output_format: the body format on the wire: pcm, wav, mp3, ulaw or alaw.
-        client: a shared ``AsyncRestClient`` (the caller closes it).
-        **kwargs: passed to Pipecat's ``TTSService``.
-
-    Raises:
-        InvalidOptionError: a setting, ``sample_rate``, ``output_format`` or ``base_url``
-            is not acceptable.
-        AuthenticationError: no key given and ``$SMALLEST_API_KEY`` is unset.
-    """
-
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        settings: SmallestTTSSettings | None = None,
-        sample_rate: int | None = None,
-        output_format: str = "pcm",
-        client: AsyncRestClient | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            settings=settings,
-            sample_rate=sample_rate,
-            word_timestamps=False,
-            output_format=output_format,
-            push_start_frame=True,
-            push_stop_frames=True,  # the base stops the context at the end of the turn
-            **kwargs,
-        )
-        self._owns_client = client is None
-
-        def new_client() -> AsyncRestClient:  # a closure: the key is in no attribute's repr
-            return AsyncRestClient(api_key=api_key, base_url=base_url, options=self._options)
-
-        self._new_client = new_client
-        self._client = client or new_client()
-        self._client_closed = False
-
-    async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]  # as Pipecat's own FrameProcessor
-        """A service run in a second pipeline gets a new HTTP client (the last run
-        closed its own)."""
-        await super().setup(setup)
-        if self._client_closed:
-            self._client = self._new_client()
-            self._client_closed = False
-
-    async def stop(self, frame: EndFrame) -> None:
-        """Close the HTTP client (if this service created it)."""
-        await super().stop(frame)
-        await self._close()
-
-    async def cancel(self, frame: CancelFrame) -> None:
-        """Close the HTTP client (if this service created it)."""
-        await super().cancel(frame)
-        await self._close()
-
-    async def _close(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-            self._client_closed = True
-
-    @traced_tts
-    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
-        """Synthesize ``text`` and yield its audio as PCM frames.
-
-        PCM streams over SSE, so the first audio plays before the sentence is fully
-        synthesized; other formats need the whole body to decode. Errors end the
-        sentence with an ``ErrorFrame`` in its place (a stream that fails after audio
-        was yielded is not replayed: audio is never duplicated).
-        """
-        options = self._options
-        await self.start_tts_usage_metrics(text)
-        try:
-            if options.output_format == "pcm":
-                async for frame in self._stream_pcm(text, options, context_id):
-                    yield frame
-                return
-            body = await self._client.synthesize(text, options=options)
-            pcm = await asyncio.to_thread(
-                decode_to_pcm, body, options.output_format, options.sample_rate
-            )
-        except SmallestError as err:
-            yield error_frame(err)
-            return
-        except ValueError as err:  # a body that does not decode as its format says
-            yield ErrorFrame(error=f"Smallest TTS: undecodable {options.output_format} body")
-            logger.warning("{}: {}", self, err)
-            return
-        step = self.chunk_size
-        for start in range(0, len(pcm), step):
-            chunk = pcm[start : start + step]
-            yield TTSAudioRawFrame(chunk, options.sample_rate, 1, context_id=context_id)
-
-    async def _stream_pcm(
-        self, text: str, options: TTSOptions, context_id: str
-    ) -> AsyncGenerator[Frame, None]:
-        samples = Rechunker(2)  # a chunk may end mid-sample: frames hold whole samples
-        async for chunk in self._client.stream(text, options=options):
-            if pcm := samples.take(chunk.audio):
-                yield TTSAudioRawFrame(pcm, options.sample_rate, 1, context_id=context_id)
