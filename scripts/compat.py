@@ -40,6 +40,7 @@ TEST_TOOLS = [
     "pocketsphinx",
     "jiwer",
     "langchain-tests",
+    "livekit-plugins-smallestai",  # the drop-in tests build the official plugin too
 ]
 SUITES = [
     "tests/core",
