@@ -13,8 +13,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 from .errors import InvalidOptionError
 
@@ -286,13 +290,26 @@ class TTSOptions:
         Raises:
             InvalidOptionError: an unknown field name, or a bad value.
         """
-        names = tuple(f.name for f in dataclasses.fields(self))
-        for name in changes:
-            if name not in names:
-                raise InvalidOptionError(
-                    name, changes[name], _allowed(names), problem="is not an option"
-                )
-        return dataclasses.replace(self, **changes)
+        return replaced(self, changes)
+
+
+_Options = TypeVar("_Options", bound="DataclassInstance")
+
+
+def replaced(options: _Options, changes: Mapping[str, Any]) -> _Options:
+    """A copy of an options dataclass with ``changes`` applied and validated again (its
+    ``__post_init__`` runs); a name that is not a field is refused, naming the fields.
+
+    Raises:
+        InvalidOptionError: an unknown field name, or a bad value.
+    """
+    names = tuple(f.name for f in dataclasses.fields(options))
+    for name in changes:
+        if name not in names:
+            raise InvalidOptionError(
+                name, changes[name], _allowed(names), problem="is not an option"
+            )
+    return dataclasses.replace(options, **changes)
 
 
 def check_text(text: object) -> str:

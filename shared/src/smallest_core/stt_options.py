@@ -10,14 +10,13 @@ built into a query by :mod:`smallest_core.stt_codec`), and any I/O.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from .errors import InvalidOptionError
-from .options import _allowed, _choice, _flag, _number, validate_request_id
+from .options import _allowed, _choice, _flag, _number, replaced, validate_request_id
 
 __all__ = [
     "BATCH_LANGUAGES",
@@ -265,10 +264,4 @@ class STTOptions:
         Raises:
             InvalidOptionError: an unknown field name, or a bad value.
         """
-        names = tuple(f.name for f in dataclasses.fields(self))
-        for name in changes:
-            if name not in names:
-                raise InvalidOptionError(
-                    name, changes[name], _allowed(names), problem="is not an option"
-                )
-        return dataclasses.replace(self, **changes)
+        return replaced(self, changes)
