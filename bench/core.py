@@ -8,7 +8,8 @@ Prints:
 2. CPU — client-process CPU milliseconds per second of 24 kHz audio received (parse,
    base64, route, queue), next to a bare ``websockets`` + ``json`` + ``base64`` loop;
 3. scale — N real-time utterances at once through one ``ConnectionPool`` in this
-   process (server in its own process, realtime_factor 1.0, 20 ms chunks; the pool sized
+   process (server in its own process, realtime_factor 1.0, 100 ms chunks — the local
+   server's default, 5,000 chunk frames a second at N=500; the pool sized
    for N: ceil(N/16) sockets of 16 utterances), N = 100, 250, 500, 750, 1000: p50/p99
    chunk lateness (how late each chunk reaches the caller relative to playback started
    at its first chunk), the knee (last level with p99 <= 20 ms), and the CPU seconds of
@@ -170,7 +171,9 @@ async def cpu_per_audio_second(base: str, n: int) -> tuple[float, float]:
 
 SCALE_LEVELS = (100, 250, 500, 750, 1000)
 SCALE_LEVELS_QUICK = (100, 250)
-SCALE_TEXT = " ".join(["word"] * 15)  # 3 s of tone audio: 150 chunks of 20 ms
+SCALE_TEXT = " ".join(["word"] * 15)  # 3 s of tone audio: 30 chunks of 100 ms
+#: The local server's default chunk (the real service's chunk size is not documented).
+SCALE_CHUNK_MS = 100
 
 
 async def scale(base: str, n: int, server_pid: int | None = None) -> dict[str, object]:
@@ -259,7 +262,7 @@ def profile_scale(n: int) -> None:
     import cProfile
     import pstats
 
-    args = ("--engine", "tone", "--realtime-factor", "1.0", "--chunk-ms", "20")
+    args = ("--engine", "tone", "--realtime-factor", "1.0", "--chunk-ms", str(SCALE_CHUNK_MS))
     with server_process(*args, "--concurrency", "2000") as (ws, _):
         asyncio.run(scale(ws, 50))  # warm: imports, first sockets
         prof = cProfile.Profile()
@@ -944,11 +947,11 @@ def main() -> None:
     print(
         "\n3. scale: N concurrent real-time utterances through one ConnectionPool of "
         "ceil(N/16) sockets x 16\n   (server in its own process: tone, realtime_factor 1.0, "
-        "20 ms chunks; 3 s of audio each; CPU s = the whole level)"
+        f"{SCALE_CHUNK_MS} ms chunks; 3 s of audio each; CPU s = the whole level)"
     )
     knee = 0
     over = 0
-    args_rt = ("--engine", "tone", "--realtime-factor", "1.0", "--chunk-ms", "20")
+    args_rt = ("--engine", "tone", "--realtime-factor", "1.0", "--chunk-ms", str(SCALE_CHUNK_MS))
     with server_process_pid(*args_rt, "--concurrency", "2000") as (ws, _, pid):
         asyncio.run(scale(ws, 20))  # warm-up: imports, first sockets
         for n in SCALE_LEVELS_QUICK if args.quick else SCALE_LEVELS:
