@@ -45,6 +45,9 @@ class Row:
     lower_better: bool = True
     agg: str = "median"  # or "min" (the worst run counts)
     fmt: str = "{:.1f}"
+    #: no sample on one side means it never happened (an error never surfaced): that
+    #: side loses the row
+    never_loses: bool = False
 
 
 def both(lk: str, *pc: str) -> dict[str, tuple[str, ...]]:
@@ -86,6 +89,42 @@ ROWS = [
         fmt="{:.0f}",
     ),
     Row("Memory per stream (RSS, at 50 streams)", "KiB", {"livekit": ("kb_per_stream",)}),
+    # speech-to-text (bench/stt.py): our STT adapters vs the official ones, tone twin
+    Row("STT: turn boundary (finalize) -> final", "ms", both("stt_finalize"), fmt="{:.2f}"),
+    Row("STT: end of speech -> final (endpointing)", "ms", both("stt_endpoint")),
+    Row("STT: speech start -> first interim", "ms", both("stt_interim")),
+    Row("STT: client CPU per audio second", "ms", both("stt_cpu"), fmt="{:.1f}"),
+    Row("STT: new sockets over 10 turns in one session", "", both("stt_reconnects10"), fmt="{:g}"),
+    Row(
+        "STT: turns transcribed of 10",
+        "",
+        both("stt_turns10"),
+        lower_better=False,
+        agg="min",
+        fmt="{:.0f}",
+    ),
+    Row(
+        "STT: server drop mid-stream: the app is told (1 = typed error)",
+        "",
+        both("stt_drop_surfaced"),
+        lower_better=False,
+        agg="min",
+        fmt="{:.0f}",
+    ),
+    Row(
+        "STT: server drop mid-stream: time to the typed error",
+        "ms",
+        both("stt_notice_ms"),
+        never_loses=True,
+    ),
+    Row(
+        "STT: server drop mid-stream: the next turn is transcribed (1 = yes)",
+        "",
+        both("stt_after_drop"),
+        lower_better=False,
+        agg="min",
+        fmt="{:.0f}",
+    ),
 ]
 
 NOTES = {
@@ -93,6 +132,11 @@ NOTES = {
     "`AgentSession` drives a TTS (one `stream()` per segment, `aclose()` on barge-in).",
     "pipecat": "Pipecat: `pipecat_smallest` vs Pipecat 1.14's `SmallestTTSService`, each inside "
     "a real `Pipeline` under `PipelineWorker`.",
+    "stt": "STT rows (`bench/stt.py`): `livekit_smallest.STT` vs `livekit-plugins-smallestai`'s "
+    "`STT` (raw `stream()`s), `pipecat_smallest.SmallestSTTService` vs Pipecat's own "
+    "`SmallestSTTService` (in a `Pipeline`), one in-process tone-twin server, 16 kHz in 20 ms "
+    "frames paced in real time; n/a in the time-to-error row: the client never told the app. "
+    "WER and pocketsphinx latencies (ours = the core): `bench/core.py` section 7.",
 }
 
 
@@ -176,6 +220,10 @@ def collect(quick: bool) -> None:
         [py, "bench/pipecat.py", "--rounds", pc_rounds, "--json", str(RAW / "pipecat.json")],
         "pipecat.txt",
     )
+    run(
+        [py, "bench/stt.py", "--rounds", "1" if quick else "3", "--json", str(RAW / "stt.json")],
+        "stt.txt",
+    )
     out = run([py, "bench/streams.py", "--ladder"], "streams.txt")
     (RAW / "streams.json").write_text(out.strip().splitlines()[-1] + "\n")
     (RAW / "meta.json").write_text(
@@ -197,6 +245,12 @@ def load() -> tuple[dict[str, dict[str, dict[str, list[float]]]], list[dict], di
     for fw in ("livekit", "pipecat"):
         data = json.loads((RAW / f"{fw}.json").read_text())
         samples[fw] = {side: data["sides"][side]["samples"] for side in ("ours", "theirs")}
+    stt = RAW / "stt.json"
+    if stt.exists():  # bench/stt.py: STT rows, merged into each framework's samples
+        data = json.loads(stt.read_text())
+        for fw in ("livekit", "pipecat"):
+            for side in ("ours", "theirs"):
+                samples[fw][side].update(data[fw]["sides"][side]["samples"])
     ladder = json.loads((RAW / "streams.json").read_text())
     for side in ("ours", "theirs"):
         passed = [
@@ -271,6 +325,8 @@ def aggregate(values: list[float], how: str) -> float | None:
 
 def verdict(row: Row, ours: float | None, theirs: float | None) -> tuple[str, str]:
     """(ratio ours/theirs, won?)."""
+    if row.never_loses and (ours is None) != (theirs is None):
+        return "—", "yes (theirs: never)" if theirs is None else "**no** (ours: never)"
     if ours is None or theirs is None:
         return "n/a", "n/a"
     ratio = "—" if theirs == 0 else f"{ours / theirs:.2f}"
@@ -310,8 +366,8 @@ def build(samples: dict, meta: dict) -> tuple[list[dict], str]:
                 }
             )
 
-            def show(v: float | None, fmt: str = row.fmt) -> str:
-                return "n/a" if v is None else fmt.format(v)
+            def show(v: float | None, fmt: str = row.fmt, never: bool = row.never_loses) -> str:
+                return ("never" if never else "n/a") if v is None else fmt.format(v)
 
             unit = f" ({row.unit})" if row.unit else ""
             lines.append(
@@ -454,6 +510,7 @@ def render(
             "",
             NOTES["livekit"],
             NOTES["pipecat"],
+            NOTES["stt"],
             'Values are medians over interleaved A/B rounds ("turns that speak": the worst '
             'run); the ratio is ours / theirs; "won?" follows each row\'s direction '
             "(lower is better except turns that speak and streams); (≈) marks a difference "
@@ -462,6 +519,7 @@ def render(
             table,
             "",
             *ladder_lines(ladder),
+            *drop_lines(),
             *why_lines(results),
             "## How each row is measured",
             "",
@@ -491,6 +549,22 @@ def render(
         ]
     )
     return md, block
+
+
+def drop_lines() -> list[str]:
+    """What each STT client did after the server dropped its socket mid-stream."""
+    stt = RAW / "stt.json"
+    if not stt.exists():
+        return []
+    said = json.loads(stt.read_text()).get("drop", {})
+    return [
+        "## STT: what each client does after a server drop mid-stream",
+        "",
+        "A 1011 close half-way through turn 1's speech, then turn 2 (`bench/stt.py`), each run:",
+        "",
+        *[f"- {who}: {'; '.join(dict.fromkeys(texts))}" for who, texts in said.items()],
+        "",
+    ]
 
 
 def why_lines(results: list[dict]) -> list[str]:
