@@ -176,6 +176,33 @@ WHY_WE_LOSE = {
         "official 75 (ours' p99 at 50 streams: 3.6 ms, then 26 ms). Every stream completed "
         "on both sides at every level tried; `bench/core.py` measures the core alone."
     ),
+    "STT: server drop mid-stream: the next turn is transcribed (1 = yes)": (
+        "LiveKit: by the adapter's design, not a core fault. The core ends a session whose "
+        "audio was lost with `TranscriptionLostError` (it never replays audio the server had "
+        "acknowledged); `livekit_smallest` hands every error to LiveKit non-retryable (one "
+        "retry owner: the core), so LiveKit's `RecognizeStream` ends the stream and the app "
+        "(or `AgentSession`) must open a new one. The official plugin reconnects inside its "
+        "own loop without telling anyone, and the words in flight are gone (see the drop "
+        "section: it keeps half of turn 1, silently). Closing the gap means letting LiveKit "
+        "reopen the stream after a loss (a retryable error after audio) in the adapter, an "
+        "adapter change left for its own issue; the Pipecat adapter already opens a fresh "
+        "session at the next audio and ties the official service here."
+    ),
+    "STT: speech start -> first interim": (
+        "Pipecat: framing. The core sends 50 ms frames (the wire digest's 50-100 ms, D13), "
+        "Pipecat's own service forwards each 20 ms frame (51 frames a second at the server "
+        "against our 22), and the server answers a partial per frame it receives, so ours "
+        "shows its first interim up to one frame later. The same framing halves the frames "
+        "both ends handle (the CPU row). LiveKit's official plugin frames like ours: tied."
+    ),
+    "STT: turn boundary (finalize) -> final": (
+        "A few milliseconds on the tone twin (no decoding), within this shared machine's "
+        "spread between runs; on finalize both send the buffered tail, then `finalize`."
+    ),
+    "STT: client CPU per audio second": (
+        "Noisy on this shared 2-core machine (±10-20 % between runs); the figure includes "
+        "the benchmark's own pacing loop and, for Pipecat, the pipeline around the service."
+    ),
     "Memory per stream (RSS, at 50 streams)": (
         "RSS growth per stream is within a few KiB on both sides and moves with N (see the plot)."
     ),
