@@ -195,6 +195,12 @@ WHY_WE_LOSE = {
         "shows its first interim up to one frame later. The same framing halves the frames "
         "both ends handle (the CPU row). LiveKit's official plugin frames like ours: tied."
     ),
+    "STT: end of speech -> final (endpointing)": (
+        "Pipecat: framing again. The server's 600 ms endpointing window runs on the audio it "
+        "has received; ours sends the silence in 50 ms frames, Pipecat's own service in "
+        "20 ms frames, so the frame that completes the window leaves ours up to 30 ms later "
+        "(the measured gap). Against LiveKit's official plugin, which frames like ours: tied."
+    ),
     "STT: turn boundary (finalize) -> final": (
         "A few milliseconds on the tone twin (no decoding), within this shared machine's "
         "spread between runs; on finalize both send the buffered tail, then `finalize`."
