@@ -3,8 +3,10 @@
 Runs, one after the other on one machine (each against local servers, pairs interleaved
 A/B inside each script): ``bench/livekit.py --json`` (livekit_smallest vs
 livekit-plugins-smallestai 1.8.9), ``bench/pipecat.py --json`` (pipecat_smallest vs
-Pipecat 1.14's SmallestTTSService) and ``bench/streams.py --ladder`` (concurrent
-real-time streams and memory per stream through both LiveKit plugins). It merges their
+Pipecat 1.14's SmallestTTSService), ``bench/stt.py --json`` (our STT adapters vs the
+official LiveKit and Pipecat STT clients: latencies, CPU, sockets over 10 turns, behaviour
+after a server drop mid-stream) and ``bench/streams.py --ladder`` (concurrent real-time
+streams and memory per stream through both LiveKit plugins). It merges their
 samples into ``bench/report/report.json``, ``bench/report/report.md`` (one table, ratios
 ours / theirs, a "won?" column: a row we lose is shown, not hidden) and PNG plots, and
 rewrites the README block between ``<!-- bench:comparison -->`` markers.
