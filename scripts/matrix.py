@@ -1,10 +1,13 @@
-"""Run the conformance catalogue and write its matrix into the root README.
+"""Run the conformance catalogues and write their matrices into the root README.
 
-Runs ``pytest tests/conformance/test_scenarios.py tests/reliability`` with a JUnit XML
-report (or reads one given with ``--junit``), and rewrites only the block between
-``<!-- conformance:matrix -->`` and ``<!-- /conformance:matrix -->`` in ``README.md``: one
-row per scenario × adapter, one column per server dialect, then the reliability cases
-(fault, bad input, key safety) × adapter; each cell the test's real outcome.
+Runs ``pytest tests/conformance tests/reliability`` with a JUnit XML report (or reads one
+given with ``--junit``), and rewrites only the block between ``<!-- conformance:matrix -->``
+and ``<!-- /conformance:matrix -->`` in ``README.md`` (TTS: one row per scenario ×
+adapter, one column per server dialect, then the reliability cases — fault, bad input,
+key safety — × adapter) and the block between ``<!-- conformance:stt-matrix -->`` markers
+(STT: one row per scenario × adapter, one column per STT dialect, then the STT faults ×
+adapter); each cell the test's real outcome. A block whose cases the report does not hold
+is left as it is (``--junit`` of an STT-only run rewrites the STT block alone).
 
 Run: ``uv run --no-sync python scripts/matrix.py [--junit PATH] [--check]``
 (``--check``: exit 1 if the README block is not what this run would write).
@@ -24,12 +27,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the catalogue lives in tests/
 
 from tests.conformance.test_scenarios import DIALECTS, RELEASE_GAP_MS  # noqa: E402
+from tests.conformance.test_stt_scenarios import STT_DIALECTS  # noqa: E402
+from tests.support import stt_scenarios  # noqa: E402
 from tests.support.drivers import ADAPTERS, STREAMING  # noqa: E402
 from tests.support.scenarios import SCENARIOS, applicable  # noqa: E402
+from tests.support.stt_drivers import STT_ADAPTERS, STT_STREAMING  # noqa: E402
 
 README = ROOT / "README.md"
 START, END = "<!-- conformance:matrix -->", "<!-- /conformance:matrix -->"
+STT_START, STT_END = "<!-- conformance:stt-matrix -->", "<!-- /conformance:stt-matrix -->"
 CASE = re.compile(r"test_scenario\[(?P<name>.+)\|(?P<adapter>[^|]+)\|(?P<dialect>[^|]+)\]$")
+STT_CASE = re.compile(r"test_stt_scenario\[(?P<name>.+)\|(?P<adapter>[^|]+)\|(?P<dialect>[^|]+)\]$")
+STT_FAULT = re.compile(r"test_stt_fault\[(?P<name>.+)\|(?P<adapter>[^|]+)\]$")
 MARK = {"passed": "pass", "failed": "**FAIL**", "error": "**ERROR**", "skipped": "skipped"}
 
 
@@ -46,6 +55,7 @@ def run_suite(junit: Path) -> None:
             f"--junitxml={junit}",
             str(ROOT / "tests" / "conformance" / "test_scenarios.py"),
             str(ROOT / "tests" / "conformance" / "test_intelligibility.py"),
+            str(ROOT / "tests" / "conformance" / "test_stt_scenarios.py"),
             str(ROOT / "tests" / "reliability"),
         ],
         cwd=ROOT,
@@ -53,18 +63,21 @@ def run_suite(junit: Path) -> None:
     )
 
 
-def outcomes(junit: Path) -> dict[tuple[str, str, str], str]:
-    """(scenario, adapter, dialect) → passed / failed / error / skipped."""
-    found: dict[tuple[str, str, str], str] = {}
+def state_of(case: ET.Element) -> str:
+    state = "passed"
+    for child in case:
+        if child.tag in ("failure", "error", "skipped"):
+            state = {"failure": "failed"}.get(child.tag, child.tag)
+    return state
+
+
+def outcomes(junit: Path, pattern: re.Pattern[str] = CASE) -> dict[tuple[str, ...], str]:
+    """(scenario, adapter[, dialect]) → passed / failed / error / skipped."""
+    found: dict[tuple[str, ...], str] = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
-        match = CASE.search(case.get("name", ""))
-        if not match:
-            continue
-        state = "passed"
-        for child in case:
-            if child.tag in ("failure", "error", "skipped"):
-                state = {"failure": "failed"}.get(child.tag, child.tag)
-        found[(match["name"], match["adapter"], match["dialect"])] = state
+        match = pattern.match(case.get("name", ""))
+        if match:
+            found[tuple(match.groupdict().values())] = state_of(case)
     return found
 
 
@@ -150,7 +163,7 @@ def reliability_table(rows: dict[str, dict[str, str]]) -> list[str]:
     return lines
 
 
-def table(found: dict[tuple[str, str, str], str]) -> str:
+def table(found: dict[tuple[str, ...], str]) -> str:
     """The Markdown block (with how it was made)."""
     passed = sum(1 for s in found.values() if s == "passed")
     lines = [
@@ -182,11 +195,68 @@ def table(found: dict[tuple[str, str, str], str]) -> str:
     return "\n".join(lines)
 
 
-def rewrite(block: str, text: str) -> str:
+def stt_table(found: dict[tuple[str, ...], str], faults: dict[tuple[str, ...], str]) -> str:
+    """The STT block: scenarios × adapters × STT dialects, then the faults × adapters."""
+    passed = sum(1 for s in [*found.values(), *faults.values()] if s == "passed")
+    total = len(found) + len(faults)
+    lines = [
+        "*Generated by `uv run --no-sync python scripts/matrix.py`, which runs",
+        "`tests/conformance/test_stt_scenarios.py` (also part of `make test`) against the",
+        "local server's tone twin, whose transcripts are exact: every adapter must deliver",
+        "the same words, the same typed error, within a bounded time. Columns: the server's",
+        'STT dialects (`packages/smallest_local/README.md`, "STT dialects"). `—`: the adapter',
+        "cannot express the scenario (the LangChain tool is one batch request: no turn",
+        "boundary, no stream to barge into, no WebSocket, so one column, `(HTTP)`).*",
+        "",
+        f"**{passed} / {total} cases pass.**",
+        "",
+        "| scenario | adapter | " + " | ".join(f"`{d}`" for d in STT_DIALECTS) + " |",
+        "|---|---|" + "---|" * len(STT_DIALECTS),
+    ]
+    for name in stt_scenarios.SCENARIOS:
+        for adapter in STT_ADAPTERS:
+            cells = []
+            for dialect in STT_DIALECTS:
+                if not stt_scenarios.applicable(name, adapter):
+                    cells.append("—")
+                elif adapter not in STT_STREAMING and dialect != "pulse":
+                    cells.append("(HTTP)")
+                else:
+                    state = found.get((name, adapter, dialect))
+                    cells.append(MARK.get(state or "", "not run"))
+            lines.append(f"| {name} | {adapter} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "STT faults (`pulse` dialect; the outcome every adapter gives: the whole transcript",
+        "when the fault was retried, else the core's typed error, `TranscriptionLostError`",
+        "once audio was sent; a drop after audio that no partial had acknowledged yet is",
+        "replayed whole):",
+        "",
+        "| fault | expected outcome | " + " | ".join(STT_ADAPTERS) + " |",
+        "|---|---|" + "---|" * len(STT_ADAPTERS),
+    ]
+    for name, fault in stt_scenarios.FAULTS.items():
+        if fault.error is None:
+            want = "whole transcript"
+        else:
+            want = " / ".join(f"`{e}`" for e in fault.error)
+            if fault.replay_ok:
+                want += " or replayed whole"
+        cells = [
+            MARK.get(faults.get((name, a), ""), "not run")
+            if stt_scenarios.applicable(name, a)
+            else "—"
+            for a in STT_ADAPTERS
+        ]
+        lines.append(f"| {name} | {want} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def rewrite(block: str, text: str, start: str = START, end: str = END) -> str:
     """``text`` with only the marked block replaced."""
-    head, rest = text.split(START, 1)
-    _old, tail = rest.split(END, 1)
-    return f"{head}{START}\n{block}\n{END}{tail}"
+    head, rest = text.split(start, 1)
+    _old, tail = rest.split(end, 1)
+    return f"{head}{start}\n{block}\n{end}{tail}"
 
 
 def main() -> int:
@@ -201,15 +271,23 @@ def main() -> int:
             run_suite(junit)
         found = outcomes(junit)
         extra = reliability(junit)
+        stt_found = outcomes(junit, STT_CASE)
+        stt_faults = outcomes(junit, STT_FAULT)
     text = README.read_text(encoding="utf-8")
-    block = table(found)
-    if extra:
-        block += "\n" + "\n".join(reliability_table(extra))
-    new = rewrite(block, text)
+    new = text
+    if found or extra:
+        block = table(found)
+        if extra:
+            block += "\n" + "\n".join(reliability_table(extra))
+        new = rewrite(block, new)
+    if stt_found or stt_faults:
+        new = rewrite(stt_table(stt_found, stt_faults), new, STT_START, STT_END)
     if args.check:
         return 0 if new == text else 1
     README.write_text(new, encoding="utf-8")
-    print(f"README.md: {len(found)} cases written")
+    print(
+        f"README.md: {len(found)} TTS cases, {len(stt_found) + len(stt_faults)} STT cases written"
+    )
     return 0
 
 
