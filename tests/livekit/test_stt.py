@@ -16,7 +16,7 @@ from livekit.agents import APIConnectionError, APIConnectOptions, APIStatusError
 from livekit.agents import stt as lk_stt
 
 from livekit_smallest import STT
-from smallest_core import InvalidOptionError
+from smallest_core import InvalidOptionError, TranscriptionLostError
 from smallest_local import Server
 from smallest_local.engines import ToneEngine, tone_word
 
@@ -203,10 +203,19 @@ async def test_connect_options_drive_the_core_retries(smallest_server: Server):
 
 
 async def test_errors_reach_livekit_typed_and_not_retryable(smallest_server: Server):
+    """A session lost after the server accepted audio (the core cannot replay what it
+    heard, so it does not retry) reaches LiveKit as a recoverable, typed error: LiveKit
+    reopens the stream on a fresh session — the only retry — and the agent listens on.
+    Everything else reaches LiveKit non-retryable (the core already retried it)."""
     smallest_server.faults.close_after(5, code=1011, route="stt")
-    with pytest.raises(APIConnectionError) as lost:
-        await run_stream(make(smallest_server), tone("lost", "words"))
-    assert not lost.value.retryable and smallest_server.stats.stt_sessions == 1
+    stt = make(smallest_server)
+    reported: list[lk_stt.STTError] = []
+    stt.on("error", reported.append)
+    await run_stream(stt, tone("lost", "words"))
+    ((error,),) = [[r for r in reported if isinstance(r.error, APIConnectionError)]]
+    assert error.recoverable and error.error.retryable
+    assert isinstance(error.error.__cause__, TranscriptionLostError)
+    assert smallest_server.stats.stt_sessions == 2  # LiveKit reopened the stream once
 
     stt = STT(api_key="sk_wrong_key", base_url=smallest_server.ws_url)
     with pytest.raises(APIStatusError) as refused:

@@ -116,6 +116,10 @@ class LiveKitSttDriver(SttDriver):
         heard = Heard()
         t0 = time.perf_counter()
         stt = STT(api_key=self.server.api_key, base_url=self.server.ws_url, **self.extra)
+        # A session lost after its audio was accepted reaches LiveKit as a recoverable
+        # error (LiveKit reopens the stream): the app hears of it through this event.
+        reported: list[tuple[lk_stt.STTError, float]] = []
+        stt.on("error", lambda error: reported.append((error, time.perf_counter())))
         # the session's deadlines and retries come from APIConnectOptions (one retry owner)
         options = APIConnectOptions(max_retry=2, retry_interval=0.0, timeout=DEADLINE_S)
         stream = stt.stream(conn_options=options)
@@ -149,6 +153,9 @@ class LiveKitSttDriver(SttDriver):
             await asyncio.gather(reader, return_exceptions=True)
             await stream.aclose()
             await stt.aclose()
+        if heard.error is None and reported:
+            error, at = reported[0]
+            heard.error, heard.error_at = error.error, at
         heard.error_kind = core_kind(heard.error)
         heard.took = time.perf_counter() - t0
         return heard

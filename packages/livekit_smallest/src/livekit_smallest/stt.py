@@ -10,8 +10,9 @@
 * :meth:`STT.recognize` posts the buffer to the core's batch ``transcribe``.
 
 One retry owner: ``APIConnectOptions`` set the core's :class:`~smallest_core.RetryPolicy`
-(as :func:`livekit_smallest.tts.retry_policy` does for TTS), and every error reaches
-LiveKit non-retryable.
+(as :func:`livekit_smallest.tts.retry_policy` does for TTS), and errors reach LiveKit
+non-retryable — except a session lost after its audio was accepted
+(``TranscriptionLostError``), which the core does not retry: LiveKit reopens the stream.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from smallest_core import (
     SpeechStarted,
     STTOptions,
     Transcriber,
+    TranscriptionLostError,
     Word,
     pcm_to_wav,
 )
@@ -227,6 +229,10 @@ class SpeechStream(stt.RecognizeStream):
                     self._emit(event, session)
             finally:
                 await utils.aio.cancel_and_wait(sender)
+        except TranscriptionLostError as err:
+            # Not retried by the core (the audio it covered is gone): LiveKit reopens the
+            # stream on a fresh session, reporting a recoverable error; the agent listens on.
+            raise to_api_error(err, retryable=True) from err
         except SmallestError as err:
             raise to_api_error(err) from err
         finally:

@@ -216,6 +216,10 @@ class _SmallestSTT(STTService):
         )
 
 
+#: Pipecat's transports deliver audio in 20 ms frames.
+PIPECAT_FRAME_MS = 20
+
+
 class SmallestSTTService(_SmallestSTT):
     """Smallest AI streaming speech-to-text (Pulse) over the core's :class:`Transcriber`.
 
@@ -247,6 +251,7 @@ class SmallestSTTService(_SmallestSTT):
         sample_rate: int | None = None,
         retry: RetryPolicy | None = None,
         ttfs_p99_latency: float | None = SMALLEST_TTFS_P99,
+        frame_ms: int = PIPECAT_FRAME_MS,
         **kwargs: Any,
     ) -> None:
         """Build the service; nothing touches the network before the pipeline starts.
@@ -261,6 +266,10 @@ class SmallestSTTService(_SmallestSTT):
                 audio (the only retry owner); None: the core's default.
             ttfs_p99_latency: P99 end of speech → final transcript, in seconds, for
                 Pipecat's turn strategies (default: Pipecat's figure for Smallest).
+            frame_ms: audio per binary frame sent (10–1000). Default 20 ms, the cadence
+                Pipecat's transports deliver: the server answers each frame, so smaller
+                frames bring the first interim and the endpointing final sooner (about
+                40 ms at 20 vs 50 ms), for a few more ms of CPU per audio second.
             **kwargs: passed to Pipecat's ``STTService``.
 
         Raises:
@@ -275,6 +284,7 @@ class SmallestSTTService(_SmallestSTT):
         self._api_key = api_key
         self._base_url = base_url
         self._retry = retry
+        self._frame_ms = frame_ms
         self._init_options(sample_rate)
         self._session: Transcriber | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -326,6 +336,7 @@ class SmallestSTTService(_SmallestSTT):
                 base_url=self._base_url,
                 options=self._options,
                 retry=self._retry,
+                frame_ms=self._frame_ms,
             )
             await session.connect()
         except SmallestError as err:
