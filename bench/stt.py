@@ -72,6 +72,9 @@ class Errors:
 
 class LiveKitErrors(Errors, LiveKitSide):
     async def read(self) -> None:
+        # LiveKit tells the app through the STT's "error" event too: a recoverable error
+        # (the stream is reopened) never ends the stream's iteration.
+        self.engine.on("error", lambda error: self.record("error", str(error.error)))
         try:
             await super().read()
         except Exception as exc:  # the stream ended with an error: the app sees it here

@@ -257,6 +257,12 @@ class STTProtocol:
         self._out.clear()
         self._events.clear()
 
+    @property
+    def pending(self) -> bool:
+        """Whether :meth:`data_to_send` has anything (audio is framed: a short chunk may
+        only fill the next frame)."""
+        return bool(self._out)
+
     def data_to_send(self) -> list[str | bytes]:
         """Frames to write, in order: ``bytes`` are audio, ``str`` JSON control messages."""
         out, self._out = self._out, []

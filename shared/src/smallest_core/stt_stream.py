@@ -353,7 +353,8 @@ class Transcriber:
                 iterator raises, audio is dropped.)
         """
         self._proto.send_audio(bytes(audio))
-        await self._flush()
+        if self._proto.pending:  # most chunks only fill the next frame: nothing to write
+            await self._flush()
 
     async def finalize(self) -> None:
         """Close the current turn: the buffered speech comes back as a final now.
