@@ -33,6 +33,7 @@ TIMING = re.compile(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # the demo paces speech in real time: ~70 s here, more when loaded
 def test_demo_runs_every_scene_offline(tmp_path: Path) -> None:
     env = {
         k: v for k, v in os.environ.items() if k not in ("SMALLEST_API_KEY", "SMALLEST_BASE_URL")
