@@ -170,8 +170,9 @@ async def scene(base_url: str | None, api_key: str | None, out: Path) -> VoiceLo
     vad = VADProcessor(vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=0.3)))
     stt = SmallestSTTService(api_key=api_key, base_url=base_url)
     model = ScriptedLLM(*ANSWERS)
-    # the embedded server decodes each final in this process (pocketsphinx holds the GIL
-    # for a second or two): give the TTS stream more than Pipecat's default 3 s of slack
+    # the embedded server's recognizer shares this process (a final's full decode takes a
+    # second or two of CPU here): more slack than Pipecat's default 3 s before a quiet TTS
+    # stream counts as lost
     tts = SmallestTTSService(api_key=api_key, base_url=base_url, stop_frame_timeout_s=10.0)
     speaker = Speaker()
     worker = PipelineWorker(
