@@ -5,12 +5,17 @@
 * Pipecat — a ``Pipeline`` speaks an LLM-style token stream, then a second turn
   (``pipecat_smallest``);
 * LangChain — an agent whose chat model calls the speak tool, and a chat model piped
-  into ``SmallestSpeech`` (``langchain_smallest``).
+  into ``SmallestSpeech`` (``langchain_smallest``);
+* two voice loops that *hear* the user: spoken questions (the server's own TTS, fed in
+  at real-time pace as the user's microphone) → our STT → a scripted LLM → our TTS, in a
+  LiveKit ``AgentSession`` (turn detection by our STT's end-of-speech events) and in a
+  Pipecat pipeline (Pipecat's bundled Silero VAD). Each turn prints what was said, what
+  was heard, the answer, and end of user speech → final transcript → first audio.
 
 Without ``SMALLEST_API_KEY`` it starts the local server (``smallest_local``, real speech
 from espeak-ng, streamed at real-time pace) in the background of this process; with the
 key set the same scenes run against the real service (``SMALLEST_BASE_URL`` or the
-default). One WAV per scene goes to ``out/``; ``out/demo.json`` holds the final table.
+default). One WAV per scene goes to ``out/``; ``out/demo.json`` holds the final tables.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scene modules beside this file
 
-from demo_common import SceneResult
+from demo_common import SceneResult, VoiceLoopResult
 
 OUT = Path("out")
 
@@ -44,6 +49,25 @@ async def run_scenes(
         await demo_langchain.agent_scene(base_url, api_key, OUT, sockets),
         await demo_langchain.pipe_scene(base_url, api_key, OUT, sockets),
     ]
+
+
+async def run_voice_loops(base_url: str | None, api_key: str | None) -> list[VoiceLoopResult]:
+    import demo_voice_livekit
+    import demo_voice_pipecat
+
+    return [
+        await demo_voice_livekit.scene(base_url, api_key, OUT),
+        await demo_voice_pipecat.scene(base_url, api_key, OUT),
+    ]
+
+
+async def run_all(
+    base_url: str | None, api_key: str | None, sockets: Callable[[], int | None]
+) -> tuple[list[SceneResult], list[VoiceLoopResult]]:
+    return (
+        await run_scenes(base_url, api_key, sockets),
+        await run_voice_loops(base_url, api_key),
+    )
 
 
 def table(results: list[SceneResult]) -> str:
@@ -65,6 +89,22 @@ def table(results: list[SceneResult]) -> str:
     return "\n".join(lines)
 
 
+def voice_table(loops: list[VoiceLoopResult]) -> str:
+    head = f"{'voice loop':<20} {'turn':>4}  {'final':>7} {'1st audio':>9}  heard"
+    lines = [head, "-" * 72]
+    for loop in loops:
+        for n, t in enumerate(loop.turns, 1):
+            lines.append(
+                f"{loop.scene:<20} {n:>4}  {t.final_ms:>5.0f}ms {t.first_audio_ms:>7.0f}ms  "
+                f"{t.heard!r}"
+            )
+    lines.append(
+        "final / 1st audio: from the end of the user's speech (its last frame fed) to our "
+        "STT's final transcript, and to the first audio of the spoken answer."
+    )
+    return "\n".join(lines)
+
+
 def quiet_logs() -> None:
     logging.basicConfig(level=logging.WARNING)
     for name in ("livekit", "livekit.agents", "smallest_core", "aiohttp"):
@@ -82,7 +122,9 @@ def main() -> int:
     if key:
         where = "the Smallest API"
         print(f"SMALLEST_API_KEY set: the scenes talk to {where}", flush=True)
-        results = asyncio.run(run_scenes(os.environ.get("SMALLEST_BASE_URL"), key, lambda: None))
+        results, loops = asyncio.run(
+            run_all(os.environ.get("SMALLEST_BASE_URL"), key, lambda: None)
+        )
     else:
         from smallest_local import Server
 
@@ -95,15 +137,25 @@ def main() -> int:
             def sockets() -> int:
                 return server.stats.ws_connections_total
 
-            results = asyncio.run(run_scenes(server.http_url, server.api_key, sockets))
+            results, loops = asyncio.run(run_all(server.http_url, server.api_key, sockets))
     print()
     print(table(results))
+    print()
+    print(voice_table(loops))
     OUT.mkdir(exist_ok=True)
     (OUT / "demo.json").write_text(
-        json.dumps({"where": where, "scenes": [r.row() for r in results]}, indent=2) + "\n"
+        json.dumps(
+            {
+                "where": where,
+                "scenes": [r.row() for r in results],
+                "voice_loops": [v.row() for v in loops],
+            },
+            indent=2,
+        )
+        + "\n"
     )
     print(
-        f"\nWAVs in {OUT}/ ({', '.join(Path(r.wav).name for r in results)}); "
+        f"\nWAVs in {OUT}/ ({', '.join(Path(r.wav).name for r in [*results, *loops])}); "
         f"done in {time.perf_counter() - started:.1f} s"
     )
     return 0

@@ -1,9 +1,11 @@
-"""`make demo` as a newcomer runs it: four scenes, four WAVs, a table, real speech."""
+"""`make demo` as a newcomer runs it: four scenes and two voice loops, six WAVs, the
+tables, real speech — and the loops really hear the user (pocketsphinx on espeak)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import wave
@@ -20,15 +22,24 @@ SCENES = {
     "langchain agent tool": "langchain_agent.wav",
     "langchain model|speech": "langchain_speech.wav",
 }
+VOICE_LOOPS = {
+    "livekit voice loop": "livekit_voice.wav",
+    "pipecat voice loop": "pipecat_voice.wav",
+}
+TIMING = re.compile(
+    r"(livekit|pipecat) voice loop +turn (\d): end of user speech → final transcript "
+    r"(-?\d+) ms → first audio (-?\d+) ms"
+)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # the demo paces speech in real time: ~70 s here, more when loaded
 def test_demo_runs_every_scene_offline(tmp_path: Path) -> None:
     env = {
         k: v for k, v in os.environ.items() if k not in ("SMALLEST_API_KEY", "SMALLEST_BASE_URL")
     }
     run = subprocess.run([sys.executable, str(DEMO)], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
+                         capture_output=True, text=True, timeout=240)  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     assert "embedded local server" in run.stdout
     for scene in SCENES:  # progress lines and a table row per scene
@@ -67,3 +78,40 @@ def test_demo_runs_every_scene_offline(tmp_path: Path) -> None:
         wer("Please hold while I transfer your call to the billing department.", heard_pipecat)
         >= 0.8
     )
+
+    check_voice_loops(run.stdout, report["voice_loops"], tmp_path / "out")
+
+
+def check_voice_loops(stdout: str, loops: list[dict], out: Path) -> None:
+    """Each loop heard two spoken questions, answered them aloud, and timed every turn."""
+    assert [loop["scene"] for loop in loops] == list(VOICE_LOOPS)
+    said, heard = [], []
+    for loop in loops:
+        scene = loop["scene"]
+        turns = loop["turns"]
+        assert len(turns) == 2, loop
+        for n, turn in enumerate(turns, 1):
+            # printed as it happened: what was said, what was heard, the answer
+            assert f"{scene} turn {n}: heard  {turn['heard']!r}" in stdout, stdout
+            assert f"{scene} turn {n}: answer {turn['answer']!r}" in stdout, stdout
+            assert turn["heard"].strip(), turn
+            # end of speech → final → first audio, in that order and within reason
+            assert 0 < turn["final_ms"] <= turn["first_audio_ms"] < 10_000, turn
+            said.append(turn["said"])
+            heard.append(turn["heard"])
+        with wave.open(str(out / VOICE_LOOPS[scene])) as w:
+            seconds = w.getnframes() / w.getframerate()
+            audio = w.readframes(w.getnframes())
+        assert loop["audio_s"] == pytest.approx(seconds, abs=0.01)
+        answers = " ".join(t["answer"] for t in turns)
+        assert len(answers.split()) / 4.5 <= seconds <= len(answers.split()) / 1.5
+        assert wer(answers, transcribe(audio, 24000)) <= 0.6  # the answers, spoken
+    timings = {(m[1], int(m[2])): (int(m[3]), int(m[4])) for m in TIMING.finditer(stdout)}
+    assert timings == {
+        (scene.split()[0], n): (t["final_ms"], t["first_audio_ms"])
+        for scene, loop in zip(VOICE_LOOPS, loops, strict=True)
+        for n, t in enumerate(loop["turns"], 1)
+    }, stdout
+    # pocketsphinx on espeak is not exact, but it heard the questions, not something else
+    assert wer(" ".join(said), " ".join(heard)) <= 0.4, heard
+    assert "voice loop" in stdout.split("TTFA:")[1]  # the voice-loop table after the scenes

@@ -205,3 +205,17 @@ def test_public_surface():
         "__version__",
     ]
     assert (PACKAGE / "py.typed").exists()
+
+
+@pytest.mark.parametrize("service", [SmallestTTSService, SmallestHttpTTSService])
+def test_store_settings_are_complete(service: type) -> None:
+    """Pipecat checks store-mode settings at start and logs an ERROR for each field left
+    NOT_GIVEN (``content_filter`` was, on every start, with or without settings)."""
+    errors: list[str] = []
+    sink = logger.add(errors.append, level="ERROR", format="{message}")
+    try:
+        for settings in (None, service.Settings(speed=1.2)):
+            service(api_key="k", settings=settings)._settings.validate_complete()
+    finally:
+        logger.remove(sink)
+    assert errors == []

@@ -68,6 +68,7 @@ def _store_settings(settings: SmallestTTSSettings | None) -> SmallestTTSSettings
         voice=_DEFAULTS.voice_id,
         language=_DEFAULTS.language,
         number_pronunciation_language=_DEFAULTS.number_pronunciation_language,
+        content_filter=None,  # unsupported, and Pipecat wants every store field given
         **{name: getattr(_DEFAULTS, name) for name in _SAME_NAME},
     )
     if settings is None:

@@ -76,8 +76,9 @@ _PULSE_PRO_WS = (
 FRAME_MS = 20
 #: Voiced frames in a row before speech counts as started (a click is not speech).
 MIN_SPEECH_FRAMES = 2
-#: A segment with no speech is dropped (not sent) after this much audio, bounding memory.
-SILENT_SEGMENT_S = 5.0
+#: A segment with no speech is dropped (not decoded, not sent) after this much audio,
+#: bounding memory and the silence a later final re-decodes.
+SILENT_SEGMENT_S = 1.0
 #: A segment is cut (a final) after this much audio even while speech goes on.
 MAX_SEGMENT_S = 30.0
 #: Word-count rollover when ``finalize_on_words`` is on and ``max_words`` unset (§4: ≤10).
@@ -537,9 +538,9 @@ class Segmenter:
                 self._feed_upto(end)
                 events.extend(self._cut(speech_final=True))
         seconds = self._segment_samples / self.rate
-        if not self._segment_speech and seconds >= SILENT_SEGMENT_S:
+        if not self._segment_speech and not self._voiced_run and seconds >= SILENT_SEGMENT_S:
             self._feed_upto(end)
-            self.stream.cut()  # nothing was said: drop it unsent
+            self.stream.discard()  # nothing was said: drop it undecoded and unsent
             self._segment_samples = 0
         elif seconds >= MAX_SEGMENT_S:
             self._feed_upto(end)

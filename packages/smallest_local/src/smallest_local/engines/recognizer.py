@@ -55,6 +55,11 @@ class RecognizerStream(Protocol):
         """
         ...
 
+    def discard(self) -> None:
+        """End the open segment unrecognised (nothing was said in it): no decode, no
+        words; the next segment starts here."""
+        ...
+
     def close(self) -> None:
         """Release what the stream holds (decoders go back to their pool)."""
         ...

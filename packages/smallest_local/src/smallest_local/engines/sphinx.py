@@ -148,6 +148,17 @@ class PocketsphinxStream:
             return words[:-1]
         return words
 
+    def discard(self) -> None:
+        """Drop the open segment without the full re-decode: a second or more of CPU per
+        second of (dithered) silence, which a silence-only stream cannot afford."""
+        decoder = self._decoder
+        if decoder is not None and self._in_utt:
+            decoder.end_utt()
+            self._in_utt = False
+        self._segment = []
+        self._segment_len = 0
+        self._segment_start = self._fed
+
     @staticmethod
     def _decode(decoder: Decoder, audio: bytes, offset: float) -> list[RecognizedWord]:
         """One full-utterance decode of a segment; word times offset to the stream clock."""

@@ -82,6 +82,9 @@ class ToneStream:
         self._words = held
         return words
 
+    def discard(self) -> None:
+        self._words = []
+
     def close(self) -> None:
         self._words = []
 
