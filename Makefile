@@ -3,6 +3,11 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 export UV_PYTHON_DOWNLOADS := never
+# Python writes and reuses bytecode caches (its default). A machine-wide
+# PYTHONDONTWRITEBYTECODE=1 makes every interpreter the suite starts (servers, examples,
+# the demo, fresh venvs) compile LiveKit, Pipecat and LangChain from source again: ~5 s
+# of CPU each, minutes over `make test`.
+unexport PYTHONDONTWRITEBYTECODE
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --locked --no-sync
 
@@ -18,11 +23,17 @@ venv: $(UV)
 demo: venv
 	$(RUN) python examples/demo.py
 
-# mypy runs beside pytest (its cold start is ~30 s of one core); pytest spreads the suite
-# over one worker per core (pytest-xdist): most tests wait on real-time audio and sockets.
+# mypy runs beside pytest (its cold start is ~30 s of one core). pytest-xdist runs two
+# workers per core: most tests spend most of their time waiting on real-time audio,
+# timers and sockets, so a second worker per core fills that wait (three per core
+# starves the in-process servers on a 2-core machine). One test at a time is handed to
+# whichever worker is free (--maxschedchunk 1), and tests marked `slow` are handed out
+# first (tests/conftest.py), so no worker is left with a long tail.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * (os.cpu_count() or 1))')
 test: venv
 	$(RUN) ruff check .
-	$(RUN) mypy & $(RUN) pytest -q -n auto; tests=$$?; wait $$! && exit $$tests
+	$(RUN) mypy & $(RUN) pytest -q -n $(TEST_WORKERS) --maxschedchunk 1; tests=$$?; \
+	wait $$! && exit $$tests
 
 # Both ends of every declared dependency range (websockets, httpx, livekit-agents,
 # pipecat-ai, langchain-core, ...): throwaway virtualenvs under .compat/, resolved with uv's

@@ -3,13 +3,17 @@
 ``uv build --all-packages`` makes the wheels; each goes into its own new venv with only
 the registry and the freshly built wheels to draw from (versions held to the lock file
 by ``uv export`` constraints). Each wheel imports and ships ``py.typed``; each adapter's
-offline quick start — the ``examples/`` file that the root README shows as that
-framework's quick start — then runs in that venv, with ``smallest-local`` added to it as
-the quick start's server.
+offline quick starts — the ``examples/`` files that the READMEs show (byte for byte,
+checked by ``test_root_readme_quick_starts_are_the_example_files``,
+``tests/e2e/test_stt_quickstarts.py`` and ``tests/langchain/test_quickstarts.py``) — then
+run in that venv, with ``smallest-local`` added to it as their server. This is the one
+place each quick start runs: in the environment a user gets from ``pip install``, every
+check of what it prints, writes and says.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -18,6 +22,8 @@ import wave
 from pathlib import Path
 
 import pytest
+
+from tests.support.asr import transcribe, wer
 
 ROOT = Path(__file__).resolve().parents[2]
 UV = os.environ.get("UV") or shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")
@@ -40,14 +46,25 @@ def sh(*cmd: str, cwd: Path = ROOT, timeout: float = 120) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="module")
-def wheels(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(folder of freshly built wheels, constraints from the lock file)."""
-    dist = tmp_path_factory.mktemp("dist")
-    sh(UV, "build", "--all-packages", "--quiet", "-o", str(dist))
-    constraints = dist / "constraints.txt"
-    constraints.write_text(sh(UV, "export", "--no-hashes", "--frozen", "--no-emit-workspace",
-                              "--no-dev", "--quiet"))  # fmt: skip
+@pytest.fixture(scope="session")
+def wheels(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[Path, Path]:
+    """(folder of freshly built wheels, constraints from the lock file).
+
+    Built once per run: under pytest-xdist the packaging tests land on several workers;
+    the first one to get here builds into the run's shared temp folder while the others
+    wait on a lock, then all use the same wheels."""
+    root = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        root = root.parent  # shared by this run's workers
+    dist = root / "dist"
+    constraints = dist / "constraints.txt"  # written last: it marks a finished build
+    with (root / "dist.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not constraints.exists():
+            sh(UV, "build", "--all-packages", "--quiet", "-o", str(dist))
+            exported = sh(UV, "export", "--no-hashes", "--frozen", "--no-emit-workspace",
+                          "--no-dev", "--quiet")  # fmt: skip
+            constraints.write_text(exported)
     return dist, constraints
 
 
@@ -138,10 +155,26 @@ def test_pipecat_quickstart_in_its_own_venv(wheels: tuple[Path, Path], tmp_path:
 def test_langchain_quickstarts_in_their_own_venv(wheels: tuple[Path, Path], tmp_path: Path) -> None:
     python = fresh_venv(tmp_path, wheels, "langchain-smallest")  # alone, typed
     install(python, wheels, "smallest-local")  # the quick start's server
-    agent = (EXAMPLES / "langchain_quickstart_agent.py").read_text()
+
+    out = run_quickstart(python, (EXAMPLES / "langchain_quickstart_agent.py").read_text(), tmp_path)
+    [saved] = list((tmp_path / "speech").iterdir())
+    assert f"saved to speech/{saved.name}" in out and "model reads: Spoke " in out
+    assert "app gets: SpeechAudio(" in out and "agent: I told the guests out loud." in out
+    assert saved.read_bytes().startswith(b"RIFF")
+
     speech = (EXAMPLES / "langchain_quickstart_speech.py").read_text()
-    assert "agent: I told the guests out loud." in run_quickstart(python, agent, tmp_path)
-    assert "wrote answer.wav" in run_quickstart(python, speech, tmp_path)
-    assert 2.0 < wav_seconds(tmp_path / "answer.wav") < 12.0
-    stt = (EXAMPLES / "langchain_quickstart_stt.py").read_text()
-    assert "tool: Please call me back tomorrow morning." in run_quickstart(python, stt, tmp_path)
+    out = run_quickstart(python, speech, tmp_path)
+    [answer] = re.findall(r'ANSWER = "(.*)"', speech)
+    with wave.open(str(tmp_path / "answer.wav")) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 24000)
+        pcm = w.readframes(w.getnframes())
+    assert f"wrote answer.wav: {len(pcm) / 2 / 24000:.2f} s of speech" in out
+    assert 2.0 < len(pcm) / 2 / 24000 < 12.0
+    heard = transcribe(pcm, 24000)  # the answer, intelligibly: not some other sentence
+    assert wer(answer, heard) <= 0.35, heard
+    assert wer("Your table for two is ready.", heard) >= 0.6, heard
+
+    stt = run_quickstart(python, (EXAMPLES / "langchain_quickstart_stt.py").read_text(), tmp_path)
+    assert "tool: Please call me back tomorrow morning." in stt
+    assert "document: Please call me back tomorrow morning." in stt
+    assert "first word 'please'" in stt

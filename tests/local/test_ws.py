@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import pytest
 import websockets
@@ -496,6 +497,24 @@ class TestFaults:
                     got.append(await recv(ws))
         assert statuses(got) == ["chunk"]
         assert info.value.rcvd is None  # no close frame: TCP dropped
+
+    async def test_a_frozen_socket_does_not_hold_the_server_open(self):
+        # a FREEZE holds its socket for a minute; stopping the server must not wait for
+        # it (stop() gives its thread 10 s, then leaves it running: a leaked server)
+        server = Server(engine="tone")
+        before = set(threading.enumerate())
+        server.start()
+        [thread] = [t for t in threading.enumerate() if t not in before]
+        try:
+            server.faults.freeze(after_chunks=1, seconds=60)
+            ws = await connect(server)
+            await ws.send(frame("w " * 10, complete_backoff_ms=0))
+            assert (await recv(ws))["status"] == "chunk"  # then the socket freezes
+        finally:
+            await asyncio.to_thread(server.stop)
+        assert not thread.is_alive()
+        with pytest.raises(websockets.ConnectionClosed):  # dropped, not left hanging
+            await asyncio.wait_for(ws.recv(), 10)
 
     async def test_error_frame_instead_of_audio(self, smallest_server: Server):
         smallest_server.faults.error_frame("voice unavailable", code="VOICE_ERROR", request_id="e")

@@ -120,6 +120,7 @@ class Server:
 
     async def aclose(self) -> None:
         """Stop serving, close open sockets and the store."""
+        self.state.closing.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

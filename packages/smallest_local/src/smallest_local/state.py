@@ -7,6 +7,8 @@ in another thread can read them without locks.
 
 from __future__ import annotations
 
+import asyncio
+
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -97,6 +99,9 @@ class ServerState:
         self.stats = ServerStats()
         self.limiter = ConcurrencyLimiter(self.stats, config.concurrency_limit)
         self.store = store
+        #: set when the server begins to close: sockets held open by a fault (FREEZE) end
+        #: now instead of holding the shutdown until the fault's time is up
+        self.closing = asyncio.Event()
         #: compiled pronunciation dictionaries by request dict ids: (store version, index)
         self.dictionary_cache: dict[tuple[str, ...], tuple[int, Any]] = {}
 

@@ -677,12 +677,17 @@ class Session:
     async def _freeze(self, seconds: float) -> None:
         """The ``FREEZE`` fault: like a stopped process, for this socket only — nothing
         is sent and nothing is read (so pings go unanswered) for ``seconds``; then the
-        socket is dropped (whatever the client did meanwhile, it has given up on it)."""
+        socket is dropped (whatever the client did meanwhile, it has given up on it).
+        A server shutting down ends the freeze at once (it would hold the shutdown)."""
         transport = self.http_request.transport
         if transport is not None:
             transport.pause_reading()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._over.wait(), seconds)
+        ends = [asyncio.ensure_future(e.wait()) for e in (self._over, self.state.closing)]
+        try:
+            await asyncio.wait(ends, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in ends:
+                waiter.cancel()
         self._over.set()
         if transport is not None:
             transport.abort()
