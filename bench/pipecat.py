@@ -59,7 +59,6 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 from loguru import logger  # noqa: E402
 from pipecat.frames.frames import (  # noqa: E402
-    EndFrame,
     ErrorFrame,
     Frame,
     InterruptionFrame,
@@ -73,7 +72,6 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker  # noqa: E402
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor  # noqa: E402
 from pipecat.services.smallest.tts import SmallestTTSService as OfficialService  # noqa: E402
 from pipecat.services.tts_service import TTSService  # noqa: E402
-from pipecat.workers.runner import WorkerRunner  # noqa: E402
 
 from pipecat_smallest import SmallestTTSService  # noqa: E402
 from smallest_local import Server  # noqa: E402
@@ -81,6 +79,9 @@ from smallest_local.engines import describe, tag_value  # noqa: E402
 
 sys.path.insert(0, _HERE)
 from common import KEY, server_process  # noqa: E402
+
+sys.path.insert(1, os.path.dirname(_HERE))  # the repository: tests.support
+from tests.support.pipecat import started  # noqa: E402
 
 RATE = 24000
 REPLY = "Hello there, how are you today? I hope all is well with you."
@@ -190,26 +191,8 @@ async def pipeline(tts: TTSService) -> AsyncIterator[tuple[PipelineWorker, Captu
         cancel_on_idle_timeout=False,
         enable_rtvi=False,
     )
-    started = asyncio.Event()
-
-    @worker.event_handler("on_pipeline_started")
-    async def _started(_worker: PipelineWorker, _frame: Frame) -> None:
-        started.set()
-
-    runner = WorkerRunner(handle_sigint=False)
-    await runner.add_workers(worker)
-    task = asyncio.create_task(runner.run())
-    try:
-        async with asyncio.timeout(10):
-            await started.wait()
+    async with started(worker, end_wait_s=60):
         yield worker, capture
-        await worker.queue_frame(EndFrame())
-        async with asyncio.timeout(60):
-            await task
-    finally:
-        if not task.done():
-            await worker.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
 
 def chunk_writes(log_path: str, ctx: str) -> list[float]:

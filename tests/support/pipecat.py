@@ -126,22 +126,37 @@ async def running(
         enable_rtvi=False,
         enable_tracing=tracing,
     )
-    started = asyncio.Event()
+    async with started(worker, end=end):
+        yield Run(worker, up, down)
+
+
+@asynccontextmanager
+async def started(
+    worker: PipelineWorker, *, end: bool = True, end_wait_s: float = WAIT_S
+) -> AsyncIterator[PipelineWorker]:
+    """``worker`` under Pipecat's own ``WorkerRunner``, from its ``on_pipeline_started``
+    to its end (the tests' harnesses and the benches share this).
+
+    On leaving the block: an ``EndFrame`` (the pipeline drains; ``end=False``: the block
+    ended or cancelled it itself), then a wait of up to ``end_wait_s`` for the runner; a
+    worker still running after that, or after an exception, is cancelled.
+    """
+    ready = asyncio.Event()
 
     @worker.event_handler("on_pipeline_started")
     async def _started(_worker: PipelineWorker, _frame: Frame) -> None:
-        started.set()
+        ready.set()
 
     runner = WorkerRunner(handle_sigint=False)
     await runner.add_workers(worker)
     task = asyncio.create_task(runner.run())
     try:
         async with asyncio.timeout(WAIT_S):
-            await started.wait()
-        yield Run(worker, up, down)
+            await ready.wait()
+        yield worker
         if end:
             await worker.queue_frame(EndFrame())
-        async with asyncio.timeout(WAIT_S):
+        async with asyncio.timeout(end_wait_s):
             await task
     finally:
         if not task.done():
