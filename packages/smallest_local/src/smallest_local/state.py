@@ -8,7 +8,6 @@ in another thread can read them without locks.
 from __future__ import annotations
 
 import asyncio
-
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
