@@ -106,6 +106,26 @@ class TestFinalizeAndEnd:
         assert stt.metrics.finals == len(finals) and stt.metrics.audio_seconds == pytest.approx(1.0)
         assert stt.metrics.final_latency is not None and stt.connects == 1
 
+    async def test_20_ms_chunks_of_any_buffer_type_go_out_as_50_ms_frames(
+        self, smallest_server: Server
+    ) -> None:
+        word = tone_word("chunks")
+        audio = tone(3, "chunks")  # 0.6 s: 30 chunks of 20 ms, 12 frames of 50 ms
+        frames0 = smallest_server.stats.frames_received
+        async with session(smallest_server) as stt:
+            _, task = collect(stt)
+            for n, pos in enumerate(range(0, len(audio), 640)):
+                chunk = audio[pos : pos + 640]
+                # bytes, bytearray and a memoryview of samples (as LiveKit's frame.data)
+                kinds = (chunk, bytearray(chunk), memoryview(chunk).cast("h"))
+                await stt.push_audio(kinds[n % 3])
+            await stt.end()
+            events = await task
+        finals = [e for e in events if isinstance(e, FinalTranscript)]
+        assert " ".join(f.text for f in finals).split() == [word] * 3
+        assert smallest_server.stats.frames_received - frames0 == 12 + 1  # + close_stream
+        assert stt.metrics.audio_bytes == len(audio) and stt.covered_seconds == pytest.approx(0.6)
+
     async def test_vad_events_and_endpoint_final(self, smallest_server: Server) -> None:
         async with session(smallest_server, options=OPTIONS.replace(vad_events=True)) as stt:
             queue, task = collect(stt)

@@ -352,8 +352,9 @@ class Transcriber:
             InvalidState: after :meth:`end` or :meth:`cancel`. (After a failure, which the
                 iterator raises, audio is dropped.)
         """
-        self._proto.send_audio(bytes(audio))
-        if self._proto.pending:  # most chunks only fill the next frame: nothing to write
+        # bytes() copies only a bytearray or memoryview (bytes are passed as they are);
+        # most chunks only fill the next frame: nothing to write, no lock taken
+        if self._proto.send_audio(bytes(audio)):
             await self._flush()
 
     async def finalize(self) -> None:
