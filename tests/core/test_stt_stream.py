@@ -22,7 +22,7 @@ from smallest_core.errors import (
 from smallest_core.stt_events import FinalTranscript, InterimTranscript, SpeechEnded, SpeechStarted
 from smallest_core.stt_options import STTOptions
 from smallest_core.stt_protocol import STTState
-from smallest_core.stt_stream import STTSocket, Transcriber, open_websocket
+from smallest_core.stt_stream import STTSocket, Transcriber, _TransportSocket, open_websocket
 from smallest_local import Server
 from smallest_local.engines import ToneEngine, tone_word
 
@@ -353,6 +353,74 @@ class TestKeepalive:
         assert direct.keepalive_interval is None and direct.url.startswith(f"{base}/transcribe?")
         with pytest.raises(InvalidOptionError, match="keepalive_interval=0 "):
             Transcriber(api_key="sk_x_1234", base_url="ws://127.0.0.1:9", keepalive_interval=0)
+
+
+class _PushingBack:
+    """The core transport's WebSocket as :class:`_TransportSocket` drives it, pushing back
+    (its write buffer over the limit) until :meth:`release`: no real socket can be made to
+    do that on demand. ``log``: (message, released when it was written)."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str | bytes, bool]] = []
+        self.paused = False
+        self.draining = asyncio.Event()
+        self.released = asyncio.Event()
+
+    def send_binary(self, data: bytes) -> bool:
+        self.log.append((data, self.released.is_set()))
+        return True
+
+    def send_text(self, text: str) -> bool:
+        self.log.append((text, self.released.is_set()))
+        return True
+
+    async def drain(self) -> None:
+        self.draining.set()
+        await self.released.wait()
+        self.paused = False
+
+    def release(self) -> None:
+        self.released.set()
+
+    def close(self) -> None:
+        pass
+
+    async def wait_closed(self) -> None:
+        pass
+
+
+class TestBackPressure:
+    """A socket that pushes back holds the caller, and later writes queue behind it."""
+
+    async def test_push_back_holds_the_pusher_and_the_next_write(self) -> None:
+        ws = _PushingBack()
+
+        async def open_fake(url: str, headers: Mapping[str, str], timeout: float) -> STTSocket:
+            socket = _TransportSocket()
+            socket._ws = ws  # type: ignore[assignment]  # the transport's WebSocket, faked
+            return socket
+
+        stt = Transcriber(
+            api_key="sk_x_1234",
+            base_url="ws://127.0.0.1:9",
+            options=OPTIONS,
+            keepalive_interval=None,
+            open_socket=open_fake,
+        )
+        await stt.connect()
+        frame = b"\1\0" * 800  # one 50 ms frame
+        ws.paused = True  # from the next write on, the buffer is over its limit
+        push = asyncio.create_task(stt.push_audio(frame))
+        await ws.draining.wait()  # the frame went out; the pusher waits on the drain
+        assert not push.done()
+        turn = asyncio.create_task(stt.finalize())  # a turn boundary meanwhile
+        # runs after the finalize task's first step (the loop runs callbacks in order)
+        asyncio.get_running_loop().call_soon(ws.release)
+        await asyncio.gather(push, turn)
+        # the finalize tried to write while the drain went on, and waited for it
+        assert ws.log == [(frame, False), ('{"type":"finalize"}', True)]
+        assert stt.metrics.audio_bytes == len(frame)
+        await stt.aclose()
 
 
 class TestBeforeNetwork:
