@@ -116,7 +116,50 @@ class TestFraming:
     def test_frame_ms_is_checked(self):
         with pytest.raises(InvalidOptionError, match="frame_ms=5 "):
             STTProtocol(STTOptions(), frame_ms=5)
-        assert len(STTProtocol(STTOptions(), frame_ms=100)._rechunker.push(b"\0" * 3200)) == 1
+        proto = STTProtocol(STTOptions(), frame_ms=100)
+        proto.send_audio(b"\0" * 3200)
+        assert proto.data_to_send() == [b"\0" * 3200]  # 100 ms of 16 kHz PCM16: one frame
+
+    def test_send_audio_says_whether_a_frame_is_ready(self):
+        proto = STTProtocol(STTOptions())
+        # 20 ms chunks (640 bytes) into 50 ms frames (1600): the third completes one
+        assert [proto.send_audio(b"\1" * 640) for _ in range(5)] == [
+            False,
+            False,
+            True,
+            True,  # the frame is still queued: pending until data_to_send()
+            True,  # and the fifth completes a second one
+        ]
+        assert proto.pending
+        assert proto.data_to_send() == [b"\1" * 1600, b"\1" * 1600]
+        assert not proto.pending and not proto.send_audio(b"")
+        assert proto.audio_bytes_queued == 3200 and proto.audio_bytes_sent == 3200
+
+    def test_one_chunk_of_many_frames_keeps_its_bytes_in_order(self):
+        proto = STTProtocol(STTOptions(), frame_ms=10)  # 320-byte frames
+        proto.send_audio(b"\0" * 100)
+        data = bytes(range(256)) * 4  # 1024 bytes: 1124 held = 3 frames and 164 left
+        assert proto.send_audio(bytearray(data))
+        out = proto.data_to_send()
+        assert [len(f) for f in out] == [320, 320, 320]
+        assert all(type(f) is bytes for f in out)
+        proto.finalize()
+        tail = proto.data_to_send()
+        assert b"".join(out) + tail[0] == b"\0" * 100 + data and tail[1] == FINALIZE
+        assert proto.audio_bytes_sent == 1124
+
+    def test_queued_frames_stay_pending_while_a_chunk_fills_nothing(self):
+        proto = STTProtocol(STTOptions())
+        proto.finalize()  # a control frame waiting for a socket (a reconnect)
+        assert proto.send_audio(b"\0" * 2)  # no frame filled, but there is something to write
+        assert proto.data_to_send() == [FINALIZE]
+        assert proto.audio_bytes_sent == 0
+
+    def test_cancel_drops_queued_audio_from_the_count(self):
+        proto = STTProtocol(STTOptions())
+        proto.send_audio(pcm(0.1))
+        proto.cancel()
+        assert proto.data_to_send() == [] and proto.audio_bytes_sent == 0
 
     def test_streaming_refuses_batch_options(self):
         with pytest.raises(InvalidOptionError, match="model='pulse-pro'"):

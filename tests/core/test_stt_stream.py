@@ -22,7 +22,7 @@ from smallest_core.errors import (
 from smallest_core.stt_events import FinalTranscript, InterimTranscript, SpeechEnded, SpeechStarted
 from smallest_core.stt_options import STTOptions
 from smallest_core.stt_protocol import STTState
-from smallest_core.stt_stream import STTSocket, Transcriber, open_websocket
+from smallest_core.stt_stream import STTSocket, Transcriber, _TransportSocket, open_websocket
 from smallest_local import Server
 from smallest_local.engines import ToneEngine, tone_word
 
@@ -105,6 +105,26 @@ class TestFinalizeAndEnd:
         assert stt.state is STTState.DONE and stt.covered_seconds == pytest.approx(1.0)
         assert stt.metrics.finals == len(finals) and stt.metrics.audio_seconds == pytest.approx(1.0)
         assert stt.metrics.final_latency is not None and stt.connects == 1
+
+    async def test_20_ms_chunks_of_any_buffer_type_go_out_as_50_ms_frames(
+        self, smallest_server: Server
+    ) -> None:
+        word = tone_word("chunks")
+        audio = tone(3, "chunks")  # 0.6 s: 30 chunks of 20 ms, 12 frames of 50 ms
+        frames0 = smallest_server.stats.frames_received
+        async with session(smallest_server) as stt:
+            _, task = collect(stt)
+            for n, pos in enumerate(range(0, len(audio), 640)):
+                chunk = audio[pos : pos + 640]
+                # bytes, bytearray and a memoryview of samples (as LiveKit's frame.data)
+                kinds = (chunk, bytearray(chunk), memoryview(chunk).cast("h"))
+                await stt.push_audio(kinds[n % 3])
+            await stt.end()
+            events = await task
+        finals = [e for e in events if isinstance(e, FinalTranscript)]
+        assert " ".join(f.text for f in finals).split() == [word] * 3
+        assert smallest_server.stats.frames_received - frames0 == 12 + 1  # + close_stream
+        assert stt.metrics.audio_bytes == len(audio) and stt.covered_seconds == pytest.approx(0.6)
 
     async def test_vad_events_and_endpoint_final(self, smallest_server: Server) -> None:
         async with session(smallest_server, options=OPTIONS.replace(vad_events=True)) as stt:
@@ -333,6 +353,74 @@ class TestKeepalive:
         assert direct.keepalive_interval is None and direct.url.startswith(f"{base}/transcribe?")
         with pytest.raises(InvalidOptionError, match="keepalive_interval=0 "):
             Transcriber(api_key="sk_x_1234", base_url="ws://127.0.0.1:9", keepalive_interval=0)
+
+
+class _PushingBack:
+    """The core transport's WebSocket as :class:`_TransportSocket` drives it, pushing back
+    (its write buffer over the limit) until :meth:`release`: no real socket can be made to
+    do that on demand. ``log``: (message, released when it was written)."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str | bytes, bool]] = []
+        self.paused = False
+        self.draining = asyncio.Event()
+        self.released = asyncio.Event()
+
+    def send_binary(self, data: bytes) -> bool:
+        self.log.append((data, self.released.is_set()))
+        return True
+
+    def send_text(self, text: str) -> bool:
+        self.log.append((text, self.released.is_set()))
+        return True
+
+    async def drain(self) -> None:
+        self.draining.set()
+        await self.released.wait()
+        self.paused = False
+
+    def release(self) -> None:
+        self.released.set()
+
+    def close(self) -> None:
+        pass
+
+    async def wait_closed(self) -> None:
+        pass
+
+
+class TestBackPressure:
+    """A socket that pushes back holds the caller, and later writes queue behind it."""
+
+    async def test_push_back_holds_the_pusher_and_the_next_write(self) -> None:
+        ws = _PushingBack()
+
+        async def open_fake(url: str, headers: Mapping[str, str], timeout: float) -> STTSocket:
+            socket = _TransportSocket()
+            socket._ws = ws  # type: ignore[assignment]  # the transport's WebSocket, faked
+            return socket
+
+        stt = Transcriber(
+            api_key="sk_x_1234",
+            base_url="ws://127.0.0.1:9",
+            options=OPTIONS,
+            keepalive_interval=None,
+            open_socket=open_fake,
+        )
+        await stt.connect()
+        frame = b"\1\0" * 800  # one 50 ms frame
+        ws.paused = True  # from the next write on, the buffer is over its limit
+        push = asyncio.create_task(stt.push_audio(frame))
+        await ws.draining.wait()  # the frame went out; the pusher waits on the drain
+        assert not push.done()
+        turn = asyncio.create_task(stt.finalize())  # a turn boundary meanwhile
+        # runs after the finalize task's first step (the loop runs callbacks in order)
+        asyncio.get_running_loop().call_soon(ws.release)
+        await asyncio.gather(push, turn)
+        # the finalize tried to write while the drain went on, and waited for it
+        assert ws.log == [(frame, False), ('{"type":"finalize"}', True)]
+        assert stt.metrics.audio_bytes == len(frame)
+        await stt.aclose()
 
 
 class TestBeforeNetwork:

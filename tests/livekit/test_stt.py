@@ -97,6 +97,26 @@ async def test_stream_gives_vad_interims_a_timed_final_and_usage(smallest_server
     await stt.aclose()
 
 
+async def test_vad_events_carry_the_server_times_on_the_wall_clock(smallest_server: Server):
+    stt = make(smallest_server)
+    stream = stt.stream(conn_options=FAST)
+    for frame in audio_frames(tone("one", "two", "three") + bytes(32000)):
+        stream.push_frame(frame)
+    stream.end_input()
+    async with asyncio.timeout(WAIT_S):
+        events = [e async for e in stream]
+    anchor = stream.start_time  # LiveKit's wall-clock anchor of the (one) attempt
+    await stream.aclose()
+    [started] = of(events, Type.START_OF_SPEECH)
+    [ended] = of(events, Type.END_OF_SPEECH)
+    # the tone speaks from 0.0 to 0.6 s of the stream (30 ms VAD frames)
+    assert started.speech_start_time == pytest.approx(anchor, abs=0.05)
+    assert started.speech_end_time is None
+    assert ended.speech_end_time == pytest.approx(anchor + 3 * WORD_S, abs=0.05)
+    assert ended.speech_start_time is None
+    await stt.aclose()
+
+
 async def test_flush_finalizes_each_turn_on_one_session(smallest_server: Server):
     stt = make(smallest_server)
     stream = stt.stream(conn_options=FAST)

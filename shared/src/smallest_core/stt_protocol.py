@@ -36,7 +36,6 @@ import logging
 from collections import deque
 from enum import Enum
 
-from .audio import Rechunker
 from .errors import (
     InvalidOptionError,
     InvalidState,
@@ -84,7 +83,10 @@ class STTState(Enum):
     CANCELLED = "cancelled"
 
 
-_TERMINAL = frozenset((STTState.DONE, STTState.FAILED, STTState.CANCELLED))
+#: The states a session is still live in (a tuple: membership is an identity test, where
+#: a set would hash the members in Python on every check).
+_LIVE = (STTState.OPEN, STTState.ENDING)
+_OPEN = STTState.OPEN
 _FINALIZE = control_frame(STTType.FINALIZE)
 _CLOSE = control_frame(STTType.CLOSE_STREAM)
 _KEEPALIVE = control_frame(STTType.KEEPALIVE)
@@ -114,12 +116,14 @@ class STTProtocol:
         ):
             raise InvalidOptionError("frame_ms", frame_ms, "10..1000")
         width = options.sample_width
-        self._rechunker = (
-            Rechunker(options.sample_rate * frame_ms // 1000 * width) if width else None
-        )
+        #: Bytes of one binary frame (PCM and G.711); 0 for Opus (frames pass through).
+        self._frame_bytes = options.sample_rate * frame_ms // 1000 * width if width else 0
+        #: Audio pushed that does not fill a frame yet.
+        self._buffer = bytearray()
         self.state = STTState.OPEN
         self.error: SmallestError | None = None
         self._out: list[str | bytes] = []
+        self._out_audio = 0  # bytes of audio in ``_out``
         self._events: list[STTEvent] = []
         #: Audio seconds sent before each ``finalize`` still waiting for its answer.
         self._finalizes: deque[tuple[float, float | None]] = deque()
@@ -143,7 +147,7 @@ class STTProtocol:
     @property
     def finished(self) -> bool:
         """True once DONE, FAILED or CANCELLED: nothing more will be reported."""
-        return self.state in _TERMINAL
+        return self.state not in _LIVE
 
     @property
     def audio_sent(self) -> bool:
@@ -183,27 +187,52 @@ class STTProtocol:
         raise InvalidState(f"cannot {action}: the transcription is {self.state.value}")
 
     # -- client side ---------------------------------------------------------------------
-    def send_audio(self, data: bytes) -> None:
+    def send_audio(self, data: bytes) -> bool:
         """Queue audio in the session's encoding; any size, framed as D13 says.
+
+        The per-chunk hot path (50 calls a second for 20 ms chunks): most chunks only
+        fill the next frame, so it answers whether :meth:`data_to_send` has anything.
+
+        Returns:
+            :attr:`pending`: True when there are frames to write (a frame filled up, or
+            frames queued earlier wait for a socket).
 
         Raises:
             InvalidState: after :meth:`end` or :meth:`cancel`.
         """
-        if not self._require_open("send audio") or not data:
-            return
-        self.audio_bytes_queued += len(data)
-        if self._rechunker is None:
-            self._out.append(bytes(data))  # Opus: the caller's frames are the codec's
-        else:
-            self._out += self._rechunker.push(bytes(data))
+        if self.state is not _OPEN and not self._require_open("send audio"):
+            return False
+        size = len(data)
+        if not size:
+            return bool(self._out)
+        self.audio_bytes_queued += size
+        frame = self._frame_bytes
+        if not frame:  # Opus: the caller's frames are the codec's
+            self._out.append(bytes(data))
+            self._out_audio += size
+            return True
+        buffer = self._buffer
+        buffer += data
+        held = len(buffer)
+        if held < frame:
+            return bool(self._out)
+        whole = held - held % frame
+        out = self._out
+        for start in range(0, whole, frame):
+            out.append(bytes(buffer[start : start + frame]))
+        del buffer[:whole]
+        self._out_audio += whole
+        return True
 
     def _flush_tail(self) -> None:
-        if self._rechunker is not None:
+        if self._frame_bytes:
             width = self.options.sample_width or 1
-            tail = self._rechunker.flush()
+            tail = bytes(self._buffer)
+            self._buffer.clear()
             whole = len(tail) - len(tail) % width
             if whole:
                 self._out.append(tail[:whole])
+                self._out_audio += whole
             if whole != len(tail):
                 # half a sample would shift every later sample; never send it
                 logger.warning("dropped %d byte(s): not a whole sample", len(tail) - whole)
@@ -255,6 +284,7 @@ class STTProtocol:
         if not self.finished:
             self.state = STTState.CANCELLED
         self._out.clear()
+        self._out_audio = 0
         self._events.clear()
 
     @property
@@ -266,7 +296,7 @@ class STTProtocol:
     def data_to_send(self) -> list[str | bytes]:
         """Frames to write, in order: ``bytes`` are audio, ``str`` JSON control messages."""
         out, self._out = self._out, []
-        sent = sum(len(f) for f in out if isinstance(f, bytes))
+        sent, self._out_audio = self._out_audio, 0
         self.audio_bytes_sent += sent
         if self._replay is not None:
             self._replay += out
@@ -293,6 +323,7 @@ class STTProtocol:
             raise InvalidState("cannot reconnect: the transcription was cancelled")
         replay = [f for f in self._replay if f != _KEEPALIVE]
         self._out = replay + self._out
+        self._out_audio += self._replay_bytes
         self.audio_bytes_sent -= self._replay_bytes
         self._replay, self._replay_bytes = [], 0
         self.error = None

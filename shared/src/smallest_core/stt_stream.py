@@ -103,13 +103,24 @@ class _TransportSocket:
     def on_close(self, closed: Closed) -> None:
         self._inbox.put_nowait(closed)
 
-    async def send(self, message: str | bytes) -> None:
+    def write(self, message: str | bytes) -> bool:
+        """Send ``message`` now, without suspending; True when the socket pushes back
+        (its write buffer is over the limit: wait on :meth:`drain` before more)."""
         ws = self._ws
         if ws is None:
-            return
+            return False
         sent = ws.send_text(message) if isinstance(message, str) else ws.send_binary(message)
-        if sent and ws.paused:
+        return sent and ws.paused
+
+    async def drain(self) -> None:
+        """Wait while the socket pushes back."""
+        ws = self._ws
+        if ws is not None:
             await ws.drain()
+
+    async def send(self, message: str | bytes) -> None:
+        if self.write(message):
+            await self.drain()
 
     async def recv(self) -> str | bytes:
         item = await self._inbox.get()
@@ -352,8 +363,9 @@ class Transcriber:
             InvalidState: after :meth:`end` or :meth:`cancel`. (After a failure, which the
                 iterator raises, audio is dropped.)
         """
-        self._proto.send_audio(bytes(audio))
-        if self._proto.pending:  # most chunks only fill the next frame: nothing to write
+        # bytes() copies only a bytearray or memoryview (bytes are passed as they are);
+        # most chunks only fill the next frame: nothing to write, no lock taken
+        if self._proto.send_audio(bytes(audio)):
             await self._flush()
 
     async def finalize(self) -> None:
@@ -402,7 +414,21 @@ class Transcriber:
         self._finish()
 
     async def _flush(self) -> None:
-        """Write what the protocol queued, in order, on the current socket (if any)."""
+        """Write what the protocol queued, in order, on the current socket (if any).
+
+        Writes are serialised by ``_write_lock``: a write that waits (a socket pushing
+        back, or a seam whose ``send`` does I/O) holds later flushes behind it. The default
+        socket takes a frame without suspending unless it pushes back, so with nobody
+        mid-write its frames go out here at once, with no lock round trip (the hot path:
+        a 50 ms frame every 50 ms); only a push-back takes the lock, to wait on the drain.
+        """
+        socket = self._socket
+        if type(socket) is _TransportSocket and not self._write_lock.locked():
+            if self._proto.finished or not self._write_now(socket):
+                return
+            async with self._write_lock:  # pushed back: later flushes queue behind this
+                await socket.drain()
+            return
         async with self._write_lock:
             socket = self._socket
             if socket is None or self._proto.finished:
@@ -410,16 +436,38 @@ class Transcriber:
             position = self._proto.audio_bytes_sent  # a replay starts below the high mark
             frames = self._proto.data_to_send()
             for frame in frames:
+                self._count(frame, position)
                 if isinstance(frame, bytes):
                     position += len(frame)
-                    if position > self._audio_high:
-                        self.metrics.on_audio(position - self._audio_high)
-                        self._audio_high = position
-                elif logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("> %s", frame)
                 await socket.send(frame)
             if frames:
                 self._last_sent = asyncio.get_running_loop().time()
+
+    def _write_now(self, socket: _TransportSocket) -> bool:
+        """Every queued frame, in order, on the default socket without suspending; True
+        when it pushes back (the caller waits on its drain)."""
+        position = self._proto.audio_bytes_sent  # a replay starts below the high mark
+        frames = self._proto.data_to_send()
+        pushed_back = False
+        for frame in frames:
+            self._count(frame, position)
+            if isinstance(frame, bytes):
+                position += len(frame)
+            pushed_back = socket.write(frame) or pushed_back
+        if frames:
+            self._last_sent = asyncio.get_running_loop().time()
+        return pushed_back
+
+    def _count(self, frame: str | bytes, position: int) -> None:
+        """Before ``frame`` is written (``position``: audio bytes before it): new audio
+        goes into the metrics (a replayed frame is not new), a control frame to the log."""
+        if isinstance(frame, bytes):
+            end = position + len(frame)
+            if end > self._audio_high:
+                self.metrics.on_audio(end - self._audio_high)
+                self._audio_high = end
+        elif logger.isEnabledFor(logging.DEBUG):
+            logger.debug("> %s", frame)
 
     async def _keepalive(self, interval: float) -> None:
         """D2: a keepalive after ``interval`` seconds in which nothing was sent."""

@@ -252,20 +252,18 @@ class SpeechStream(stt.RecognizeStream):
 
     def _emit(self, event: object, session: Transcriber) -> None:
         offset = self.start_time_offset
-        if isinstance(event, SpeechStarted):
+        if isinstance(event, SpeechStarted | SpeechEnded):
+            # the server's VAD: its stream time, on LiveKit's wall clock
+            at = self.start_time + event.timestamp
+            started = isinstance(event, SpeechStarted)
             self._event_ch.send_nowait(
                 stt.SpeechEvent(
-                    type=stt.SpeechEventType.START_OF_SPEECH,
+                    type=stt.SpeechEventType.START_OF_SPEECH
+                    if started
+                    else stt.SpeechEventType.END_OF_SPEECH,
                     request_id=self._request_id,
-                    speech_start_time=self.start_time + event.timestamp,
-                )
-            )
-        elif isinstance(event, SpeechEnded):
-            self._event_ch.send_nowait(
-                stt.SpeechEvent(
-                    type=stt.SpeechEventType.END_OF_SPEECH,
-                    request_id=self._request_id,
-                    speech_end_time=self.start_time + event.timestamp,
+                    speech_start_time=at if started else None,
+                    speech_end_time=None if started else at,
                 )
             )
         elif isinstance(event, InterimTranscript):
