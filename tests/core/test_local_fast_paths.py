@@ -2,18 +2,24 @@
 
 The scale benchmark runs the local server beside the client on one machine, so its
 per-chunk work was cut (``wire.audio_frames``: the JSON around the audio encoded once per
-synthesis; the tone engine's counters copied from one precomputed cycle). These pin the
+synthesis; the tone engine's counters copied from one precomputed cycle; ``loads_json``
+skipping the tree walk when the text shows no limit can be broken). These pin the
 output to the straightforward versions.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from unittest import mock
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from smallest_local import wire
 from smallest_local.engines.tone import ToneEngine, describe, tag_value
 from smallest_local.wire import audio_frame, audio_frames
 
@@ -48,3 +54,43 @@ def test_tone_counters_match_the_arithmetic(first_pair: int, words: int) -> None
     expected = (np.arange(pairs, dtype=np.int64) + first_pair) & 0x7FFF
     assert (samples[:, 1] == expected).all()
     assert describe(synthesis.pcm) == {tag_value("t"): [(first_pair & 0x7FFF, pairs)]}
+
+
+json_trees = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | st.sampled_from(["\ud800", "a\udfffb", "é", "\\u", "{[", "\u2028"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=40,
+)
+
+
+def _verdict(text: str, *, walk: bool) -> str:
+    """``loads_json``'s verdict on ``text``: "ok" or its message; ``walk`` forces the
+    walk over the parsed value (the code before the shortcut)."""
+    try:
+        if walk:
+            with mock.patch.object(wire, "_plainly_within_limits", return_value=False):
+                wire.loads_json(text)
+        else:
+            wire.loads_json(text)
+    except wire.RequestError as exc:
+        return exc.message
+    return "ok"
+
+
+@settings(max_examples=1500, deadline=None)
+@given(json_trees, st.booleans(), st.integers(min_value=0, max_value=40))
+def test_loads_json_refuses_exactly_what_the_tree_walk_refuses(
+    tree: object, ascii_only: bool, nest: int
+) -> None:
+    """``loads_json`` skips the walk over the parsed value when the text itself shows no
+    limit can be broken; its verdict must stay the walk's, for every text."""
+    for value in (tree, functools.reduce(lambda v, _: [v], range(nest), tree)):
+        text = json.dumps(value, ensure_ascii=ascii_only)
+        assert _verdict(text, walk=False) == _verdict(text, walk=True)

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
@@ -219,7 +220,7 @@ class ConnectionPool:
         # out: not now, beside this request's first frames (on both ends), when latency
         # counts. With an idle socket left there is no hook at all: nothing runs between
         # the first chunk and the caller but the chunk's own path.
-        last_idle = self.warm_spare and all(c is conn for c in self._idle())
+        last_idle = self.warm_spare and not self._idle_besides(conn)
         utt = conn.utterance(
             request_id,
             options=options or self.options,
@@ -299,16 +300,31 @@ class ConnectionPool:
     def _usable(self, request_id: str | None = None) -> StreamConnection | None:
         """The open socket with the fewest utterances that can take one more (and, for a
         retry, has not used ``request_id``: an id is opened at most once per socket, so
-        this also keeps the retry off the socket that just failed it)."""
-        self._prune()
-        candidates = [
-            c
-            for c in self._conns
-            if not (request_id and c.knows(request_id))
-            and c.can_open()
-            and (self.mode != "continuations" or c.active < self.max_per_connection)
-        ]
-        return min(candidates, key=lambda c: c.active, default=None)
+        this also keeps the retry off the socket that just failed it); the first such
+        socket on a tie. Stale sockets are pruned on the way (as :meth:`_prune`).
+
+        One pass over the sockets: every utterance a pool starts comes through here,
+        hundreds at once when a burst of streams starts together.
+        """
+        stale: list[StreamConnection] = []
+        best: StreamConnection | None = None
+        # continuations: room below the per-socket limit; flush mode has no such limit
+        fewest = self.max_per_connection if self.mode == "continuations" else sys.maxsize
+        for conn in self._conns:
+            if self._stale(conn):
+                stale.append(conn)
+                continue
+            active = conn.active
+            if active >= fewest:
+                continue  # full, or no better than the best so far
+            if request_id and conn.knows(request_id):
+                continue
+            if conn.can_open():
+                best, fewest = conn, active
+        for conn in stale:
+            self._conns.remove(conn)
+            self._retire(conn)
+        return best
 
     async def _acquire(self, request_id: str | None = None) -> StreamConnection:
         async with self._changed:
@@ -397,6 +413,11 @@ class ConnectionPool:
         """Open sockets with no utterance on them."""
         return [c for c in self._conns if not c.closed and c.active == 0]
 
+    def _idle_besides(self, conn: StreamConnection | None = None) -> bool:
+        """Whether an open socket other than ``conn`` has no utterance on it (stops at
+        the first; busy sockets cost one length check)."""
+        return any(c is not conn and not c.active and not c.closed for c in self._conns)
+
     def _has_room(self) -> bool:
         """Whether one more socket may be opened (counting those being opened)."""
         return len(self._conns) + self._opening < self.max_connections
@@ -411,13 +432,13 @@ class ConnectionPool:
         """Open a socket in the background if no idle one is left."""
         if not self.warm_spare or self._closed:
             return
-        if self._idle() or self._opening or not self._has_room():
+        if self._opening or not self._has_room() or self._idle_besides():
             return
 
         async def open_spare() -> None:
             with contextlib.suppress(Exception):  # a spare is best effort
                 async with self._changed:
-                    if self._has_room() and not self._idle():
+                    if self._has_room() and not self._idle_besides():
                         await self._open_locked()
 
         self._spawn(open_spare())

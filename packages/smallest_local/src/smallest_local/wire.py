@@ -84,7 +84,7 @@ def short(value: Any) -> str:
 def _number(literal: str) -> float | int:
     if len(literal) > MAX_NUMBER_CHARS:
         raise RequestError(f"Invalid JSON: a number has more than {MAX_NUMBER_CHARS} characters.")
-    value = float(literal) if any(c in literal for c in ".eE") else int(literal)
+    value = float(literal) if "." in literal or "e" in literal or "E" in literal else int(literal)
     if isinstance(value, float) and not math.isfinite(value):
         raise RequestError("Invalid JSON: a number is out of range.")
     return value
@@ -143,8 +143,27 @@ def loads_json(raw: str | bytes) -> Any:
         raise RequestError(f"Invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels.") from None
     except ValueError:  # e.g. int() over the interpreter's digit limit
         raise RequestError("Invalid JSON: a number is out of range.") from None
-    _check_tree(value)
+    if not _plainly_within_limits(text):
+        _check_tree(value)
     return value
+
+
+def _plainly_within_limits(text: str) -> bool:
+    """Whether the JSON ``text`` cannot break any limit :func:`_check_tree` checks, read
+    off the text itself (a streaming server parses a frame per request: the walk over
+    every parsed value was most of that cost).
+
+    Each bound is conservative: a value takes at least one character, so no more
+    values than characters; containers cannot nest deeper than there are ``{`` and
+    ``[`` anywhere in the text; and a lone surrogate in a parsed string needs either a
+    ``\\u`` escape or a surrogate in the text. When any bound fails the tree is walked.
+    """
+    return (
+        len(text) <= MAX_JSON_VALUES
+        and text.count("{") + text.count("[") <= MAX_JSON_DEPTH
+        and "\\u" not in text
+        and not _SURROGATE.search(text)
+    )
 
 
 @dataclass(slots=True)
