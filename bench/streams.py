@@ -114,7 +114,9 @@ async def level(side: str, n: int, ws: str) -> dict[str, object]:
     await warm.aclose()
     base = rss_kb()
     sampler = asyncio.create_task(sample_rss())
+    cpu0 = time.process_time()
     results = await asyncio.gather(*(one() for _ in range(n)), return_exceptions=True)
+    cpu_s = time.process_time() - cpu0
     peak = await sampler if all_started.is_set() else rss_kb()
     sampler.cancel()
     await engine.aclose()
@@ -129,6 +131,7 @@ async def level(side: str, n: int, ws: str) -> dict[str, object]:
         "p50": pct(lateness, 50) if lateness else None,
         "p99": pct(lateness, 99) if lateness else None,
         "kb_per_stream": (peak - base) / n,
+        "cpu_s": cpu_s,  # this process's CPU while the n streams ran (imports excluded)
     }
 
 

@@ -51,6 +51,10 @@ from .wire import API_KEY_ENV
 
 __all__ = ["ConnectionPool"]
 
+#: Seconds between a socket event (an utterance ended, a socket closed) and the
+#: refresher's re-plan: see ``ConnectionPool._replan_soon``.
+REPLAN_DELAY = 0.005
+
 logger = logging.getLogger("smallest_core")
 
 
@@ -137,10 +141,13 @@ class ConnectionPool:
         self._conns: list[StreamConnection] = []
         self._opening = 0
         self._changed = asyncio.Condition()
+        self._waiting = 0  # callers waiting on _changed for room (see _notify_soon)
+        self._notifying = False  # a notify task is pending
         self._background: set[asyncio.Task[None]] = set()
         self._closing: set[asyncio.Task[None]] = set()  # sockets being closed: awaited
         self._refresher: asyncio.Task[None] | None = None
         self._poke = asyncio.Event()
+        self._replan: asyncio.TimerHandle | None = None  # see _replan_soon
         self._closed = False
         self._listeners: list[
             tuple[
@@ -262,6 +269,9 @@ class ConnectionPool:
     async def aclose(self) -> None:
         """Close every socket and stop background work; running utterances end with an error."""
         self._closed = True
+        if self._replan is not None:
+            self._replan.cancel()
+            self._replan = None
         tasks = list(self._background)
         if self._refresher is not None:
             tasks.append(self._refresher)
@@ -335,7 +345,11 @@ class ConnectionPool:
                     return conn
                 if self._has_room():
                     return await self._open_locked()
-                await self._changed.wait()  # an utterance finished or a socket closed
+                self._waiting += 1
+                try:
+                    await self._changed.wait()  # an utterance finished or a socket closed
+                finally:
+                    self._waiting -= 1
 
     async def _open_locked(self) -> StreamConnection:
         """Open a socket; called with the condition held (released while connecting)."""
@@ -387,17 +401,44 @@ class ConnectionPool:
         return await self._acquire(request_id)
 
     def _notify_soon(self) -> None:
-        """Wake waiters (an utterance finished on some socket)."""
+        """Wake waiters (an utterance finished on some socket, or a socket closed).
+
+        A task takes the condition and wakes them, only when a caller is waiting for
+        room and no such task is pending already: every utterance that ends comes here,
+        and most of the time nobody waits (that task is then work on the loop for
+        nothing, right when the utterance's caller is being handed its end or error).
+        """
 
         async def notify() -> None:
+            self._notifying = False
             async with self._changed:
                 self._changed.notify_all()
 
         if not self._closed:
-            self._poke.set()  # the refresher re-plans: a socket just became idle
-            self._spawn(notify())
+            self._replan_soon()  # the refresher re-plans: a socket became idle or closed
+            if self._waiting and not self._notifying:
+                self._notifying = True
+                self._spawn(notify())
 
     # -- background upkeep ------------------------------------------------------------
+    def _replan_soon(self) -> None:
+        """Have the refresher re-plan :data:`REPLAN_DELAY` from now, once for every
+        socket event until then.
+
+        A re-plan prunes closed sockets (closing them in the background) and, at rest,
+        opens the warm spare: upkeep that need not run within the very loop steps in
+        which a socket's end or an utterance's completion is being handed to callers
+        (a framework's own task hops follow it there). Coalescing also makes a burst of
+        utterances ending together one re-plan, not one each. Nothing waits on it:
+        acquiring prunes stale sockets itself, and waiters for room are woken at once.
+        """
+        if self._replan is None:
+            self._replan = asyncio.get_running_loop().call_later(REPLAN_DELAY, self._do_replan)
+
+    def _do_replan(self) -> None:
+        self._replan = None
+        self._poke.set()
+
     def _retire(self, conn: StreamConnection) -> None:
         """Close a dropped socket in the background; ``aclose()`` waits for it."""
         task = asyncio.get_running_loop().create_task(conn.aclose())

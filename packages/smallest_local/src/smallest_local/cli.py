@@ -97,6 +97,13 @@ def _parser() -> argparse.ArgumentParser:
         "(the time is taken just before the write; CLOCK_MONOTONIC, so other processes "
         "on this machine can compare)",
     )
+    serve.add_argument(
+        "--control",
+        action="store_true",
+        help="benchmarks: serve POST/DELETE /_local/faults (script a fault) and GET "
+        "/_local/close_log (when injected closes hit the wire, perf_counter_ns) for a "
+        "client in another process; Bearer key required (smallest_local.control)",
+    )
     serve.add_argument("--log-level", default="INFO")
     return parser
 
@@ -136,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stt_engine=args.stt_engine,
         stt_dialect=args.stt_dialect,
         stt_strict=args.stt_strict,
+        control=args.control,
     )
     server = Server(config)
     if args.chunk_log:
