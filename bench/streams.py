@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import math
@@ -112,6 +113,12 @@ async def level(side: str, n: int, ws: str) -> dict[str, object]:
     async for _ in warm:
         pass
     await warm.aclose()
+    # Imports, the engine and the warm-up stay for the process's life: both sides get
+    # them frozen out of the collector's full passes (LiveKit's import heap is large
+    # enough that one full collection mid-level paused the loop for tens of ms, a
+    # spike that landed on whichever side it hit).
+    gc.collect()
+    gc.freeze()
     base = rss_kb()
     sampler = asyncio.create_task(sample_rss())
     cpu0 = time.process_time()

@@ -49,7 +49,7 @@ from aiohttp import WSMsgType, web
 
 from .faults import CONNECTION_KINDS, SYNTHESIS_KINDS, Fault, FaultKind
 from .state import STATE, ServerState
-from .synth import Pacer, render, split_chunks, spoken_text, too_long_after_dictionaries
+from .synth import Pacer, chunk_views, render, spoken_text, too_long_after_dictionaries
 from .tts_http import LIVE_PATH, check_references, reset_connection
 from .wire import (
     RequestError,
@@ -657,7 +657,7 @@ class Session:
             synthesis = await render(state, spoken, req, tag, samples_before=request.samples_sent)
             head = self._ids(request.server_request_id, req)
             audio_frame = audio_frames(head)
-            chunks = split_chunks(synthesis.pcm, req.sample_rate, state.latency.chunk_ms)
+            chunks = chunk_views(synthesis.pcm, req.sample_rate, state.latency.chunk_ms)
             words = list(synthesis.words) if req.word_timestamps else []
             offset = request.audio_seconds
             chunk_end = offset

@@ -344,7 +344,7 @@ def audio_frame(head: dict[str, Any], pcm: bytes) -> str:
     )
 
 
-def audio_frames(head: dict[str, Any]) -> Callable[[bytes], str]:
+def audio_frames(head: dict[str, Any]) -> Callable[[bytes | memoryview], str]:
     """:func:`audio_frame` for one ``head``, as a function of the PCM alone.
 
     Every chunk of a synthesis carries the same ids, so the JSON around the audio is
@@ -356,7 +356,7 @@ def audio_frames(head: dict[str, Any]) -> Callable[[bytes], str]:
     assert template.endswith('""}}'), template
     prefix, suffix = template[:-3], template[-3:]  # '... "audio": "' and '"}}'
 
-    def frame(pcm: bytes) -> str:
+    def frame(pcm: bytes | memoryview) -> str:
         return prefix + binascii.b2a_base64(pcm, newline=False).decode("ascii") + suffix
 
     return frame
