@@ -295,6 +295,46 @@ def profile_scale(n: int, *, spread: bool = False) -> None:
     stats = pstats.Stats(prof).sort_stats("tottime")
     stats.print_stats(30)
     stats.sort_stats("cumulative").print_stats(45)
+    shares: dict[str, float] = {}
+    for (path, _line, func), v in stats.stats.items():  # type: ignore[attr-defined]
+        what = profile_category(path, func)
+        shares[what] = shares.get(what, 0.0) + v[2]
+    idle = shares.pop(_IDLE, 0.0)
+    total = sum(shares.values())
+    print(f"client time by category (self time, {total:.2f} s profiled, {idle:.2f} s in epoll):")
+    for what, t in sorted(shares.items(), key=lambda kv: -kv[1]):
+        print(f"   {what:58} {t:6.2f} s  {t / total:4.0%}")
+
+
+_IDLE = "waiting in epoll"
+
+
+def profile_category(path: str, func: str) -> str:
+    """Where a profiled function's self time goes, for :func:`profile_scale`'s summary."""
+    name = os.path.basename(path)
+    if "websockets" in path:
+        return "websockets' frame parser (and its writes)"
+    if func == "<built-in method binascii.a2b_base64>" or func in ("_b64", "_padding"):
+        return "base64 decode (binascii + codec._b64)"
+    if name == "codec.py" and func == "parse_frame":
+        return "JSON parse of the chunk frame (codec.parse_frame)"
+    if name in ("transport.py", "connection.py", "protocol.py", "events.py") and (
+        "smallest_core" in path
+    ):
+        return "routing: transport, connection, protocol, events"
+    if name in ("utterance.py", "metrics.py", "retry.py", "state.py"):
+        return "utterance hand-over, consumer iteration, metrics"
+    if name == "core.py":
+        return "this benchmark's consumer loop"
+    if name in ("pool.py", "codec.py", "options.py", "redact.py", "classify.py", "errors.py"):
+        return "pool, request frames, errors (utterance starts and ends)"
+    if func.startswith("<method 'poll'"):
+        return _IDLE
+    if "asyncio" in path or "socket" in func or name == "selectors.py":
+        return "event loop: epoll, socket reads/writes, tasks, timers"
+    if func.startswith("<built-in") or func.startswith("<method"):
+        return "other built-ins"
+    return "other"
 
 
 class Faults:
