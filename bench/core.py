@@ -14,12 +14,18 @@ Prints:
    chunk lateness (how late each chunk reaches the caller relative to playback started
    at its first chunk), the knee (last level with p99 <= 20 ms), and the CPU seconds of
    the client and of the server process per level (``--profile-scale N`` profiles one
-   level with cProfile instead);
+   level with cProfile instead; ``--scale-only [N,...]`` runs just this section,
+   ``--scale-reps R`` repeats each level); each level with synchronized starts (all N at
+   once: N chunks due together every 100 ms) and with starts spread over one chunk
+   period;
 4. loss detection — a socket dropped after audio: last chunk to ConnectionLostError;
    and close-to-error: the server writes a 1011 close frame (or aborts the TCP
    connection) mid-utterance, time until the caller holds the typed error, through the
    core's ``Utterance``, the LiveKit adapter's ``stream()`` and the official
-   ``livekit.plugins.smallestai.TTS``;
+   ``livekit.plugins.smallestai.TTS``; once with the server in this process (a thread:
+   the GIL hand-over between its write and the client's loop is inside the figure) and
+   once in its own process (faults and the close log through ``--control``);
+   ``--close-only`` runs just these rows;
 5. wire modes — continuations vs flush on one socket: TTFA and first audio after barge-in;
 6. end rule — under each server dialect (docs/protocol.md §13), the time from the last
    audio chunk reaching the caller to the utterance's end, for one-sentence utterances
@@ -47,6 +53,8 @@ import argparse
 import array
 import asyncio
 import base64
+import contextlib
+import gc
 import json
 import logging
 import math
@@ -55,6 +63,7 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 
 # bench/ holds livekit.py: take it off the path so `livekit` is LiveKit's.
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -176,8 +185,17 @@ SCALE_TEXT = " ".join(["word"] * 15)  # 3 s of tone audio: 30 chunks of 100 ms
 SCALE_CHUNK_MS = 100
 
 
-async def scale(base: str, n: int, server_pid: int | None = None) -> dict[str, object]:
+async def scale(
+    base: str, n: int, server_pid: int | None = None, *, spread: bool = False
+) -> dict[str, object]:
     """n concurrent real-time utterances through one pool sized for n.
+
+    ``spread=False`` (synchronized): all n utterances start in the same loop step, so
+    their requests, their servers' renders and then every chunk period's n chunks fall
+    due together, a burst of n chunks every 100 ms. ``spread=True``: utterance i starts
+    ``i / n`` of one chunk period after the first (as streams of independent callers
+    would), so chunks fall due evenly; every utterance still runs its full 3 s, at once
+    with the others.
 
     Returns all ok, lateness p50/p99 (ms), wall seconds, and the CPU seconds the client
     (this process) and the server process (``server_pid``, read from /proc) spent on the
@@ -220,7 +238,11 @@ async def scale(base: str, n: int, server_pid: int | None = None) -> dict[str, o
     ) as pool:
         await pool.prewarm()
 
+        t_start = time.perf_counter()
+
         async def one(i: int) -> bool:
+            if spread:  # start i/n of a chunk period after the first
+                await asyncio.sleep(t_start + i * SCALE_CHUNK_MS / 1000 / n - time.perf_counter())
             utt = await pool.utterance(f"rt{n}-{i}")
             await utt.end(SCALE_TEXT)
             start = None
@@ -257,7 +279,7 @@ async def scale(base: str, n: int, server_pid: int | None = None) -> dict[str, o
     }
 
 
-def profile_scale(n: int) -> None:
+def profile_scale(n: int, *, spread: bool = False) -> None:
     """Run one scale level under cProfile (server in its own process, not profiled)."""
     import cProfile
     import pstats
@@ -267,26 +289,113 @@ def profile_scale(n: int) -> None:
         asyncio.run(scale(ws, 50))  # warm: imports, first sockets
         prof = cProfile.Profile()
         prof.enable()
-        got = asyncio.run(scale(ws, n))
+        got = asyncio.run(scale(ws, n, spread=spread))
         prof.disable()
     print(f"N={n}: {got}")
     stats = pstats.Stats(prof).sort_stats("tottime")
     stats.print_stats(30)
     stats.sort_stats("cumulative").print_stats(45)
+    shares: dict[str, float] = {}
+    for (path, _line, func), v in stats.stats.items():  # type: ignore[attr-defined]
+        what = profile_category(path, func)
+        shares[what] = shares.get(what, 0.0) + v[2]
+    idle = shares.pop(_IDLE, 0.0)
+    total = sum(shares.values())
+    print(f"client time by category (self time, {total:.2f} s profiled, {idle:.2f} s in epoll):")
+    for what, t in sorted(shares.items(), key=lambda kv: -kv[1]):
+        print(f"   {what:58} {t:6.2f} s  {t / total:4.0%}")
 
 
-async def close_to_error_core(server: Server, kind: str, rounds: int) -> list[float]:
+_IDLE = "waiting in epoll"
+
+
+def profile_category(path: str, func: str) -> str:
+    """Where a profiled function's self time goes, for :func:`profile_scale`'s summary."""
+    name = os.path.basename(path)
+    if "websockets" in path:
+        return "websockets' frame parser (and its writes)"
+    if func == "<built-in method binascii.a2b_base64>" or func in ("_b64", "_padding"):
+        return "base64 decode (binascii + codec._b64)"
+    if name == "codec.py" and func == "parse_frame":
+        return "JSON parse of the chunk frame (codec.parse_frame)"
+    if name in ("transport.py", "connection.py", "protocol.py", "events.py") and (
+        "smallest_core" in path
+    ):
+        return "routing: transport, connection, protocol, events"
+    if name in ("utterance.py", "metrics.py", "retry.py", "state.py"):
+        return "utterance hand-over, consumer iteration, metrics"
+    if name == "core.py":
+        return "this benchmark's consumer loop"
+    if name in ("pool.py", "codec.py", "options.py", "redact.py", "classify.py", "errors.py"):
+        return "pool, request frames, errors (utterance starts and ends)"
+    if func.startswith("<method 'poll'"):
+        return _IDLE
+    if "asyncio" in path or "socket" in func or name == "selectors.py":
+        return "event loop: epoll, socket reads/writes, tasks, timers"
+    if func.startswith("<built-in") or func.startswith("<method"):
+        return "other built-ins"
+    return "other"
+
+
+class Faults:
+    """The close-to-error rows' hold on the server: script a close or an abort, read when
+    it hit the wire. In process: ``Server.faults`` / ``Server.stats.close_log`` directly
+    (the server's thread shares this process's GIL with the client's loop, so every
+    hand-over between the two is inside the figure). Cross-process (``server`` None):
+    the same through ``smallest-local serve --control``'s ``/_local/`` routes; the log's
+    ``perf_counter_ns`` is CLOCK_MONOTONIC, comparable across processes on Linux."""
+
+    def __init__(self, ws: str, http: str, server: Server | None = None) -> None:
+        self.ws_url, self.http_url, self.server = ws, http, server
+        self._headers = {"Authorization": f"Bearer {KEY}"}
+
+    async def _call(self, method: str, path: str, body: object = None) -> dict[str, object]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                method, f"{self.http_url}/_local/{path}", json=body, headers=self._headers
+            ) as resp,
+        ):
+            resp.raise_for_status()
+            return await resp.json()  # type: ignore[no-any-return]
+
+    async def inject(self, kind: str, request_id: str | None = None) -> None:
+        """A 1011 close (``kind="close"``) or a TCP abort after the 3rd chunk."""
+        if self.server is not None:
+            if kind == "close":
+                self.server.faults.close_after(3, code=1011, request_id=request_id)
+            else:
+                self.server.faults.abort_after(3, request_id=request_id)
+            return
+        fault = "close_after_chunks" if kind == "close" else "abort_after_chunks"
+        extra = {"code": 1011} if kind == "close" else {}
+        await self._call(
+            "POST", "faults", {"kind": fault, "after_chunks": 3, "request_id": request_id, **extra}
+        )
+
+    async def clear(self) -> None:
+        if self.server is not None:
+            self.server.faults.clear()
+        else:
+            await self._call("DELETE", "faults")
+
+    async def log(self) -> list[tuple[str, str, int]]:
+        """Every injected close/abort so far: (client id, what, perf_counter_ns)."""
+        if self.server is not None:
+            return list(self.server.stats.close_log or [])
+        got = await self._call("GET", "close_log")
+        return [(str(a), str(b), int(c)) for a, b, c in got["entries"]]  # type: ignore[union-attr]
+
+
+async def close_to_error_core(faults: Faults, kind: str, rounds: int) -> list[float]:
     """ms from the server writing a 1011 close (or aborting) mid-utterance to the typed
     error leaving ``Utterance`` iteration (core alone, one pool)."""
     out: list[float] = []
-    async with ConnectionPool(api_key=KEY, base_url=server.ws_url, options=OPTS) as pool:
+    async with ConnectionPool(api_key=KEY, base_url=faults.ws_url, options=OPTS) as pool:
         await pool.prewarm()
         for i in range(rounds):
-            rid = f"{kind}-core-{i}"
-            if kind == "close":
-                server.faults.close_after(3, code=1011, request_id=rid)
-            else:
-                server.faults.abort_after(3, request_id=rid)
+            rid = f"{kind}-core-{i}-{time.monotonic_ns()}"
+            await faults.inject(kind, request_id=rid)
             utt = await pool.utterance(rid)
             await utt.end(" ".join(["word"] * 20))
             try:
@@ -294,21 +403,19 @@ async def close_to_error_core(server: Server, kind: str, rounds: int) -> list[fl
                     pass
             except SmallestError:
                 got = time.perf_counter_ns()
-                out.extend(
-                    (got - t) / 1e6 for tag, _what, t in server.stats.close_log if tag == rid
-                )
+                out.extend((got - t) / 1e6 for tag, _what, t in await faults.log() if tag == rid)
             await asyncio.sleep(0.2)  # benchmark scenario: the pool replaces the socket
     return out
 
 
 async def close_to_error_livekit(
-    server: Server, kind: str, rounds: int, official: bool
+    faults: Faults, kind: str, rounds: int, official: bool
 ) -> tuple[list[float], int]:
     """As :func:`close_to_error_core`, through a LiveKit TTS's ``stream()`` (ours or the
     official plugin): ms to ``APIError`` out of the stream; also how many rounds ended
     without an error (the stream just stopped)."""
     conn = APIConnectOptions(max_retry=0, timeout=10)
-    http, ws = server.http_url, server.ws_url
+    http, ws = faults.http_url, faults.ws_url
     async with aiohttp.ClientSession() as session:
         if official:
             engine = smallestai.TTS(
@@ -340,44 +447,50 @@ async def close_to_error_livekit(
         out: list[float] = []
         silent = 0
         for _ in range(rounds):
-            if kind == "close":
-                server.faults.close_after(3, code=1011)
-            else:
-                server.faults.abort_after(3)
-            seen = len(server.stats.close_log)
+            await faults.inject(kind)
+            seen = len(await faults.log())
             got = await turn(" ".join(["word"] * 20))
-            new = server.stats.close_log[seen:]
+            new = (await faults.log())[seen:]
             if got is None or not new:
                 silent += 1
             else:
                 out.append((got - new[0][2]) / 1e6)
-            server.faults.clear()
+            await faults.clear()
             await asyncio.sleep(0.2)  # benchmark scenario: the plugin replaces the socket
         await engine.aclose()
     return out, silent
 
 
-async def close_to_error(rounds: int) -> list[tuple[str, str, list[float], int]]:
-    """Every client x (1011 close, TCP abort): (client, kind, ms samples, silent ends)."""
+async def close_to_error_all(
+    faults: Faults, rounds: int
+) -> list[tuple[str, str, list[float], int]]:
+    """Every client x (1011 close, TCP abort) on one server: (client, kind, ms, silent)."""
+    out = []
+    for kind in ("close", "abort"):
+        out.append(
+            ("smallest_core Utterance", kind, await close_to_error_core(faults, kind, rounds), 0)
+        )
+        got, silent = await close_to_error_livekit(faults, kind, rounds, official=False)
+        out.append(("livekit_smallest stream()", kind, got, silent))
+        got, silent = await close_to_error_livekit(faults, kind, rounds, official=True)
+        out.append(("livekit-plugins-smallestai 1.8.9", kind, got, silent))
+    return out
+
+
+def close_to_error(rounds: int) -> dict[str, list[tuple[str, str, list[float], int]]]:
+    """The close-to-error rows twice, every client on the same server each time: with
+    the server in this process (a thread) and in its own process (``--control``)."""
     server = Server(engine="tone", api_keys=(KEY,))
     server.set_latency(realtime_factor=1.0, chunk_ms=20)  # the close comes to an idle client
     server.stats.close_log = []
-    out = []
     with server:
-        for kind in ("close", "abort"):
-            out.append(
-                (
-                    "smallest_core Utterance",
-                    kind,
-                    await close_to_error_core(server, kind, rounds),
-                    0,
-                )
-            )
-            got, silent = await close_to_error_livekit(server, kind, rounds, official=False)
-            out.append(("livekit_smallest stream()", kind, got, silent))
-            got, silent = await close_to_error_livekit(server, kind, rounds, official=True)
-            out.append(("livekit-plugins-smallestai 1.8.9", kind, got, silent))
-    return out
+        inproc = asyncio.run(
+            close_to_error_all(Faults(server.ws_url, server.http_url, server), rounds)
+        )
+    args = ("--engine", "tone", "--realtime-factor", "1.0", "--chunk-ms", "20", "--control")
+    with server_process(*args) as (ws, http):
+        xproc = asyncio.run(close_to_error_all(Faults(ws, http), rounds))
+    return {"in-process server": inproc, "server in its own process": xproc}
 
 
 async def mode_comparison(base: str, mode: str, rounds: int) -> tuple[float, float]:
@@ -909,6 +1022,99 @@ def stt_report(
     )
 
 
+def close_section(rounds: int) -> None:
+    """Section 4's close-to-error rows, both server placements."""
+    print(
+        "   close-to-error: the server writes a 1011 close / aborts TCP 3 chunks into an "
+        "utterance\n   -> the typed error at the caller (server realtime 1.0, 20 ms chunks)"
+    )
+    for where, rows in close_to_error(rounds).items():
+        print(f"   {where}:")
+        for client, kind, got, silent in rows:
+            what = "1011 close" if kind == "close" else "TCP abort "
+            figs = f"p50 {statistics.median(got):6.2f} ms  max {max(got):6.2f} ms" if got else "n/a"
+            tail = f"  ({silent} ended without an error)" if silent else ""
+            print(f"     {client:34} {what}  {figs}  ({len(got)} errors){tail}")
+    print("   target: <= 1 ms")
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Keep the objects that exist now out of the garbage collector's full passes.
+
+    This process imports LiveKit, Pipecat and every other section's clients (~180k
+    objects; a process with the core alone starts with ~33k). Without this, one full
+    collection during a scale level walked them all and paused the loop for ~100 ms: a
+    cost of the benchmark's imports, not of the core. Objects created from now on are
+    collected as usual; unfrozen on exit, for the sections after.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def scale_section(quick: bool, reps: int, levels: tuple[int, ...] | None = None) -> None:
+    """Section 3: every level with synchronized starts, then with starts spread over one
+    chunk period; ``reps`` runs of each, alternating; a level passes on the median p99
+    of its runs (every utterance of every run complete). Prints one row per level and
+    start, and the knee of each."""
+    print(
+        "\n3. scale: N concurrent real-time utterances through one ConnectionPool of "
+        "ceil(N/16) sockets x 16\n   (server in its own process: tone, realtime_factor 1.0, "
+        f"{SCALE_CHUNK_MS} ms chunks; 3 s of audio each; CPU s = the whole level, median of "
+        f"{reps} run(s))\n   sync: all N start in one loop step (N chunks due at once every "
+        f"{SCALE_CHUNK_MS} ms); spread: start i at i/N of one chunk period"
+    )
+    print(
+        "   (this process's objects from before the levels -- LiveKit, Pipecat and the other "
+        "sections'\n   clients, ~180k -- are frozen out of the collector's way with "
+        "gc.freeze(); every object a\n   level creates is collected as usual)"
+    )
+    modes = {"sync": False, "spread": True}
+    knee = dict.fromkeys(modes, 0)
+    over = dict.fromkeys(modes, 0)
+    args_rt = ("--engine", "tone", "--realtime-factor", "1.0", "--chunk-ms", str(SCALE_CHUNK_MS))
+    with server_process_pid(*args_rt, "--concurrency", "2000") as (ws, _, pid), frozen_heap():
+        asyncio.run(scale(ws, 20))  # warm-up: imports, first sockets
+        for n in levels or (SCALE_LEVELS_QUICK if quick else SCALE_LEVELS):
+            runs: dict[str, list[dict[str, object]]] = {m: [] for m in modes if over[m] < 2}
+            for _ in range(reps):
+                for mode in runs:
+                    runs[mode].append(asyncio.run(scale(ws, n, pid, spread=modes[mode])))
+            for mode, got in runs.items():
+                p99s = sorted(float(g["p99"]) for g in got)  # type: ignore[arg-type]
+                p99 = statistics.median(p99s)
+                ok = all(bool(g["ok"]) for g in got)
+                good = ok and p99 <= 20.0
+
+                def med(key: str, got: list[dict[str, object]] = got) -> float:
+                    return statistics.median(float(g[key]) for g in got)  # type: ignore[arg-type]
+
+                failures = [g["failures"] for g in got if g["failures"]]
+                tries = f" (runs {', '.join(f'{v:.1f}' for v in p99s)})" if reps > 1 else ""
+                print(
+                    f"   N={n:5d} {mode:6}  completed={'all' if ok else 'NOT all'}  "
+                    f"lateness p50 {med('p50'):6.1f} ms  p99 {p99:7.1f} ms{tries}  "
+                    f"{'ok  ' if good else 'over'}  CPU client {med('client_cpu_s'):5.2f} s  "
+                    f"server {med('server_cpu_s'):5.2f} s"
+                    + (f"  failed: {failures}" if failures else ""),
+                    flush=True,
+                )
+                if good and not over[mode]:
+                    knee[mode] = n
+                over[mode] += not good  # two levels over the limit: the knee is behind us
+            if all(v >= 2 for v in over.values()):
+                break
+    for mode in modes:
+        print(
+            f"   knee ({mode}): {knee[mode]} real-time streams with p99 lateness <= 20 ms "
+            "(target >= 500)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples")
@@ -916,12 +1122,35 @@ def main() -> None:
         "--profile-scale", type=int, metavar="N", help="only profile the scale section at N"
     )
     parser.add_argument("--stt-only", action="store_true", help="only the STT section (7)")
+    parser.add_argument(
+        "--scale-only",
+        nargs="?",
+        const="",
+        metavar="N,N,...",
+        help="only the scale section (3), at the given levels (default: all)",
+    )
+    parser.add_argument(
+        "--scale-reps", type=int, default=1, metavar="R", help="runs per scale level and start"
+    )
+    parser.add_argument(
+        "--spread", action="store_true", help="--profile-scale: spread starts over a period"
+    )
+    parser.add_argument(
+        "--close-only", action="store_true", help="only the close-to-error rows (section 4)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)  # the official plugin logs each close
     loguru_logger.remove()  # Pipecat's per-frame DEBUG lines would dominate the CPU row
     loguru_logger.add(sys.stderr, level="ERROR")
     if args.profile_scale:
-        profile_scale(args.profile_scale)
+        profile_scale(args.profile_scale, spread=args.spread)
+        return
+    if args.close_only:
+        close_section(5 if args.quick else 20)
+        return
+    if args.scale_only is not None:
+        levels = tuple(int(v) for v in args.scale_only.split(",") if v)
+        scale_section(args.quick, args.scale_reps, levels or None)
         return
     if args.stt_only:
         stt_section(args.quick)
@@ -944,33 +1173,7 @@ def main() -> None:
         "(target <= 0.5 ms)"
     )
 
-    print(
-        "\n3. scale: N concurrent real-time utterances through one ConnectionPool of "
-        "ceil(N/16) sockets x 16\n   (server in its own process: tone, realtime_factor 1.0, "
-        f"{SCALE_CHUNK_MS} ms chunks; 3 s of audio each; CPU s = the whole level)"
-    )
-    knee = 0
-    over = 0
-    args_rt = ("--engine", "tone", "--realtime-factor", "1.0", "--chunk-ms", str(SCALE_CHUNK_MS))
-    with server_process_pid(*args_rt, "--concurrency", "2000") as (ws, _, pid):
-        asyncio.run(scale(ws, 20))  # warm-up: imports, first sockets
-        for n in SCALE_LEVELS_QUICK if args.quick else SCALE_LEVELS:
-            got = asyncio.run(scale(ws, n, pid))
-            good = bool(got["ok"]) and got["p99"] <= 20.0
-            print(
-                f"   N={n:5d}  completed={'all' if got['ok'] else 'NOT all'}  lateness p50 "
-                f"{got['p50']:7.1f} ms  p99 {got['p99']:7.1f} ms  {'ok  ' if good else 'over'}"
-                f"  wall {got['wall_s']:5.1f} s  CPU client {got['client_cpu_s']:5.2f} s"
-                f"  server {got['server_cpu_s']:5.2f} s"
-                + (f"  failed: {got['failures']}" if got["failures"] else ""),
-                flush=True,
-            )
-            if good and not over:
-                knee = n
-            over += not good
-            if over >= 2:  # the knee is behind us: two levels over the limit say enough
-                break
-    print(f"   knee: {knee} real-time streams with p99 lateness <= 20 ms (target >= 500)")
+    scale_section(args.quick, args.scale_reps)
 
     lost = asyncio.run(loss_detection(10 if args.quick else 50))
     print("\n4. a socket dropped after audio: last chunk -> ConnectionLostError at the caller")
@@ -978,16 +1181,7 @@ def main() -> None:
         f"   p50 {statistics.median(lost):.2f} ms   max {max(lost):.2f} ms   "
         f"({len(lost)} drops; target <= 50 ms)"
     )
-    print(
-        "   close-to-error: the server writes a 1011 close / aborts TCP 3 chunks into an "
-        "utterance\n   -> the typed error at the caller (in-process server, realtime 1.0)"
-    )
-    for client, kind, got, silent in asyncio.run(close_to_error(5 if args.quick else 20)):
-        what = "1011 close" if kind == "close" else "TCP abort "
-        figs = f"p50 {statistics.median(got):6.2f} ms  max {max(got):6.2f} ms" if got else "n/a"
-        tail = f"  ({silent} ended without an error)" if silent else ""
-        print(f"   {client:34} {what}  {figs}  ({len(got)} errors){tail}")
-    print("   target: <= 1 ms")
+    close_section(5 if args.quick else 20)
 
     print("\n5. wire modes on one socket (server: realtime_factor 1.0, first chunk 50 ms)")
     with server_process(

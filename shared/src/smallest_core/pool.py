@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
@@ -49,6 +50,10 @@ from .utterance import Utterance
 from .wire import API_KEY_ENV
 
 __all__ = ["ConnectionPool"]
+
+#: Seconds between a socket event (an utterance ended, a socket closed) and the
+#: refresher's re-plan: see ``ConnectionPool._replan_soon``.
+REPLAN_DELAY = 0.005
 
 logger = logging.getLogger("smallest_core")
 
@@ -136,10 +141,13 @@ class ConnectionPool:
         self._conns: list[StreamConnection] = []
         self._opening = 0
         self._changed = asyncio.Condition()
+        self._waiting = 0  # callers waiting on _changed for room (see _notify_soon)
+        self._notifying = False  # a notify task is pending
         self._background: set[asyncio.Task[None]] = set()
         self._closing: set[asyncio.Task[None]] = set()  # sockets being closed: awaited
         self._refresher: asyncio.Task[None] | None = None
         self._poke = asyncio.Event()
+        self._replan: asyncio.TimerHandle | None = None  # see _replan_soon
         self._closed = False
         self._listeners: list[
             tuple[
@@ -219,7 +227,7 @@ class ConnectionPool:
         # out: not now, beside this request's first frames (on both ends), when latency
         # counts. With an idle socket left there is no hook at all: nothing runs between
         # the first chunk and the caller but the chunk's own path.
-        last_idle = self.warm_spare and all(c is conn for c in self._idle())
+        last_idle = self.warm_spare and not self._idle_besides(conn)
         utt = conn.utterance(
             request_id,
             options=options or self.options,
@@ -261,6 +269,9 @@ class ConnectionPool:
     async def aclose(self) -> None:
         """Close every socket and stop background work; running utterances end with an error."""
         self._closed = True
+        if self._replan is not None:
+            self._replan.cancel()
+            self._replan = None
         tasks = list(self._background)
         if self._refresher is not None:
             tasks.append(self._refresher)
@@ -299,16 +310,31 @@ class ConnectionPool:
     def _usable(self, request_id: str | None = None) -> StreamConnection | None:
         """The open socket with the fewest utterances that can take one more (and, for a
         retry, has not used ``request_id``: an id is opened at most once per socket, so
-        this also keeps the retry off the socket that just failed it)."""
-        self._prune()
-        candidates = [
-            c
-            for c in self._conns
-            if not (request_id and c.knows(request_id))
-            and c.can_open()
-            and (self.mode != "continuations" or c.active < self.max_per_connection)
-        ]
-        return min(candidates, key=lambda c: c.active, default=None)
+        this also keeps the retry off the socket that just failed it); the first such
+        socket on a tie. Stale sockets are pruned on the way (as :meth:`_prune`).
+
+        One pass over the sockets: every utterance a pool starts comes through here,
+        hundreds at once when a burst of streams starts together.
+        """
+        stale: list[StreamConnection] = []
+        best: StreamConnection | None = None
+        # continuations: room below the per-socket limit; flush mode has no such limit
+        fewest = self.max_per_connection if self.mode == "continuations" else sys.maxsize
+        for conn in self._conns:
+            if self._stale(conn):
+                stale.append(conn)
+                continue
+            active = conn.active
+            if active >= fewest:
+                continue  # full, or no better than the best so far
+            if request_id and conn.knows(request_id):
+                continue
+            if conn.can_open():
+                best, fewest = conn, active
+        for conn in stale:
+            self._conns.remove(conn)
+            self._retire(conn)
+        return best
 
     async def _acquire(self, request_id: str | None = None) -> StreamConnection:
         async with self._changed:
@@ -319,7 +345,11 @@ class ConnectionPool:
                     return conn
                 if self._has_room():
                     return await self._open_locked()
-                await self._changed.wait()  # an utterance finished or a socket closed
+                self._waiting += 1
+                try:
+                    await self._changed.wait()  # an utterance finished or a socket closed
+                finally:
+                    self._waiting -= 1
 
     async def _open_locked(self) -> StreamConnection:
         """Open a socket; called with the condition held (released while connecting)."""
@@ -371,17 +401,44 @@ class ConnectionPool:
         return await self._acquire(request_id)
 
     def _notify_soon(self) -> None:
-        """Wake waiters (an utterance finished on some socket)."""
+        """Wake waiters (an utterance finished on some socket, or a socket closed).
+
+        A task takes the condition and wakes them, only when a caller is waiting for
+        room and no such task is pending already: every utterance that ends comes here,
+        and most of the time nobody waits (that task is then work on the loop for
+        nothing, right when the utterance's caller is being handed its end or error).
+        """
 
         async def notify() -> None:
+            self._notifying = False
             async with self._changed:
                 self._changed.notify_all()
 
         if not self._closed:
-            self._poke.set()  # the refresher re-plans: a socket just became idle
-            self._spawn(notify())
+            self._replan_soon()  # the refresher re-plans: a socket became idle or closed
+            if self._waiting and not self._notifying:
+                self._notifying = True
+                self._spawn(notify())
 
     # -- background upkeep ------------------------------------------------------------
+    def _replan_soon(self) -> None:
+        """Have the refresher re-plan :data:`REPLAN_DELAY` from now, once for every
+        socket event until then.
+
+        A re-plan prunes closed sockets (closing them in the background) and, at rest,
+        opens the warm spare: upkeep that need not run within the very loop steps in
+        which a socket's end or an utterance's completion is being handed to callers
+        (a framework's own task hops follow it there). Coalescing also makes a burst of
+        utterances ending together one re-plan, not one each. Nothing waits on it:
+        acquiring prunes stale sockets itself, and waiters for room are woken at once.
+        """
+        if self._replan is None:
+            self._replan = asyncio.get_running_loop().call_later(REPLAN_DELAY, self._do_replan)
+
+    def _do_replan(self) -> None:
+        self._replan = None
+        self._poke.set()
+
     def _retire(self, conn: StreamConnection) -> None:
         """Close a dropped socket in the background; ``aclose()`` waits for it."""
         task = asyncio.get_running_loop().create_task(conn.aclose())
@@ -397,6 +454,11 @@ class ConnectionPool:
         """Open sockets with no utterance on them."""
         return [c for c in self._conns if not c.closed and c.active == 0]
 
+    def _idle_besides(self, conn: StreamConnection | None = None) -> bool:
+        """Whether an open socket other than ``conn`` has no utterance on it (stops at
+        the first; busy sockets cost one length check)."""
+        return any(c is not conn and not c.active and not c.closed for c in self._conns)
+
     def _has_room(self) -> bool:
         """Whether one more socket may be opened (counting those being opened)."""
         return len(self._conns) + self._opening < self.max_connections
@@ -411,13 +473,13 @@ class ConnectionPool:
         """Open a socket in the background if no idle one is left."""
         if not self.warm_spare or self._closed:
             return
-        if self._idle() or self._opening or not self._has_room():
+        if self._opening or not self._has_room() or self._idle_besides():
             return
 
         async def open_spare() -> None:
             with contextlib.suppress(Exception):  # a spare is best effort
                 async with self._changed:
-                    if self._has_room() and not self._idle():
+                    if self._has_room() and not self._idle_besides():
                         await self._open_locked()
 
         self._spawn(open_spare())

@@ -224,10 +224,14 @@ class Utterance:
         return self
 
     async def __anext__(self) -> AudioChunk | WordTimestamp:
+        # Every audio chunk passes here: identity tests, not a set lookup (an enum
+        # member's hash is a Python call), and no coroutine for an event already queued.
         while True:
-            if self.state in TERMINAL:
+            state = self.state
+            if state is _DONE or state is _CANCELLED or state is _FAILED:  # TERMINAL
                 raise StopAsyncIteration
-            event = await self._next_event()
+            inbox = self._inbox
+            event = inbox.popleft() if inbox else await self._next_event()
             match event:
                 case None:
                     raise StopAsyncIteration
@@ -379,3 +383,6 @@ class Utterance:
 
 #: A loop timer may run up to the clock's resolution early.
 _TIMER_SLACK = 0.001
+
+_DONE, _CANCELLED, _FAILED = UtteranceState.DONE, UtteranceState.CANCELLED, UtteranceState.FAILED
+assert frozenset({_DONE, _CANCELLED, _FAILED}) == TERMINAL

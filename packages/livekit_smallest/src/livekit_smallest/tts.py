@@ -455,18 +455,34 @@ class SynthesizeStream(tts.SynthesizeStream):
         segments: asyncio.Queue[_Segment | None] = asyncio.Queue()
         opened: list[_Segment] = []
         emitted = [0.0]  # seconds of audio pushed by this attempt, across segments
-        tasks = [
-            asyncio.create_task(self._send(segments, opened, emitted), name="smallest-send"),
-            asyncio.create_task(
-                self._receive(segments, output_emitter, emitted), name="smallest-recv"
-            ),
-        ]
+        # Receiving runs in this task, sending beside it; either failing ends the attempt
+        # at once, as a gather() of the two would. Receiving here means an error the
+        # utterance raises (the server closed, the socket dropped) reaches LiveKit in the
+        # loop step after the socket reported it: no task to finish first, no gather()
+        # callback, no wait for tasks already done.
+        this = asyncio.current_task()
+        assert this is not None
+        sender = asyncio.create_task(self._send(segments, opened, emitted), name="smallest-send")
+        interrupt = _Interrupt(this)
+        sender.add_done_callback(interrupt)
         try:
-            await asyncio.gather(*tasks)
+            try:
+                await self._receive(segments, output_emitter, emitted)
+                await sender  # done already: it queued the end of input as its last act
+            except asyncio.CancelledError:
+                failure = _failure(sender)
+                # Ours alone (no barge-in beside it): the sender's error ends the attempt.
+                if interrupt.fired and failure is not None and this.cancelling() == 1:
+                    this.uncancel()
+                    raise failure from failure.__cause__
+                raise
         finally:
+            interrupt.armed = False  # from here on a sender failure interrupts nothing
             for segment in opened:
                 segment.utterance.cancel()  # no-op once it ended; barge-in otherwise
-            await utils.aio.cancel_and_wait(*tasks)
+            if not sender.done():
+                await utils.aio.cancel_and_wait(sender)
+            _failure(sender)  # retrieved: raised above, or superseded by the receiving error
 
     async def _open(self) -> Utterance:
         """Start an utterance on a pooled socket and record acquire time and reuse."""
@@ -584,6 +600,35 @@ class SynthesizeStream(tts.SynthesizeStream):
             output_emitter.end_segment()
             emitted[0] += segment.audio_seconds
             logger.debug("segment done", extra={"smallest": utt.metrics.as_dict()})
+
+
+def _failure(task: asyncio.Task[None]) -> BaseException | None:
+    """The exception ``task`` ended with (marked retrieved), or None (running, done
+    cleanly or cancelled)."""
+    if not task.done() or task.cancelled():
+        return None
+    return task.exception()
+
+
+class _Interrupt:
+    """A stream's sender's done callback: when sending failed (no socket, a refused
+    request) while the stream's task still waits for a segment or for audio, cancel that
+    wait; the task then raises the sender's error (as a gather() of the two would).
+
+    ``armed`` is cleared once the task stops waiting, so a failure reported later can
+    never cancel whatever the task does next (LiveKit's own error handling).
+    """
+
+    def __init__(self, receiver: asyncio.Task[object]) -> None:
+        self.receiver = receiver
+        self.armed = True
+        self.fired = False
+
+    def __call__(self, sender: asyncio.Task[None]) -> None:
+        if self.armed and _failure(sender) is not None:
+            self.armed = False
+            self.fired = True
+            self.receiver.cancel()
 
 
 def _silence(sample_rate: int) -> bytes:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from . import resources, stt_http, stt_ws, tts_http, tts_ws
+from . import control, resources, stt_http, stt_ws, tts_http, tts_ws
 from .faults import FaultKind
 from .state import STATE, ServerState
 
@@ -73,7 +73,7 @@ def _bearer(request: web.Request) -> str | None:
 async def _auth_and_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE]
     is_upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
-    if not is_upgrade:
+    if not is_upgrade and not request.path.startswith(control.CONTROL_PREFIX):
         state.stats.http_requests += 1
         fault = state.faults.take_one(
             FaultKind.HTTP_STATUS, route="http", path=request.path, where=request.path
@@ -107,5 +107,7 @@ def create_app(state: ServerState) -> web.Application:
     resources.add_routes(app)
     stt_ws.add_routes(app)
     stt_http.add_routes(app)
+    if state.config.control:
+        control.add_routes(app)  # benchmarks: faults and the close log from another process
     app.router.add_route("*", "/{tail:.*}", _not_found)
     return app

@@ -229,6 +229,8 @@ class ServerConfig:
             (``RATE_LIMITED``) and close 1008. Sending faster than real time is allowed
             (the docs advise it, STT.md D13) up to that bound.
         stt_max_batch_bytes: largest batch body (413 on ``/stt/``, 400 on the legacy path).
+        control: serve the benchmark control routes under ``/_local/`` (script faults
+            and read the close log from another process; see :mod:`smallest_local.control`).
     """
 
     host: str = "127.0.0.1"
@@ -256,6 +258,7 @@ class ServerConfig:
     stt_max_realtime_factor: float = 50.0
     stt_burst_s: float = 120.0
     stt_max_batch_bytes: int = 250 * 1024 * 1024
+    control: bool = False
 
     def __post_init__(self) -> None:
         if self.stt_dialect not in STT_DIALECTS:

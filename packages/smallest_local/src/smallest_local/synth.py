@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from collections.abc import Iterator
 
 from .config import LatencyModel
 from .engines import Synthesis, ToneEngine
@@ -20,6 +21,7 @@ __all__ = [
     "Pacer",
     "PronunciationIndex",
     "apply_dictionaries",
+    "chunk_views",
     "render",
     "split_chunks",
     "spoken_text",
@@ -144,8 +146,26 @@ async def render(
 
 def split_chunks(pcm: bytes, sample_rate: int, chunk_ms: int) -> list[bytes]:
     """Cut PCM s16le into chunks of ``chunk_ms`` of audio (the last one may be shorter)."""
-    size = max(2, int(sample_rate * max(chunk_ms, 1) / 1000) * 2)
+    size = _chunk_bytes(sample_rate, chunk_ms)
     return [pcm[i : i + size] for i in range(0, len(pcm), size)]
+
+
+def chunk_views(pcm: bytes, sample_rate: int, chunk_ms: int) -> Iterator[memoryview]:
+    """:func:`split_chunks` as views of ``pcm``, not copies, made one at a time.
+
+    A streaming socket keeps each request's whole rendering until its last chunk is
+    sent; copying it into chunks as well doubled the fresh memory every request touches
+    (a page fault per 4 KiB, hundreds of streams starting at once), and a list of views
+    would hold objects for the garbage collector to walk for the whole stream.
+    """
+    size = _chunk_bytes(sample_rate, chunk_ms)
+    view = memoryview(pcm)
+    for i in range(0, len(pcm), size):
+        yield view[i : i + size]
+
+
+def _chunk_bytes(sample_rate: int, chunk_ms: int) -> int:
+    return max(2, int(sample_rate * max(chunk_ms, 1) / 1000) * 2)
 
 
 class Pacer:

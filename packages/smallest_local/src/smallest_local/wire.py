@@ -13,9 +13,11 @@ an integer); no message quotes more than :data:`ECHO_CHARS` characters of user i
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,7 @@ __all__ = [
     "RequestError",
     "TTSRequest",
     "audio_frame",
+    "audio_frames",
     "error_frame",
     "loads_json",
     "parse_request",
@@ -81,7 +84,7 @@ def short(value: Any) -> str:
 def _number(literal: str) -> float | int:
     if len(literal) > MAX_NUMBER_CHARS:
         raise RequestError(f"Invalid JSON: a number has more than {MAX_NUMBER_CHARS} characters.")
-    value = float(literal) if any(c in literal for c in ".eE") else int(literal)
+    value = float(literal) if "." in literal or "e" in literal or "E" in literal else int(literal)
     if isinstance(value, float) and not math.isfinite(value):
         raise RequestError("Invalid JSON: a number is out of range.")
     return value
@@ -140,8 +143,27 @@ def loads_json(raw: str | bytes) -> Any:
         raise RequestError(f"Invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels.") from None
     except ValueError:  # e.g. int() over the interpreter's digit limit
         raise RequestError("Invalid JSON: a number is out of range.") from None
-    _check_tree(value)
+    if not _plainly_within_limits(text):
+        _check_tree(value)
     return value
+
+
+def _plainly_within_limits(text: str) -> bool:
+    """Whether the JSON ``text`` cannot break any limit :func:`_check_tree` checks, read
+    off the text itself (a streaming server parses a frame per request: the walk over
+    every parsed value was most of that cost).
+
+    Each bound is conservative: a value takes at least one character, so no more
+    values than characters; containers cannot nest deeper than there are ``{`` and
+    ``[`` anywhere in the text; and a lone surrogate in a parsed string needs either a
+    ``\\u`` escape or a surrogate in the text. When any bound fails the tree is walked.
+    """
+    return (
+        len(text) <= MAX_JSON_VALUES
+        and text.count("{") + text.count("[") <= MAX_JSON_DEPTH
+        and "\\u" not in text
+        and not _SURROGATE.search(text)
+    )
 
 
 @dataclass(slots=True)
@@ -320,6 +342,24 @@ def audio_frame(head: dict[str, Any], pcm: bytes) -> str:
     return json.dumps(
         {**head, "status": "chunk", "data": {"audio": base64.b64encode(pcm).decode("ascii")}}
     )
+
+
+def audio_frames(head: dict[str, Any]) -> Callable[[bytes | memoryview], str]:
+    """:func:`audio_frame` for one ``head``, as a function of the PCM alone.
+
+    Every chunk of a synthesis carries the same ids, so the JSON around the audio is
+    encoded once; each chunk then costs its base64 and one concatenation, not a
+    ``json.dumps`` that scans the whole base64 text for characters to escape (the
+    base64 alphabet has none). The text is exactly :func:`audio_frame`'s.
+    """
+    template = json.dumps({**head, "status": "chunk", "data": {"audio": ""}})
+    assert template.endswith('""}}'), template
+    prefix, suffix = template[:-3], template[-3:]  # '... "audio": "' and '"}}'
+
+    def frame(pcm: bytes | memoryview) -> str:
+        return prefix + binascii.b2a_base64(pcm, newline=False).decode("ascii") + suffix
+
+    return frame
 
 
 def word_frame(head: dict[str, Any], index: int, word: str, start: float, end: float) -> str:

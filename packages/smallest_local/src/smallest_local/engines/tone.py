@@ -26,6 +26,8 @@ __all__ = ["ToneEngine", "decode_tone", "describe", "tag_value"]
 _COUNTER_MASK = 0x7FFF
 _PAIR_BYTES = 4
 _TOKEN = re.compile(r"\S+")
+#: Every counter value once, in order: the counter column is copied from it.
+_CYCLE = np.arange(_COUNTER_MASK + 1, dtype="<i2")
 
 
 def tag_value(tag: str) -> int:
@@ -114,9 +116,16 @@ class ToneEngine:
         tokens = _TOKEN.findall(text)
         per_word = self.pairs_per_word(sample_rate, speed)
         pairs = per_word * len(tokens)
-        samples = np.empty(2 * pairs, dtype="<i2")
-        samples[0::2] = tag_value(tag)
-        samples[1::2] = (np.arange(pairs, dtype=np.int64) + first_pair) & _COUNTER_MASK
+        # One row per pair; the counters are copied from one precomputed cycle, with no
+        # temporary array (a server starting hundreds of streams at once renders them
+        # all in one burst, where each allocation and pass shows).
+        samples = np.empty((pairs, 2), dtype="<i2")
+        samples[:, 0] = tag_value(tag)
+        done, start = 0, first_pair & _COUNTER_MASK
+        while done < pairs:
+            take = min(pairs - done, _CYCLE.size - start)
+            samples[done : done + take, 1] = _CYCLE[start : start + take]
+            done, start = done + take, 0
         word_samples = 2 * per_word
         words = [
             WordTiming(
