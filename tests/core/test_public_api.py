@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ast
-import gc
 from pathlib import Path
 
 import smallest_core
+from tests.support.source import parse
 
 EXPECTED_ALL = {
     # options and protocol (sans-I/O)
@@ -52,21 +52,6 @@ def test_public_classes_and_functions_report_the_package():
 
 def test_timeout_error_is_also_the_builtin():
     assert issubclass(smallest_core.RequestTimeoutError, TimeoutError)
-
-
-def parse(source: str) -> ast.Module:
-    """``ast.parse`` with the cyclic GC paused: on CPython 3.11 (seen on 3.11.7), a
-    collection that runs Python code mid-parse (here an earlier test's leaked asyncio Task
-    logging "exception was never retrieved") can make the parse raise ``SystemError: AST
-    constructor recursion depth mismatch`` (cf. python/cpython#106905), whichever test
-    leaked it."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return ast.parse(source)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def test_sans_io_modules_do_not_import_the_transports():

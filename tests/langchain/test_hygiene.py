@@ -25,6 +25,7 @@ from langchain_smallest import (
 )
 from smallest_core import codec, stt_wire  # the test may read them; the adapter may not
 from smallest_local import Server
+from tests.support.source import parse
 
 PACKAGE = Path(langchain_smallest.__file__).parent
 SOURCES = sorted(PACKAGE.glob("*.py"))
@@ -80,7 +81,7 @@ def string_constants(tree: ast.AST) -> list[tuple[int, str]]:
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
 def test_imports_only_the_core_top_level(source: Path):
-    tree = ast.parse(source.read_text())
+    tree = parse(source.read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -98,7 +99,7 @@ def test_imports_only_the_core_top_level(source: Path):
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
 def test_no_wire_literal_and_no_sleep(source: Path):
-    tree = ast.parse(source.read_text())
+    tree = parse(source.read_text())
     wire = wire_literals()
     assert {"context_id", "status", "continue", "Authorization"} <= wire  # the scan is real
     for lineno, value in string_constants(tree):

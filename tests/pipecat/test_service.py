@@ -16,6 +16,7 @@ import pipecat_smallest
 from pipecat_smallest import SmallestHttpTTSService, SmallestTTSService
 from smallest_core import AuthenticationError, InvalidOptionError
 from tests.support.pipecat import running
+from tests.support.source import parse
 
 PACKAGE = Path(pipecat_smallest.__file__).parent
 
@@ -151,7 +152,7 @@ FORBIDDEN_MODULES = {"websockets", "httpx", "aiohttp", "json"}
 def _sources() -> list[tuple[Path, ast.Module]]:
     files = sorted(PACKAGE.glob("*.py"))
     assert {p.name for p in files} >= {"__init__.py", "tts.py", "stt.py", "_errors.py", "log.py"}
-    return [(p, ast.parse(p.read_text())) for p in files]
+    return [(p, parse(p.read_text())) for p in files]
 
 
 def _docstrings(tree: ast.Module) -> set[int]:
