@@ -94,3 +94,25 @@ def test_loads_json_refuses_exactly_what_the_tree_walk_refuses(
     for value in (tree, functools.reduce(lambda v, _: [v], range(nest), tree)):
         text = json.dumps(value, ensure_ascii=ascii_only)
         assert _verdict(text, walk=False) == _verdict(text, walk=True)
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 24000, 44100])
+@pytest.mark.parametrize("first_pair", [0, 5, 32700, 40000])
+@pytest.mark.parametrize("words", [0, 1, 15])
+@pytest.mark.parametrize("chunk", [2, 6, 882, 960, 1763, 4800])
+def test_tone_stream_chunks_are_the_synthesis_sliced(
+    rate: int, first_pair: int, words: int, chunk: int
+) -> None:
+    """The WS path renders tone audio a chunk at a time (``synthesize(lazy=True)``): byte
+    for byte the whole synthesis cut into chunks, with the same words and duration."""
+    engine = ToneEngine()
+    text = " ".join(["word"] * words)
+    whole = engine.synthesize(text, voice_id="v", sample_rate=rate, tag="t", first_pair=first_pair)
+    stream = engine.synthesize(
+        text, voice_id="v", sample_rate=rate, tag="t", first_pair=first_pair, lazy=True
+    )
+    pieces = [bytes(c) for c in stream.chunks(chunk)]
+    assert pieces == [whole.pcm[i : i + chunk] for i in range(0, len(whole.pcm), chunk)]
+    assert [bytes(c) for c in whole.chunks(chunk)] == pieces
+    assert stream.duration == whole.duration
+    assert stream.words == whole.words

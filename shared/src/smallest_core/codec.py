@@ -147,7 +147,12 @@ def ws_url(base: str = DEFAULT_WS_BASE, timeout_s: int | None = None) -> str:
 def _dumps(payload: dict[str, Any]) -> str:
     # ensure_ascii: a lone surrogate in user text becomes an escape instead of a frame
     # that cannot be encoded as UTF-8 at send time.
-    return json.dumps(payload, separators=(",", ":"))
+    return _encode_json(payload)
+
+
+#: ``json.dumps(payload, separators=(",", ":"))``'s encoder, built once (dumps builds
+#: a fresh JSONEncoder per call whenever an argument is given): every frame we send.
+_encode_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _base(opts: TTSOptions, text: str) -> dict[str, Any]:

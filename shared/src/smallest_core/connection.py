@@ -278,10 +278,15 @@ class StreamConnection:
         await self._write()
 
     def detach(self, utt: Utterance) -> None:
-        """``utt`` no longer listens here (it finished, was cancelled or moved on)."""
+        """``utt`` no longer listens here (it finished, was cancelled or moved on).
+
+        Tells ``on_idle`` once per utterance that leaves (an utterance that finishes is
+        detached by the reader and again by itself): a pool wakes one waiter per place
+        freed.
+        """
         if self._utterances.get(utt.request_id) is utt:
             del self._utterances[utt.request_id]
-        self._notify_idle()
+            self._notify_idle()
 
     async def send(
         self, request_id: str, action: Action, text: str = "", *, flush: bool = False

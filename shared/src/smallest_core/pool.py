@@ -143,6 +143,7 @@ class ConnectionPool:
         self._changed = asyncio.Condition()
         self._waiting = 0  # callers waiting on _changed for room (see _notify_soon)
         self._notifying = False  # a notify task is pending
+        self._freed = 0  # socket events since, each worth one wake-up (see _notify_soon)
         self._background: set[asyncio.Task[None]] = set()
         self._closing: set[asyncio.Task[None]] = set()  # sockets being closed: awaited
         self._refresher: asyncio.Task[None] | None = None
@@ -348,6 +349,12 @@ class ConnectionPool:
                 self._waiting += 1
                 try:
                     await self._changed.wait()  # an utterance finished or a socket closed
+                except BaseException:
+                    # Leaving (cancelled, timed out): a wake-up meant for room this
+                    # caller will not take must not be lost; pass one on (a waiter woken
+                    # for nothing only looks again). The condition is held again here.
+                    self._changed.notify(1)
+                    raise
                 finally:
                     self._waiting -= 1
 
@@ -377,7 +384,10 @@ class ConnectionPool:
             self._opening -= 1
         self._conns.append(conn)
         self.connections_opened += 1
-        self._changed.notify_all()
+        # As many waiters as the new socket has room for, not all of them: hundreds of
+        # callers starting at once wait here while the pool opens its sockets, and each
+        # wake-up re-checks every socket.
+        self._changed.notify(self.max_per_connection if self.mode == "continuations" else 1)
         for on_open, _ in list(self._listeners):
             if on_open is not None:
                 on_open(conn)
@@ -403,22 +413,29 @@ class ConnectionPool:
     def _notify_soon(self) -> None:
         """Wake waiters (an utterance finished on some socket, or a socket closed).
 
-        A task takes the condition and wakes them, only when a caller is waiting for
-        room and no such task is pending already: every utterance that ends comes here,
-        and most of the time nobody waits (that task is then work on the loop for
-        nothing, right when the utterance's caller is being handed its end or error).
+        A task takes the condition and wakes one waiter per event, only when a caller is
+        waiting for room, one task for all events until it runs: every utterance that
+        ends comes here, and most of the time nobody waits (a task is then work on the
+        loop for nothing, right when the utterance's caller is being handed its end or
+        error).
         """
 
         async def notify() -> None:
-            self._notifying = False
             async with self._changed:
-                self._changed.notify_all()
+                freed, self._freed = self._freed, 0
+                self._notifying = False
+                self._changed.notify(freed)
 
         if not self._closed:
             self._replan_soon()  # the refresher re-plans: a socket became idle or closed
-            if self._waiting and not self._notifying:
-                self._notifying = True
-                self._spawn(notify())
+            if self._waiting:
+                # One waiter per event: an utterance that left frees one place; a socket
+                # that closed makes room for one more socket (whoever opens it wakes as
+                # many as it holds).
+                self._freed += 1
+                if not self._notifying:
+                    self._notifying = True
+                    self._spawn(notify())
 
     # -- background upkeep ------------------------------------------------------------
     def _replan_soon(self) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Iterator
 
 from .config import LatencyModel
 from .engines import Synthesis, ToneEngine
+from .engines.tone import ToneStream
 from .state import ServerState
 from .wire import RequestError, TTSRequest
 
@@ -21,8 +21,9 @@ __all__ = [
     "Pacer",
     "PronunciationIndex",
     "apply_dictionaries",
-    "chunk_views",
+    "chunk_bytes",
     "render",
+    "render_stream",
     "split_chunks",
     "spoken_text",
     "too_long_after_dictionaries",
@@ -140,31 +141,47 @@ async def render(
         "tag": tag,
     }
     if isinstance(state.engine, ToneEngine):  # microseconds: a thread hop would cost more
-        return state.engine.synthesize(spoken, first_pair=samples_before // 2, **kwargs)  # type: ignore[arg-type]
+        return state.engine.synthesize(
+            spoken,
+            voice_id=req.voice_id,
+            sample_rate=req.sample_rate,
+            speed=req.speed,
+            language=req.language,
+            tag=tag,
+            first_pair=samples_before // 2,
+        )
     return await asyncio.to_thread(state.engine.synthesize, spoken, **kwargs)  # type: ignore[arg-type]
+
+
+async def render_stream(
+    state: ServerState, spoken: str, req: TTSRequest, tag: str, *, samples_before: int = 0
+) -> Synthesis | ToneStream:
+    """:func:`render` for a streaming socket: the tone engine renders each chunk as it
+    is sent (``synthesize(..., lazy=True)``); other engines render it all, streamed as
+    views. Either way the result gives ``chunks(chunk_bytes)``, ``words`` and
+    ``duration``."""
+    if isinstance(state.engine, ToneEngine):
+        return state.engine.synthesize(
+            spoken,
+            voice_id=req.voice_id,
+            sample_rate=req.sample_rate,
+            speed=req.speed,
+            language=req.language,
+            tag=tag,
+            first_pair=samples_before // 2,
+            lazy=True,
+        )
+    return await render(state, spoken, req, tag, samples_before=samples_before)
 
 
 def split_chunks(pcm: bytes, sample_rate: int, chunk_ms: int) -> list[bytes]:
     """Cut PCM s16le into chunks of ``chunk_ms`` of audio (the last one may be shorter)."""
-    size = _chunk_bytes(sample_rate, chunk_ms)
+    size = chunk_bytes(sample_rate, chunk_ms)
     return [pcm[i : i + size] for i in range(0, len(pcm), size)]
 
 
-def chunk_views(pcm: bytes, sample_rate: int, chunk_ms: int) -> Iterator[memoryview]:
-    """:func:`split_chunks` as views of ``pcm``, not copies, made one at a time.
-
-    A streaming socket keeps each request's whole rendering until its last chunk is
-    sent; copying it into chunks as well doubled the fresh memory every request touches
-    (a page fault per 4 KiB, hundreds of streams starting at once), and a list of views
-    would hold objects for the garbage collector to walk for the whole stream.
-    """
-    size = _chunk_bytes(sample_rate, chunk_ms)
-    view = memoryview(pcm)
-    for i in range(0, len(pcm), size):
-        yield view[i : i + size]
-
-
-def _chunk_bytes(sample_rate: int, chunk_ms: int) -> int:
+def chunk_bytes(sample_rate: int, chunk_ms: int) -> int:
+    """Bytes of PCM s16le in one chunk of ``chunk_ms`` at ``sample_rate`` (at least 2)."""
     return max(2, int(sample_rate * max(chunk_ms, 1) / 1000) * 2)
 
 

@@ -49,7 +49,7 @@ from aiohttp import WSMsgType, web
 
 from .faults import CONNECTION_KINDS, SYNTHESIS_KINDS, Fault, FaultKind
 from .state import STATE, ServerState
-from .synth import Pacer, chunk_views, render, spoken_text, too_long_after_dictionaries
+from .synth import Pacer, chunk_bytes, render_stream, spoken_text, too_long_after_dictionaries
 from .tts_http import LIVE_PATH, check_references, reset_connection
 from .wire import (
     RequestError,
@@ -654,10 +654,12 @@ class Session:
         try:
             pacer = Pacer(state.latency)
             tag = req.client_id or request.server_request_id
-            synthesis = await render(state, spoken, req, tag, samples_before=request.samples_sent)
+            synthesis = await render_stream(
+                state, spoken, req, tag, samples_before=request.samples_sent
+            )
             head = self._ids(request.server_request_id, req)
             audio_frame = audio_frames(head)
-            chunks = chunk_views(synthesis.pcm, req.sample_rate, state.latency.chunk_ms)
+            chunks = synthesis.chunks(chunk_bytes(req.sample_rate, state.latency.chunk_ms))
             words = list(synthesis.words) if req.word_timestamps else []
             offset = request.audio_seconds
             chunk_end = offset

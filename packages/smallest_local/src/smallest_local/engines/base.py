@@ -8,6 +8,7 @@ in one place (``smallest_local.tts``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -39,6 +40,16 @@ class Synthesis:
     def duration(self) -> float:
         """Audio length in seconds."""
         return len(self.pcm) / 2 / self.sample_rate
+
+    def chunks(self, chunk_bytes: int) -> Iterator[memoryview]:
+        """The PCM in pieces of ``chunk_bytes`` (the last may be shorter): views, made one
+        at a time, not copies (a streaming socket holds the whole rendering until its
+        last chunk is sent anyway)."""
+        if chunk_bytes <= 0:
+            raise ValueError(f"chunk_bytes must be positive, got {chunk_bytes}")
+        view = memoryview(self.pcm)
+        for i in range(0, len(self.pcm), chunk_bytes):
+            yield view[i : i + chunk_bytes]
 
 
 class Engine(Protocol):

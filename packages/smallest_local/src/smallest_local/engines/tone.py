@@ -16,18 +16,22 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
 
 from smallest_local.engines.base import Synthesis, WordTiming
 
-__all__ = ["ToneEngine", "decode_tone", "describe", "tag_value"]
+__all__ = ["ToneEngine", "ToneStream", "decode_tone", "describe", "tag_value"]
 
 _COUNTER_MASK = 0x7FFF
 _PAIR_BYTES = 4
 _TOKEN = re.compile(r"\S+")
-#: Every counter value once, in order: the counter column is copied from it.
-_CYCLE = np.arange(_COUNTER_MASK + 1, dtype="<i2")
+#: Every counter value once, in order, each in the high half of a little-endian uint32
+#: (the odd sample of a pair; the tag is OR-ed into the low half, the even sample).
+_CYCLE = np.arange(_COUNTER_MASK + 1, dtype="<u4") << 16
 
 
 def tag_value(tag: str) -> int:
@@ -93,6 +97,34 @@ class ToneEngine:
         """Whole sample pairs one word lasts at this rate and speed (at least one)."""
         return max(1, round(self.word_ms / 1000 / speed * sample_rate / 2))
 
+    @overload
+    def synthesize(
+        self,
+        text: str,
+        *,
+        voice_id: str,
+        sample_rate: int,
+        speed: float = ...,
+        language: str | None = ...,
+        tag: str = ...,
+        first_pair: int = ...,
+        lazy: Literal[False] = ...,
+    ) -> Synthesis: ...
+
+    @overload
+    def synthesize(
+        self,
+        text: str,
+        *,
+        voice_id: str,
+        sample_rate: int,
+        speed: float = ...,
+        language: str | None = ...,
+        tag: str = ...,
+        first_pair: int = ...,
+        lazy: Literal[True],
+    ) -> ToneStream: ...
+
     def synthesize(
         self,
         text: str,
@@ -103,11 +135,17 @@ class ToneEngine:
         language: str | None = None,
         tag: str = "",
         first_pair: int = 0,
-    ) -> Synthesis:
+        lazy: bool = False,
+    ) -> Synthesis | ToneStream:
         """Tone audio for ``text`` marked with ``tag``; ``voice_id``/``language`` are unused.
 
         ``first_pair`` starts the counter there, so a request synthesized in several
         releases (continuations, §12) still reads as one contiguous run.
+
+        ``lazy=True``: the same audio, words and duration as a :class:`ToneStream`,
+        rendered a chunk at a time as a streaming socket sends it (a server streaming to
+        hundreds of sockets held every request's whole rendering, touching fresh memory
+        for all of it when they started together).
         """
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
@@ -115,24 +153,82 @@ class ToneEngine:
             raise ValueError(f"speed must be positive, got {speed}")
         tokens = _TOKEN.findall(text)
         per_word = self.pairs_per_word(sample_rate, speed)
-        pairs = per_word * len(tokens)
-        # One row per pair; the counters are copied from one precomputed cycle, with no
-        # temporary array (a server starting hundreds of streams at once renders them
-        # all in one burst, where each allocation and pass shows).
-        samples = np.empty((pairs, 2), dtype="<i2")
-        samples[:, 0] = tag_value(tag)
-        done, start = 0, first_pair & _COUNTER_MASK
-        while done < pairs:
-            take = min(pairs - done, _CYCLE.size - start)
-            samples[done : done + take, 1] = _CYCLE[start : start + take]
-            done, start = done + take, 0
-        word_samples = 2 * per_word
-        words = [
-            WordTiming(
-                word=token,
-                start=i * word_samples / sample_rate,
-                end=(i + 1) * word_samples / sample_rate,
-            )
-            for i, token in enumerate(tokens)
+        stream = ToneStream(
+            sample_rate=sample_rate,
+            tag_value=tag_value(tag),
+            first_pair=first_pair,
+            pairs=per_word * len(tokens),
+            tokens=tuple(tokens),
+            pairs_per_word=per_word,
+        )
+        if lazy:
+            return stream
+        pcm = _render(stream.tag_value, first_pair, stream.pairs)
+        return Synthesis(pcm=pcm, sample_rate=sample_rate, words=stream.words)
+
+
+@dataclass(frozen=True, slots=True)
+class ToneStream:
+    """A tone synthesis not rendered yet (``ToneEngine.synthesize(..., lazy=True)``):
+    :meth:`chunks` renders each piece on demand.
+
+    Attributes:
+        sample_rate: the audio's rate.
+        tag_value: the request's value in every even sample (:func:`tag_value`).
+        first_pair: the counter of the first pair.
+        pairs: how many sample pairs the whole synthesis has.
+        tokens: the words spoken, verbatim.
+        pairs_per_word: each word's length in pairs.
+    """
+
+    sample_rate: int
+    tag_value: int
+    first_pair: int
+    pairs: int
+    tokens: tuple[str, ...]
+    pairs_per_word: int
+
+    @property
+    def duration(self) -> float:
+        """Audio length in seconds (as :attr:`Synthesis.duration`)."""
+        return 2 * self.pairs / self.sample_rate
+
+    @property
+    def words(self) -> list[WordTiming]:
+        """Each word's timing, as :meth:`ToneEngine.synthesize` reports it."""
+        word_samples = 2 * self.pairs_per_word
+        rate = self.sample_rate
+        return [
+            WordTiming(word=token, start=i * word_samples / rate, end=(i + 1) * word_samples / rate)
+            for i, token in enumerate(self.tokens)
         ]
-        return Synthesis(pcm=samples.tobytes(), sample_rate=sample_rate, words=words)
+
+    def chunks(self, chunk_bytes: int) -> Iterator[bytes]:
+        """The PCM in pieces of ``chunk_bytes`` (the last may be shorter), each rendered
+        when asked for: byte for byte what slicing :meth:`ToneEngine.synthesize`'s PCM
+        gives."""
+        if chunk_bytes <= 0:
+            raise ValueError(f"chunk_bytes must be positive, got {chunk_bytes}")
+        total = _PAIR_BYTES * self.pairs
+        for start in range(0, total, chunk_bytes):
+            end = min(start + chunk_bytes, total)
+            first = start // _PAIR_BYTES
+            count = -(-end // _PAIR_BYTES) - first  # pairs covering [start, end)
+            pcm = _render(self.tag_value, self.first_pair + first, count)
+            skip = start - first * _PAIR_BYTES
+            yield pcm if skip == 0 and len(pcm) == end - start else pcm[skip : skip + end - start]
+
+
+def _render(tag: int, first_pair: int, pairs: int) -> bytes:
+    """``pairs`` sample pairs: ``tag`` in the even samples, the counter from
+    ``first_pair`` on (wrapping at 32768) in the odd ones."""
+    # A pair is one little-endian uint32: the tag in its low half (the even sample), the
+    # counter in its high half; so a run of pairs is a slice of the precomputed counter
+    # cycle OR-ed with the tag, written once into the result (called per chunk sent).
+    out = np.empty(pairs, dtype="<u4")
+    done, start = 0, first_pair & _COUNTER_MASK
+    while done < pairs:
+        take = min(pairs - done, _CYCLE.size - start)
+        np.bitwise_or(_CYCLE[start : start + take], tag, out=out[done : done + take])
+        done, start = done + take, 0
+    return out.tobytes()
