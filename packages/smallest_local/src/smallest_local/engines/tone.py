@@ -203,20 +203,33 @@ class ToneStream:
             for i, token in enumerate(self.tokens)
         ]
 
-    def chunks(self, chunk_bytes: int) -> Iterator[bytes]:
-        """The PCM in pieces of ``chunk_bytes`` (the last may be shorter), each rendered
-        when asked for: byte for byte what slicing :meth:`ToneEngine.synthesize`'s PCM
-        gives."""
+    def chunks(self, chunk_bytes: int) -> Iterator[memoryview]:
+        """The PCM in pieces of ``chunk_bytes`` (the last may be shorter), rendered as
+        they are asked for: byte for byte what slicing :meth:`ToneEngine.synthesize`'s
+        PCM gives.
+
+        Rendered in blocks of whole chunks, about :data:`_BLOCK_BYTES` at a time (the
+        per-call cost of numpy, paid per block, not per chunk; a block's memory is
+        reused once its chunks are sent).
+        """
         if chunk_bytes <= 0:
             raise ValueError(f"chunk_bytes must be positive, got {chunk_bytes}")
         total = _PAIR_BYTES * self.pairs
-        for start in range(0, total, chunk_bytes):
-            end = min(start + chunk_bytes, total)
-            first = start // _PAIR_BYTES
-            count = -(-end // _PAIR_BYTES) - first  # pairs covering [start, end)
-            pcm = _render(self.tag_value, self.first_pair + first, count)
-            skip = start - first * _PAIR_BYTES
-            yield pcm if skip == 0 and len(pcm) == end - start else pcm[skip : skip + end - start]
+        block = chunk_bytes * max(1, _BLOCK_BYTES // chunk_bytes)
+        for block_start in range(0, total, block):
+            block_end = min(block_start + block, total)
+            first = block_start // _PAIR_BYTES
+            count = -(-block_end // _PAIR_BYTES) - first  # pairs covering the block
+            skip = block_start - first * _PAIR_BYTES
+            view = memoryview(_render(self.tag_value, self.first_pair + first, count))
+            view = view[skip : skip + block_end - block_start]
+            for start in range(0, len(view), chunk_bytes):
+                yield view[start : start + chunk_bytes]
+
+
+#: How much tone audio :meth:`ToneStream.chunks` renders at once (under glibc's
+#: default mmap threshold, so blocks come from, and go back to, the heap).
+_BLOCK_BYTES = 64 * 1024
 
 
 def _render(tag: int, first_pair: int, pairs: int) -> bytes:
