@@ -222,7 +222,8 @@ async def scale(
     #     event loop: tasks, timers (a pacing timer/chunk) 13 %    33 %
     #     socket send (one syscall per chunk frame)        20 %    18 %
     #     chunk frame: base64 + JSON                       27 %    17 %
-    #     the TTS handler's per-chunk Python               13 %    20 %
+    #     the TTS handler's per-chunk Python + its send    13 %    14 %
+    #     aiohttp's WebSocket writer and reader             5 %     7 %
     #     tone rendering                                   21 %     7 %
     # What changed the shares: the client's strict base64 goes through the lenient
     # decoder and a length check; pool acquisition is one pass; an ending utterance no
