@@ -204,26 +204,45 @@ async def scale(
     Levels: a level passes when every utterance got its 3 s and p99 <= 20 ms; failed
     utterances are counted by error type.
     """
-    # Profile (cProfile, `bench/core.py --profile-scale 250`, once, on the shared 2-core
-    # machine with other jobs running, load ~3.5): the client spent 8.5 s (profiled) on
-    # 36,759 WebSocket frames, 27,447 of them audio chunks yielded; 6.6 s of it inside
-    # transport.data_received, ~180 us per frame under the profiler (unprofiled, a level
-    # of 250 took 1.5 s of client CPU for 37,500 chunks: ~40 us per chunk, all included).
-    # Shares of the client's total:
-    #   websockets' sans-I/O frame parser (protocol.parse, frames.parse, streams.read_exact,
-    #     recv_frame; 4 read_exact generator steps per frame)          2.05 s  24 %
-    #   JSON parse of the chunk frame (codec.parse_frame, self time)   0.90 s  11 %
-    #   base64 decode (binascii.a2b_base64 + codec._b64)               0.75 s   9 %
-    #   routing: connection._on_message/_dispatch, protocol._route and
-    #     _on_timeline, transport._frame/_deliver (self times)         1.8 s   21 %
-    #   hand-over to the caller: utterance.deliver/_put/_on_audio_out,
-    #     metrics.on_audio                                             0.55 s   6 %
-    #   the consumer side: Utterance.__anext__ + this bench's loop      1.5 s   18 %
-    #   event loop: epoll 0.23 s, socket recv 0.12 s                   0.35 s   4 %
-    #   (the rest, ~7 %: pool, sends, enum look-ups, the utterances' start)
-    # websockets' parser and the core's routing are the two big items; base64 and JSON
-    # together are ~20 %. Under the profiler the client fell behind at 250 streams (not
-    # every utterance completed); unprofiled it completes 250 at once on this machine.
+    # Where the time goes at N=500 (synchronized starts), both processes sampled with
+    # py-spy during one level (CPU samples, idle excluded; shares of each process's own
+    # time; the shared 2-core machine had other jobs running), before this round of work
+    # (d63bb3f) and after it:
+    #                                                    before   after
+    #   client (this process)
+    #     base64 decode of the audio (binascii)            15 %    27 %
+    #     routing: transport, connection, protocol         15 %    14 %
+    #     JSON parse of the chunk frame                     7 %    12 %
+    #     websockets' sans-I/O frame parser                15 %    11 %
+    #     event loop: tasks, timers, handles               18 %    11 %
+    #     utterance hand-over + consumer iteration          9 %     9 %
+    #     socket reads                                      8 %     7 %
+    #     pool and request frames (utterance starts)        8 %     2 %
+    #   server (smallest-local, its own process)
+    #     event loop: tasks, timers (a pacing timer/chunk) 13 %    33 %
+    #     socket send (one syscall per chunk frame)        20 %    18 %
+    #     chunk frame: base64 + JSON                       27 %    17 %
+    #     the TTS handler's per-chunk Python + its send    13 %    14 %
+    #     aiohttp's WebSocket writer and reader             5 %     7 %
+    #     tone rendering                                   21 %     7 %
+    # What changed the shares: the client's strict base64 goes through the lenient
+    # decoder and a length check; pool acquisition is one pass; an ending utterance no
+    # longer spawns a notify task nor pokes the refresher. The server builds chunk frames
+    # from a per-synthesis template (no json.dumps over 6 KB of base64), writes without
+    # the write-timeout timer and lock when the write cannot wait, renders tone audio a
+    # block at a time as it is sent (it rendered every request's whole audio at once:
+    # ~30,000 page faults when 500 started together), freezes its start-up heap out of
+    # the collector's way, and parses request frames without walking them.
+    # Per chunk, what is left is mostly C (base64, JSON, the socket calls) and asyncio's
+    # own per-event machinery on both sides: the server now spends more on its pacing
+    # timers than on anything else. CPU per level in the same time window, alternating
+    # before/after (3 rounds each, load 3-4.7 from other jobs): N=500 sync client 1.61 ->
+    # 1.41 s, server 1.93 -> 1.27 s; spread client 1.54 -> 1.25 s, server 1.82 -> 1.07 s.
+    # The p99 that remains over 20 ms comes from the start: the lateness of the 2nd and
+    # 3rd chunks (500 requests, their renders and 30 handshakes all in the first ~100 ms)
+    # and from CPU the other jobs take; from the 4th chunk on, p99 stays 1-3 ms at 500
+    # when the machine is quiet. `--profile-scale N` shows the client's side in cProfile
+    # (which weighs Python calls more than C: base64 17 %, routing 18 % there).
 
     lateness: list[float] = []
     cpu0 = time.process_time()
