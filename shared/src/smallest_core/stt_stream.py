@@ -31,8 +31,9 @@ import contextlib
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Protocol, cast
+from typing import Generic, Protocol, TypeVar, cast
 
 from . import transport
 from .classify import error_from_close
@@ -62,6 +63,8 @@ __all__ = ["OpenSocket", "STTSocket", "Transcriber", "open_websocket"]
 
 logger = logging.getLogger("smallest_core")
 
+_T = TypeVar("_T")
+
 #: D22: how long ``end()`` waits for the ``is_last`` final by default.
 END_TIMEOUT_S = 5.0
 #: D2: LiveKit's keepalive period on the public gateway.
@@ -89,12 +92,53 @@ class STTSocket(Protocol):
 OpenSocket = Callable[[str, Mapping[str, str], float], Awaitable[STTSocket]]
 
 
-class _TransportSocket:
-    """:class:`STTSocket` over the core transport (:mod:`smallest_core.transport`):
-    its callbacks feed a queue that :meth:`recv` reads."""
+class _Mailbox(Generic[_T]):
+    """An unbounded FIFO between the callbacks and tasks of one event loop: asyncio.Queue's
+    ``put_nowait`` and ``get`` without its bookkeeping (``maxsize``, ``task_done``,
+    ``join``), for the per-message path. A getter cancelled after it was woken passes the
+    wake-up on, as asyncio.Queue does."""
+
+    __slots__ = ("_getters", "_items")
 
     def __init__(self) -> None:
-        self._inbox: asyncio.Queue[str | bytes | Closed] = asyncio.Queue()
+        self._items: deque[_T] = deque()
+        self._getters: deque[asyncio.Future[None]] = deque()
+
+    def put_nowait(self, item: _T) -> None:
+        self._items.append(item)
+        self._wake()
+
+    def _wake(self) -> None:
+        getters = self._getters
+        while getters:
+            getter = getters.popleft()
+            if not getter.done():
+                getter.set_result(None)
+                return
+
+    async def get(self) -> _T:
+        items = self._items
+        while not items:
+            getter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._getters.append(getter)
+            try:
+                await getter
+            except BaseException:
+                getter.cancel()  # a no-op once woken
+                with contextlib.suppress(ValueError):
+                    self._getters.remove(getter)
+                if items and not getter.cancelled():
+                    self._wake()  # woken, then cancelled: the item is another getter's
+                raise
+        return items.popleft()
+
+
+class _TransportSocket:
+    """:class:`STTSocket` over the core transport (:mod:`smallest_core.transport`):
+    its callbacks feed a mailbox that :meth:`recv` reads."""
+
+    def __init__(self) -> None:
+        self._inbox: _Mailbox[str | bytes | Closed] = _Mailbox()
         self._ws: WebSocket | None = None
 
     def on_message(self, message: str | bytes) -> None:
@@ -244,7 +288,7 @@ class Transcriber:
         )
         self._attempts = Attempts(self.retry, time.monotonic(), what="transcription")
         self._socket: STTSocket | None = None
-        self._queue: asyncio.Queue[STTEvent | object] = asyncio.Queue()
+        self._queue: _Mailbox[STTEvent | object] = _Mailbox()
         self._done = asyncio.Event()
         self._write_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
