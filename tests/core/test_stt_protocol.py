@@ -382,6 +382,39 @@ class TestErrors:
         [event] = drive(proto, bad)
         assert isinstance(event.error, ProtocolError) and "unparseable frame" in str(event.error)
 
+    def test_word_numbers_ints_become_floats_and_the_rest_is_refused(self):
+        [event] = drive(
+            STTProtocol(STTOptions()),
+            final("x", words=[word(start=0, end=1, confidence=1, speaker=2, speaker_confidence=0)]),
+        )
+        [got] = event.words
+        assert got == Word(
+            word="x", start=0.0, end=1.0, confidence=1.0, speaker="2", speaker_confidence=0.0
+        )
+        assert all(type(v) is float for v in (got.start, got.end, got.confidence))
+        assert type(got.speaker_confidence) is float
+
+    @pytest.mark.parametrize(
+        ("fields", "why"),
+        [
+            ({"start": True}, "a word's start/end are not finite numbers"),
+            ({"end": None}, "a word's start/end are not finite numbers"),
+            ({"word": 3, "start": "0"}, "a word has no word string"),  # text is checked first
+            ({"confidence": False}, "confidence is not a finite number"),
+            ({"speaker_confidence": "1"}, "speaker_confidence is not a finite number"),
+            ({"speaker": True}, "speaker is neither an integer nor a string"),
+        ],
+    )
+    def test_bad_word_fields_say_which(self, fields, why):
+        with pytest.raises(ProtocolError, match=why):
+            parse_stt_frame(final("x", words=[word(**fields)]))
+
+    @pytest.mark.parametrize("where", ["start", "end", "confidence", "speaker_confidence"])
+    def test_non_finite_word_numbers_are_refused(self, where):
+        raw = final("x", words=[word(**{where: 0.5})]).replace("0.5", "Infinity")
+        with pytest.raises(ProtocolError, match=r"not a finite number|not finite numbers"):
+            parse_stt_frame(raw)
+
     def test_binary_frame_is_a_protocol_error(self):
         proto = STTProtocol(STTOptions())
         proto.receive_bytes(b"\x00\x01")

@@ -22,7 +22,13 @@ from smallest_core.errors import (
 from smallest_core.stt_events import FinalTranscript, InterimTranscript, SpeechEnded, SpeechStarted
 from smallest_core.stt_options import STTOptions
 from smallest_core.stt_protocol import STTState
-from smallest_core.stt_stream import STTSocket, Transcriber, _TransportSocket, open_websocket
+from smallest_core.stt_stream import (
+    STTSocket,
+    Transcriber,
+    _Mailbox,
+    _TransportSocket,
+    open_websocket,
+)
 from smallest_local import Server
 from smallest_local.engines import ToneEngine, tone_word
 
@@ -421,6 +427,50 @@ class TestBackPressure:
         assert ws.log == [(frame, False), ('{"type":"finalize"}', True)]
         assert stt.metrics.audio_bytes == len(frame)
         await stt.aclose()
+
+
+class TestMailbox:
+    """The FIFO between the socket's callbacks, the reader and the iterator."""
+
+    @staticmethod
+    async def waiting(box: _Mailbox[int]) -> asyncio.Task[int]:
+        """A task parked in ``box.get()`` (its start is awaited, not slept on)."""
+        started = asyncio.Event()
+
+        async def get() -> int:
+            started.set()
+            return await box.get()
+
+        task = asyncio.create_task(get())
+        await started.wait()
+        return task
+
+    async def test_first_in_first_out_and_a_getter_waits(self) -> None:
+        box: _Mailbox[int] = _Mailbox()
+        for n in (1, 2, 3):
+            box.put_nowait(n)
+        assert [await box.get() for _ in range(3)] == [1, 2, 3]
+        task = await self.waiting(box)
+        box.put_nowait(4)
+        assert await task == 4
+
+    async def test_a_getter_cancelled_after_its_wake_up_passes_it_on(self) -> None:
+        box: _Mailbox[int] = _Mailbox()
+        first, second = await self.waiting(box), await self.waiting(box)
+        box.put_nowait(7)  # wakes the first getter...
+        first.cancel()  # ...which is cancelled before it runs
+        async with asyncio.timeout(5):  # a bound: a lost wake-up would park it for good
+            assert await second == 7
+        with pytest.raises(asyncio.CancelledError):
+            await first
+
+    async def test_a_cancelled_waiting_getter_takes_nothing(self) -> None:
+        box: _Mailbox[int] = _Mailbox()
+        gone = await self.waiting(box)
+        gone.cancel()
+        await asyncio.gather(gone, return_exceptions=True)
+        box.put_nowait(8)
+        assert await box.get() == 8
 
 
 class TestBeforeNetwork:

@@ -218,7 +218,16 @@ def _speaker(value: Any, raw: str) -> str | None:
     return str(value)
 
 
+_WORD, _START, _END = STTField.WORD.value, STTField.START.value, STTField.END.value
+_CONFIDENCE, _SPEAKER = STTField.CONFIDENCE.value, STTField.SPEAKER.value
+_SPEAKER_CONFIDENCE = STTField.SPEAKER_CONFIDENCE.value
+_isfinite = math.isfinite
+
+
 def _words(value: Any, raw: str) -> tuple[Word, ...]:
+    """``words[]``; every transcript frame may carry them, so the usual word (finite
+    JSON floats, optional fields absent) is checked inline and only anything else takes
+    :func:`_number` / :func:`_opt_number` / :func:`_speaker`'s way, with their errors."""
     if value is None:
         return ()
     if not isinstance(value, list):
@@ -227,20 +236,34 @@ def _words(value: Any, raw: str) -> tuple[Word, ...]:
     for item in value:
         if not isinstance(item, Mapping):
             raise _bad(raw, "a word is not an object")
-        text = item.get(STTField.WORD)
-        start, end = _number(item.get(STTField.START)), _number(item.get(STTField.END))
+        text, start, end = item.get(_WORD), item.get(_START), item.get(_END)
+        if type(start) is not float or not _isfinite(start):
+            start = _number(start)
+        if type(end) is not float or not _isfinite(end):
+            end = _number(end)
         if not isinstance(text, str):
             raise _bad(raw, "a word has no word string")
         if start is None or end is None:
             raise _bad(raw, "a word's start/end are not finite numbers")
+        confidence = item.get(_CONFIDENCE)
+        if confidence is not None and (type(confidence) is not float or not _isfinite(confidence)):
+            confidence = _opt_number(item, _CONFIDENCE, raw)
+        speaker = item.get(_SPEAKER)
+        if speaker is not None:
+            speaker = _speaker(speaker, raw)
+        speaker_confidence = item.get(_SPEAKER_CONFIDENCE)
+        if speaker_confidence is not None and (
+            type(speaker_confidence) is not float or not _isfinite(speaker_confidence)
+        ):
+            speaker_confidence = _opt_number(item, _SPEAKER_CONFIDENCE, raw)
         words.append(
             Word(
                 word=text,
                 start=start,
                 end=end,
-                confidence=_opt_number(item, STTField.CONFIDENCE, raw),
-                speaker=_speaker(item.get(STTField.SPEAKER), raw),
-                speaker_confidence=_opt_number(item, STTField.SPEAKER_CONFIDENCE, raw),
+                confidence=confidence,
+                speaker=speaker,
+                speaker_confidence=speaker_confidence,
             )
         )
     return tuple(words)

@@ -31,8 +31,9 @@ import contextlib
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Protocol, cast
+from typing import Generic, Protocol, TypeVar, cast
 
 from . import transport
 from .classify import error_from_close
@@ -62,6 +63,8 @@ __all__ = ["OpenSocket", "STTSocket", "Transcriber", "open_websocket"]
 
 logger = logging.getLogger("smallest_core")
 
+_T = TypeVar("_T")
+
 #: D22: how long ``end()`` waits for the ``is_last`` final by default.
 END_TIMEOUT_S = 5.0
 #: D2: LiveKit's keepalive period on the public gateway.
@@ -89,12 +92,53 @@ class STTSocket(Protocol):
 OpenSocket = Callable[[str, Mapping[str, str], float], Awaitable[STTSocket]]
 
 
-class _TransportSocket:
-    """:class:`STTSocket` over the core transport (:mod:`smallest_core.transport`):
-    its callbacks feed a queue that :meth:`recv` reads."""
+class _Mailbox(Generic[_T]):
+    """An unbounded FIFO between the callbacks and tasks of one event loop: asyncio.Queue's
+    ``put_nowait`` and ``get`` without its bookkeeping (``maxsize``, ``task_done``,
+    ``join``), for the per-message path. A getter cancelled after it was woken passes the
+    wake-up on, as asyncio.Queue does."""
+
+    __slots__ = ("_getters", "_items")
 
     def __init__(self) -> None:
-        self._inbox: asyncio.Queue[str | bytes | Closed] = asyncio.Queue()
+        self._items: deque[_T] = deque()
+        self._getters: deque[asyncio.Future[None]] = deque()
+
+    def put_nowait(self, item: _T) -> None:
+        self._items.append(item)
+        self._wake()
+
+    def _wake(self) -> None:
+        getters = self._getters
+        while getters:
+            getter = getters.popleft()
+            if not getter.done():
+                getter.set_result(None)
+                return
+
+    async def get(self) -> _T:
+        items = self._items
+        while not items:
+            getter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._getters.append(getter)
+            try:
+                await getter
+            except BaseException:
+                getter.cancel()  # a no-op once woken
+                with contextlib.suppress(ValueError):
+                    self._getters.remove(getter)
+                if items and not getter.cancelled():
+                    self._wake()  # woken, then cancelled: the item is another getter's
+                raise
+        return items.popleft()
+
+
+class _TransportSocket:
+    """:class:`STTSocket` over the core transport (:mod:`smallest_core.transport`):
+    its callbacks feed a mailbox that :meth:`recv` reads."""
+
+    def __init__(self) -> None:
+        self._inbox: _Mailbox[str | bytes | Closed] = _Mailbox()
         self._ws: WebSocket | None = None
 
     def on_message(self, message: str | bytes) -> None:
@@ -103,24 +147,13 @@ class _TransportSocket:
     def on_close(self, closed: Closed) -> None:
         self._inbox.put_nowait(closed)
 
-    def write(self, message: str | bytes) -> bool:
-        """Send ``message`` now, without suspending; True when the socket pushes back
-        (its write buffer is over the limit: wait on :meth:`drain` before more)."""
+    async def send(self, message: str | bytes) -> None:
         ws = self._ws
         if ws is None:
-            return False
+            return
         sent = ws.send_text(message) if isinstance(message, str) else ws.send_binary(message)
-        return sent and ws.paused
-
-    async def drain(self) -> None:
-        """Wait while the socket pushes back."""
-        ws = self._ws
-        if ws is not None:
+        if sent and ws.paused:
             await ws.drain()
-
-    async def send(self, message: str | bytes) -> None:
-        if self.write(message):
-            await self.drain()
 
     async def recv(self) -> str | bytes:
         item = await self._inbox.get()
@@ -255,11 +288,13 @@ class Transcriber:
         )
         self._attempts = Attempts(self.retry, time.monotonic(), what="transcription")
         self._socket: STTSocket | None = None
-        self._queue: asyncio.Queue[STTEvent | object] = asyncio.Queue()
+        self._queue: _Mailbox[STTEvent | object] = _Mailbox()
         self._done = asyncio.Event()
         self._write_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_sent = 0.0
+        #: The running loop's clock (the keepalive's), bound when a socket opens.
+        self._loop_time: Callable[[], float] = time.monotonic
         self._audio_high = 0  # audio bytes counted in the metrics (a replay is not new)
         #: Socket attempts made (1 + retries), for logs and tests.
         self.connects = 0
@@ -338,7 +373,8 @@ class Transcriber:
                 await asyncio.sleep(delay)  # backoff
                 continue
             logger.info("= STT connected %s", self.url.split("?", 1)[0])
-            self._last_sent = asyncio.get_running_loop().time()
+            self._loop_time = asyncio.get_running_loop().time
+            self._last_sent = self._loop_time()
             return socket
 
     def _spawn(self, work: Awaitable[None], name: str) -> None:
@@ -420,54 +456,55 @@ class Transcriber:
         back, or a seam whose ``send`` does I/O) holds later flushes behind it. The default
         socket takes a frame without suspending unless it pushes back, so with nobody
         mid-write its frames go out here at once, with no lock round trip (the hot path:
-        a 50 ms frame every 50 ms); only a push-back takes the lock, to wait on the drain.
+        a 50 ms frame every 50 ms, kept to a few calls); only a push-back takes the lock,
+        to wait on the drain.
         """
         socket = self._socket
         if type(socket) is _TransportSocket and not self._write_lock.locked():
-            if self._proto.finished or not self._write_now(socket):
+            ws = socket._ws
+            if ws is not None:
+                if self._proto.finished:
+                    return
+                frames = self._proto.data_to_send()
+                if not frames:
+                    return
+                self._count_audio()
+                pushed_back = False
+                for frame in frames:
+                    if isinstance(frame, str):
+                        if logger.isEnabledFor(logging.DEBUG):
+                            logger.debug("> %s", frame)
+                        sent = ws.send_text(frame)
+                    else:
+                        sent = ws.send_binary(frame)
+                    if sent and ws.paused:
+                        pushed_back = True
+                self._last_sent = self._loop_time()
+                if pushed_back:
+                    async with self._write_lock:  # later flushes queue behind the drain
+                        await ws.drain()
                 return
-            async with self._write_lock:  # pushed back: later flushes queue behind this
-                await socket.drain()
-            return
         async with self._write_lock:
             socket = self._socket
             if socket is None or self._proto.finished:
                 return  # reconnecting: frames stay queued in the protocol
-            position = self._proto.audio_bytes_sent  # a replay starts below the high mark
             frames = self._proto.data_to_send()
+            if not frames:
+                return
+            self._count_audio()
             for frame in frames:
-                self._count(frame, position)
-                if isinstance(frame, bytes):
-                    position += len(frame)
+                if isinstance(frame, str) and logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("> %s", frame)
                 await socket.send(frame)
-            if frames:
-                self._last_sent = asyncio.get_running_loop().time()
-
-    def _write_now(self, socket: _TransportSocket) -> bool:
-        """Every queued frame, in order, on the default socket without suspending; True
-        when it pushes back (the caller waits on its drain)."""
-        position = self._proto.audio_bytes_sent  # a replay starts below the high mark
-        frames = self._proto.data_to_send()
-        pushed_back = False
-        for frame in frames:
-            self._count(frame, position)
-            if isinstance(frame, bytes):
-                position += len(frame)
-            pushed_back = socket.write(frame) or pushed_back
-        if frames:
             self._last_sent = asyncio.get_running_loop().time()
-        return pushed_back
 
-    def _count(self, frame: str | bytes, position: int) -> None:
-        """Before ``frame`` is written (``position``: audio bytes before it): new audio
-        goes into the metrics (a replayed frame is not new), a control frame to the log."""
-        if isinstance(frame, bytes):
-            end = position + len(frame)
-            if end > self._audio_high:
-                self.metrics.on_audio(end - self._audio_high)
-                self._audio_high = end
-        elif logger.isEnabledFor(logging.DEBUG):
-            logger.debug("> %s", frame)
+    def _count_audio(self) -> None:
+        """New audio handed over, into the metrics (a replay below the high mark is not
+        new); called as a batch of frames starts going out."""
+        sent = self._proto.audio_bytes_sent
+        if sent > self._audio_high:
+            self.metrics.on_audio(sent - self._audio_high)
+            self._audio_high = sent
 
     async def _keepalive(self, interval: float) -> None:
         """D2: a keepalive after ``interval`` seconds in which nothing was sent."""

@@ -52,6 +52,7 @@ from .tts import retry_policy
 __all__ = ["STT", "SpeechStream"]
 
 PROVIDER = "SmallestAI"
+_VAD = (SpeechStarted, SpeechEnded)  # the server's voice-activity events
 
 
 def _capabilities(options: STTOptions) -> stt.STTCapabilities:
@@ -203,6 +204,7 @@ class SpeechStream(stt.RecognizeStream):
         self._session: Transcriber | None = None
         self._usage_seconds = 0.0
         self._request_id = ""
+        self._language = LanguageCode(options.language)  # the interims' (one per stream)
 
     @property
     def session(self) -> Transcriber | None:
@@ -251,8 +253,29 @@ class SpeechStream(stt.RecognizeStream):
             session.cancel()  # the reader raises the session's error
 
     def _emit(self, event: object, session: Transcriber) -> None:
-        offset = self.start_time_offset
-        if isinstance(event, SpeechStarted | SpeechEnded):
+        # interims first: most events are interims (one per audio frame while speaking)
+        if isinstance(event, InterimTranscript):
+            self._request_id = event.session_id or self._request_id
+            if event.text.strip():
+                self._event_ch.send_nowait(
+                    stt.SpeechEvent(
+                        type=stt.SpeechEventType.INTERIM_TRANSCRIPT,
+                        request_id=self._request_id,
+                        alternatives=[stt.SpeechData(language=self._language, text=event.text)],
+                    )
+                )
+        elif isinstance(event, FinalTranscript):
+            self._request_id = event.session_id or self._request_id
+            if event.text.strip():
+                self._event_ch.send_nowait(
+                    stt.SpeechEvent(
+                        type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+                        request_id=self._request_id,
+                        alternatives=[_final_data(event, self._opts, self.start_time_offset)],
+                    )
+                )
+            self._usage(session)
+        elif isinstance(event, _VAD):
             # the server's VAD: its stream time, on LiveKit's wall clock
             at = self.start_time + event.timestamp
             started = isinstance(event, SpeechStarted)
@@ -266,31 +289,6 @@ class SpeechStream(stt.RecognizeStream):
                     speech_end_time=None if started else at,
                 )
             )
-        elif isinstance(event, InterimTranscript):
-            self._request_id = event.session_id or self._request_id
-            if event.text.strip():
-                self._event_ch.send_nowait(
-                    stt.SpeechEvent(
-                        type=stt.SpeechEventType.INTERIM_TRANSCRIPT,
-                        request_id=self._request_id,
-                        alternatives=[
-                            stt.SpeechData(
-                                language=LanguageCode(self._opts.language), text=event.text
-                            )
-                        ],
-                    )
-                )
-        elif isinstance(event, FinalTranscript):
-            self._request_id = event.session_id or self._request_id
-            if event.text.strip():
-                self._event_ch.send_nowait(
-                    stt.SpeechEvent(
-                        type=stt.SpeechEventType.FINAL_TRANSCRIPT,
-                        request_id=self._request_id,
-                        alternatives=[_final_data(event, self._opts, offset)],
-                    )
-                )
-            self._usage(session)
 
     def _usage(self, session: Transcriber) -> None:
         """Audio seconds sent since the last report, as LiveKit's usage event."""
