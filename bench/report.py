@@ -209,14 +209,17 @@ WHY_WE_LOSE = {
         "then `finalize`."
     ),
     "STT: client CPU per audio second": (
-        "LiveKit: about 2 ms per audio second (10 %) in these runs, measured on the event "
-        "loop's thread. cProfile of one ten-turn session each: the largest single item is "
-        "the socket send syscall, which swings between runs (ours 0.097 s vs 0.046 s for 250 "
-        "sends in one profile, 0.043 s vs 0.065 s in another); the rest is ours making ~14 % "
-        "more Python calls (129k vs 114k a session): each 20 ms LiveKit frame goes through "
-        "the core's framer (`push_audio` -> 50 ms frames -> a flush attempt) on top of "
-        "LiveKit's channel. Not a bug; skipping the flush attempt while the framer holds less "
-        "than a frame would trim it. Pipecat: ours wins by a wide margin."
+        "LiveKit: within the noise, the last ~1 ms per audio second (±3 ms between rounds on "
+        "this shared machine; paired A/B over 8 rounds: +1.0 ± 0.7 ms with the server in "
+        "this process, +0.5 ± 0.9 ms with it in its own). The core's STT path was trimmed "
+        "(framing in the protocol's own buffer, a lock-free write on the default socket, a "
+        "lighter words[] parser and event queue: -1.7 to -2.1 ms per audio second against "
+        "the previous code). cProfile of interleaved ten-turn sessions splits what is left "
+        "about evenly: the transport (`websockets`' pure-Python frame serializer, a "
+        "`getrandom` per frame for the mask, its parser and our wrapper, against aiohttp's "
+        "writer and compiled reader) and our receive side (the validating parser, one more "
+        "task hop from the socket reader to the iterator). Pipecat: ours wins by a wide "
+        "margin."
     ),
     "Memory per stream (RSS, at 50 streams)": (
         "RSS growth per stream is within a few KiB on both sides and moves with N (see the plot)."
