@@ -198,13 +198,17 @@ class WebSocket(asyncio.Protocol):
         protocol = self.protocol
         protocol.receive_data(data)
         events = protocol.events_received()
-        self._flush()  # pongs, a close echo, a close after a protocol error
         for event in events:
             if isinstance(event, Frame):
                 self._frame(event)
             else:  # the handshake response
                 self._handshake_done()
         self._check_state()
+        # What websockets answers (pongs, a close echo, a close after a protocol error)
+        # goes out in this same step, after the messages and the end are handed over:
+        # a close echo first would have the peer close TCP while the utterances are
+        # still being told (its end then competes with their errors on the loop).
+        self._flush()
 
     def eof_received(self) -> None:
         if self._peer_close is None and self._local_close is None:
