@@ -26,7 +26,7 @@ payloads = st.dictionaries(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(payloads)
 def test_the_prebuilt_encoder_is_json_dumps(payload: dict[str, object]) -> None:
     assert _dumps(payload) == json.dumps(payload, separators=(",", ":"))
