@@ -198,12 +198,32 @@ class TestFinalizeAndEnd:
             async with asyncio.timeout(10):
                 await queue.get()  # the server acknowledged the audio, then stalled
             with pytest.raises(
-                TranscriptionLostError, match=r"no is_last final within 0\.3 s"
+                TranscriptionLostError,
+                match=r"no is_last final within 0\.7 s after close_stream "
+                r"\(0\.3 s \+ 0\.40 s of audio not yet answered\)",
             ) as info:
                 await stt.end()
             with pytest.raises(TranscriptionLostError):
                 await task
         assert info.value.covered_seconds == 0.0 and info.value.audio_seconds == pytest.approx(0.4)
+
+    async def test_end_waits_longer_while_the_server_owes_finals_for_audio(
+        self, smallest_server: Server
+    ) -> None:
+        """Audio pushed faster than real time may still be being recognised at
+        ``close_stream``: the wait for ``is_last`` is ``end_timeout`` plus the seconds no
+        final covers yet. A server that holds its answers for 0.8 s (past the 0.3 s
+        ``end_timeout``, inside 0.3 s + the 2 s of unanswered audio) still ends cleanly."""
+        smallest_server.faults.stall(after_chunks=2, seconds=0.8, route="stt")
+        stt = session(smallest_server, end_timeout=0.3)
+        async with stt:
+            _queue, task = collect(stt)
+            await stt.push_audio(tone(10, "late"))
+            await stt.end()
+            events = await task
+        assert stt.state is STTState.DONE
+        words = [w for e in events if isinstance(e, FinalTranscript) for w in e.text.split()]
+        assert len(words) == 10
 
     async def test_cancel_stops_iteration(self, smallest_server: Server) -> None:
         async with session(smallest_server) as stt:

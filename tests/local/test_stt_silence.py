@@ -48,3 +48,34 @@ def test_pocketsphinx_discard_ends_the_segment_without_words():
         assert stream.cut() == []  # nothing left to decode
     finally:
         stream.close()
+
+
+def _segmenter() -> tuple[Recording, Segmenter]:
+    stream = Recording()
+    return stream, Segmenter(
+        stream, parse_options({"model": "pulse", "language": "en"}, legacy=False)
+    )
+
+
+def test_finalize_and_close_over_silence_answer_empty_without_recognising():
+    """``finalize`` / ``close_stream`` over a segment the VAD heard no speech in: the
+    empty final at once, the segment dropped (the full decode of dithered silence held
+    ``is_last`` back by about a second per second of tail)."""
+    stream, segmenter = _segmenter()
+    segmenter.feed(bytes(2 * RATE // 2))  # half a second of silence
+    answer = segmenter.finalize()
+    assert (answer.kind, answer.words, answer.from_finalize) == ("final", [], True)
+    segmenter.feed(bytes(2 * RATE // 4))
+    (last,) = segmenter.close()
+    assert (last.kind, last.words, last.is_last) == ("final", [], True)
+    assert stream.calls == ["discard", "discard"]
+
+
+def test_finalize_and_close_over_speech_are_recognised():
+    stream, segmenter = _segmenter()
+    loud = b"\x10\x27" * (RATE // 10)  # 100 ms of non-zero samples: speech to this VAD
+    segmenter.feed(loud)
+    assert segmenter.finalize().from_finalize and stream.calls == ["cut"]
+    segmenter.feed(loud)
+    (last,) = segmenter.close()
+    assert last.is_last and stream.calls == ["cut", "cut"]

@@ -21,7 +21,7 @@ Rules (``docs/stt.md``):
   (``None``) for a direct inference server, which rejects it.
 * ``end()`` (D22): the audio tail and ``close_stream``, then every final up to the
   ``is_last`` one; we close the socket after it (or accept the server's clean close), and
-  wait at most ``end_timeout`` seconds for it.
+  wait at most ``end_timeout`` seconds for it, plus the seconds of audio no final covers yet.
 """
 
 from __future__ import annotations
@@ -228,7 +228,8 @@ class Transcriber:
             None disables it. Only the gateway's paths get it: with another ``path`` (a
             direct inference server, which rejects it, LiveKit's ``stream_path``) it is
             off whatever this says.
-        end_timeout: the longest wait, after ``close_stream``, for the ``is_last`` final.
+        end_timeout: the longest wait, after ``close_stream``, for the ``is_last`` final,
+            on top of the seconds of audio not yet answered by a final.
         open_timeout: seconds for each WebSocket handshake.
         frame_ms: milliseconds of audio per binary frame (D13: 50-100).
         headers: extra upgrade headers (e.g. ``x-expire-content``).
@@ -418,8 +419,9 @@ class Transcriber:
     async def end(self) -> None:
         """Finish: the last finals, the ``is_last`` one, then a clean close.
 
-        Waits at most ``end_timeout`` seconds for ``is_last`` (D22). Events stay
-        available to the iterator.
+        Waits for ``is_last`` (D22) at most ``end_timeout`` seconds plus the seconds of
+        audio no final covers yet (the server may still be working through audio pushed
+        faster than real time). Events stay available to the iterator.
 
         Raises:
             SmallestError: the session failed (as iteration raises it); a missing
@@ -429,13 +431,19 @@ class Transcriber:
         """
         self._proto.end()
         await self._flush()
+        # Audio the server has not answered yet is work it may still be doing (audio
+        # pushed faster than real time queues up): up to its own length on top.
+        sent = self._proto.audio_seconds or 0.0
+        backlog = max(0.0, sent - self._proto.covered_seconds)
+        wait = self.end_timeout + backlog
         try:
-            async with asyncio.timeout(self.end_timeout):
+            async with asyncio.timeout(wait):
                 await self._done.wait()
         except TimeoutError:
             self._fail(
                 RequestTimeoutError(
-                    f"no is_last final within {self.end_timeout:g} s after close_stream"
+                    f"no is_last final within {wait:.3g} s after close_stream "
+                    f"({self.end_timeout:g} s + {backlog:.2f} s of audio not yet answered)"
                 )
             )
         await self._close_socket()

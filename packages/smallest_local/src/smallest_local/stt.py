@@ -562,8 +562,7 @@ class Segmenter:
 
     def finalize(self) -> SttEvent:
         """The answer to ``finalize``: one final of what is pending, even if empty (§3)."""
-        self._flush_carry()
-        event = self._cut(always=True)[0]
+        event = self._end_segment()
         event.from_finalize = True
         if not event.words:
             event.words = []
@@ -571,10 +570,22 @@ class Segmenter:
 
     def close(self) -> list[SttEvent]:
         """The end of the stream (``close_stream``): the last final, marked ``is_last``."""
-        self._flush_carry()
-        event = self._cut(always=True)[0]
+        event = self._end_segment()
         event.is_last = True
         return [event]
+
+    def _end_segment(self) -> SttEvent:
+        """The open segment's final, for ``finalize``/``close_stream``: decoded when the
+        VAD heard speech in it, else an empty final with the segment dropped undecoded
+        (the full decode of dithered silence costs about a second of CPU per second and
+        can only find noise words; it held ``is_last`` back by that long)."""
+        self._flush_carry()
+        if self._segment_speech:
+            return self._cut(always=True)[0]
+        self.stream.discard()
+        self._segment_samples = 0
+        self._last_partial = ""
+        return SttEvent("final", words=[])
 
     def _flush_carry(self) -> None:
         if len(self._carry) >= 2:

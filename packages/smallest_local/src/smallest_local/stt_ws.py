@@ -106,11 +106,15 @@ class SttSession:
             if time.monotonic() < self._stalled_until:
                 self._held.append(text)
                 return
-            self._stalled_until = None
-            held, self._held = self._held, []
-            for frame in held:
-                await self._send_raw(frame)
+            await self._release_held()
         await self._send_raw(text)
+
+    async def _release_held(self) -> None:
+        """A stall is over: what it held back goes out, in order."""
+        self._stalled_until = None
+        held, self._held = self._held, []
+        for frame in held:
+            await self._send_raw(frame)
 
     async def _send_raw(self, text: str) -> None:
         if self.ws.closed:
@@ -288,12 +292,15 @@ class SttSession:
         self._closed_stream = True
         segmenter = await self._open_segmenter()
         await self._send_events(await self._engine(segmenter.close))
-        if self.dialect.server_closes or (
-            self._stalled_until is not None and time.monotonic() < self._stalled_until
-        ):
-            if self._stalled_until is None:
-                await self._close(1000)
-            return  # a stall withholds is_last and the close: the client must time out
+        if self._stalled_until is not None:
+            if self._stalled_until == float("inf"):
+                return  # stalled for good: no is_last, no close; the client must time out
+            # a timed stall: the held events (is_last among them) go out when it ends
+            await asyncio.sleep(max(0.0, self._stalled_until - time.monotonic()))
+            await self._release_held()
+        if self.dialect.server_closes:
+            await self._close(1000)
+            return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CLIENT_CLOSE_WAIT_S):
                 while (await self.ws.receive()).type not in (
