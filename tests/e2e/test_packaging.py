@@ -37,13 +37,15 @@ DISTS = {  # distribution → its import name
 }
 
 
-def sh(*cmd: str, cwd: Path = ROOT, timeout: float = 120) -> str:
+def sh(*cmd: str, cwd: Path = ROOT, timeout: float = 120, with_stderr: bool = False) -> str:
+    """Run ``cmd``; its stdout (then its stderr, when ``with_stderr``: a failed check of
+    the output shows the logs)."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("SMALLEST_API_KEY", "SMALLEST_BASE_URL", "VIRTUAL_ENV")}  # fmt: skip
     env["UV_PYTHON_DOWNLOADS"] = "never"
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"{' '.join(cmd)}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-    return done.stdout
+    return done.stdout + (f"\n--- stderr ---\n{done.stderr}" if with_stderr else "")
 
 
 @pytest.fixture(scope="session")
@@ -121,7 +123,7 @@ def test_wheel_installs_alone_and_is_typed(
 def run_quickstart(python: Path, code: str, cwd: Path) -> str:
     script = cwd / "quickstart.py"
     script.write_text(code)
-    return sh(str(python), str(script), cwd=cwd)
+    return sh(str(python), str(script), cwd=cwd, with_stderr=True)
 
 
 def wav_seconds(path: Path) -> float:
