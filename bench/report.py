@@ -178,48 +178,16 @@ WHY_WE_LOSE = {
         "official 75 (ours' p99 at 50 streams: 3.6 ms, then 26 ms). Every stream completed "
         "on both sides at every level tried; `bench/core.py` measures the core alone."
     ),
-    "STT: server drop mid-stream: the next turn is transcribed (1 = yes)": (
-        "LiveKit: by the adapter's design, not a core fault. The core ends a session whose "
-        "audio was lost with `TranscriptionLostError` (it never replays audio the server had "
-        "acknowledged); `livekit_smallest` hands every error to LiveKit non-retryable (one "
-        "retry owner: the core), so LiveKit's `RecognizeStream` ends the stream and the app "
-        "(or `AgentSession`) must open a new one. The official plugin reconnects inside its "
-        "own loop without telling anyone, and the words in flight are gone (see the drop "
-        "section: it keeps half of turn 1, silently). Closing the gap means letting LiveKit "
-        "reopen the stream after a loss (a retryable error after audio) in the adapter, an "
-        "adapter change left for its own issue; the Pipecat adapter already opens a fresh "
-        "session at the next audio and ties the official service here."
-    ),
-    "STT: speech start -> first interim": (
-        "Pipecat: framing. The core sends 50 ms frames (the wire digest's 50-100 ms, D13), "
-        "Pipecat's own service forwards each 20 ms frame (51 frames a second at the server "
-        "against our 22), and the server answers a partial per frame it receives, so ours "
-        "shows its first interim up to one frame later. The same framing halves the frames "
-        "both ends handle (the CPU row). LiveKit's official plugin frames like ours: tied."
-    ),
     "STT: end of speech -> final (endpointing)": (
-        "Pipecat: framing again. The server's 600 ms endpointing window runs on the audio it "
-        "has received; ours sends the silence in 50 ms frames, Pipecat's own service in "
-        "20 ms frames, so the frame that completes the window leaves ours up to 30 ms later "
-        "(the measured gap). Against LiveKit's official plugin, which frames like ours: tied."
+        "A tie in substance: the figure is the server's 600 ms endpointing window, which "
+        "every client waits out; ours and the official clients' medians were 0.1-0.2 ms "
+        "apart in the 2026-12-07 run (LiveKit 631.9 / 631.8 ms, Pipecat 602.3 / 602.1 ms), "
+        "inside the run-to-run spread, so either side can show as the loser."
     ),
     "STT: turn boundary (finalize) -> final": (
         "Fractions of a millisecond on the tone twin (no decoding), which swap sides between "
         "runs on this shared machine; on a turn boundary all four send their buffered tail, "
         "then `finalize`."
-    ),
-    "STT: client CPU per audio second": (
-        "LiveKit: within the noise, the last ~1 ms per audio second (±3 ms between rounds on "
-        "this shared machine; paired A/B over 8 rounds: +1.0 ± 0.7 ms with the server in "
-        "this process, +0.5 ± 0.9 ms with it in its own). The core's STT path was trimmed "
-        "(framing in the protocol's own buffer, a lock-free write on the default socket, a "
-        "lighter words[] parser and event queue: -1.7 to -2.1 ms per audio second against "
-        "the previous code). cProfile of interleaved ten-turn sessions splits what is left "
-        "about evenly: the transport (`websockets`' pure-Python frame serializer, a "
-        "`getrandom` per frame for the mask, its parser and our wrapper, against aiohttp's "
-        "writer and compiled reader) and our receive side (the validating parser, one more "
-        "task hop from the socket reader to the iterator). Pipecat: ours wins by a wide "
-        "margin."
     ),
     "Memory per stream (RSS, at 50 streams)": (
         "RSS growth per stream is within a few KiB on both sides and moves with N (see the plot)."
