@@ -67,6 +67,10 @@ def test_redact_shapes():
     assert redact(f"Authorization: Bearer {SECRET}") == "Authorization: Bearer [secure]"
     assert redact(f"key={SECRET}") == "key=[secure]"
     assert redact("Bearer token is missing or invalid.") == "Bearer token is missing or invalid."
+    # the scans run only when their literal is present: "bearer" in any case, "sk_" as is
+    assert redact("AUTHORIZATION: BEARER abcdefghijklmnopqrstu") == "AUTHORIZATION: BEARER [secure]"
+    assert redact("bearer 12345678-abcd") == "bearer [secure]"
+    assert redact("internal error") == "internal error"
 
 
 PLAIN = "plainkey-without-a-known-shape-4242"  # no sk_ prefix: only the registry knows it

@@ -69,8 +69,13 @@ def redact(text: str) -> str:
     for handle in list(_live):
         if handle.value in text:
             text = text.replace(handle.value, REDACTED)
-    text = _PATTERNS[0].sub(lambda m: m.group(1) + REDACTED, text)
-    return _PATTERNS[1].sub(REDACTED, text)
+    # Each pattern needs its literal: most texts (close reasons, error codes, server
+    # messages) have neither, and skip both scans (this runs on every error's path).
+    if "bearer" in text.lower():
+        text = _PATTERNS[0].sub(lambda m: m.group(1) + REDACTED, text)
+    if "sk_" in text:
+        text = _PATTERNS[1].sub(REDACTED, text)
+    return text
 
 
 def mask_key(key: str | None) -> str:
