@@ -115,10 +115,14 @@ class TestStalledSocket:
             assert only(await collect(nxt), "after", 1)
 
 
+#: a tone server on a free port, its store in memory (no file in the working tree)
+SERVE_ARGS = ("--port", "0", "--engine", "tone", "--db", ":memory:")
+
+
 def _serve() -> tuple[subprocess.Popen[str], str]:
     """A smallest-local server in its own process, so a test can freeze it (SIGSTOP)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "smallest_local.cli", "serve", "--port", "0", "--engine", "tone"],
+        [sys.executable, "-m", "smallest_local.cli", "serve", *SERVE_ARGS],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
