@@ -27,7 +27,7 @@ venv: $(UV)
 demo: venv
 	$(RUN) python examples/demo.py
 
-# mypy runs beside pytest, niced (its cold start is ~35 s of one core): the workers use
+# mypy runs beside pytest, niced (its cold start is ~15 s of one core): the workers use
 # about 1.6 of the 2 cores, so mypy fits in what they leave instead of slowing the
 # real-time tests (un-niced it added ~55 s to the run). pytest-xdist runs two
 # workers per core: most tests spend most of their time waiting on real-time audio,
