@@ -540,8 +540,7 @@ class Segmenter:
         seconds = self._segment_samples / self.rate
         if not self._segment_speech and not self._voiced_run and seconds >= SILENT_SEGMENT_S:
             self._feed_upto(end)
-            self.stream.discard()  # nothing was said: drop it undecoded and unsent
-            self._segment_samples = 0
+            self._drop_segment()
         elif seconds >= MAX_SEGMENT_S:
             self._feed_upto(end)
             events.extend(self._cut())
@@ -582,10 +581,15 @@ class Segmenter:
         self._flush_carry()
         if self._segment_speech:
             return self._cut(always=True)[0]
+        self._drop_segment()
+        return SttEvent("final", words=[])
+
+    def _drop_segment(self) -> None:
+        """Nothing was said in the open segment: drop it undecoded and unsent; the next
+        segment starts here."""
         self.stream.discard()
         self._segment_samples = 0
         self._last_partial = ""
-        return SttEvent("final", words=[])
 
     def _flush_carry(self) -> None:
         if len(self._carry) >= 2:

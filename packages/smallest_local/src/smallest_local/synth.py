@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from typing import TypedDict
 
 from .config import LatencyModel
 from .engines import Synthesis, ToneEngine
@@ -133,24 +134,10 @@ async def render(
     ``samples_before``: audio this request already produced (earlier releases), so the
     tone engine's counter continues across releases.
     """
-    kwargs = {
-        "voice_id": req.voice_id,
-        "sample_rate": req.sample_rate,
-        "speed": req.speed,
-        "language": req.language,
-        "tag": tag,
-    }
+    args = _engine_args(req, tag)
     if isinstance(state.engine, ToneEngine):  # microseconds: a thread hop would cost more
-        return state.engine.synthesize(
-            spoken,
-            voice_id=req.voice_id,
-            sample_rate=req.sample_rate,
-            speed=req.speed,
-            language=req.language,
-            tag=tag,
-            first_pair=samples_before // 2,
-        )
-    return await asyncio.to_thread(state.engine.synthesize, spoken, **kwargs)  # type: ignore[arg-type]
+        return state.engine.synthesize(spoken, **args, first_pair=samples_before // 2)
+    return await asyncio.to_thread(state.engine.synthesize, spoken, **args)
 
 
 async def render_stream(
@@ -161,17 +148,29 @@ async def render_stream(
     views. Either way the result gives ``chunks(chunk_bytes)``, ``words`` and
     ``duration``."""
     if isinstance(state.engine, ToneEngine):
-        return state.engine.synthesize(
-            spoken,
-            voice_id=req.voice_id,
-            sample_rate=req.sample_rate,
-            speed=req.speed,
-            language=req.language,
-            tag=tag,
-            first_pair=samples_before // 2,
-            lazy=True,
-        )
+        args = _engine_args(req, tag)
+        return state.engine.synthesize(spoken, **args, first_pair=samples_before // 2, lazy=True)
     return await render(state, spoken, req, tag, samples_before=samples_before)
+
+
+class _EngineArgs(TypedDict):
+    """What every engine's ``synthesize`` takes from a request, besides the text."""
+
+    voice_id: str
+    sample_rate: int
+    speed: float
+    language: str | None
+    tag: str
+
+
+def _engine_args(req: TTSRequest, tag: str) -> _EngineArgs:
+    return _EngineArgs(
+        voice_id=req.voice_id,
+        sample_rate=req.sample_rate,
+        speed=req.speed,
+        language=req.language,
+        tag=tag,
+    )
 
 
 def split_chunks(pcm: bytes, sample_rate: int, chunk_ms: int) -> list[bytes]:
