@@ -63,7 +63,8 @@ import re
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from importlib.metadata import version
 
 # bench/ holds livekit.py: take it off the path so `livekit` is LiveKit's.
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -408,14 +409,20 @@ class Faults:
         return [(str(a), str(b), int(c)) for a, b, c in got["entries"]]  # type: ignore[union-attr]
 
 
-async def close_to_error_core(faults: Faults, kind: str, rounds: int) -> list[float]:
+#: One client's close-to-error round for a kind ("close" or "abort"): (ms, silent rounds).
+Turn = Callable[[str], Awaitable[tuple[list[float], int]]]
+Turns = Callable[["Faults"], contextlib.AbstractAsyncContextManager[Turn]]
+
+
+@contextlib.asynccontextmanager
+async def core_turns(faults: Faults) -> AsyncIterator[Turn]:
     """ms from the server writing a 1011 close (or aborting) mid-utterance to the typed
     error leaving ``Utterance`` iteration (core alone, one pool)."""
-    out: list[float] = []
     async with ConnectionPool(api_key=KEY, base_url=faults.ws_url, options=OPTS) as pool:
         await pool.prewarm()
-        for i in range(rounds):
-            rid = f"{kind}-core-{i}-{time.monotonic_ns()}"
+
+        async def turn(kind: str) -> tuple[list[float], int]:
+            rid = f"{kind}-core-{time.monotonic_ns()}"
             await faults.inject(kind, request_id=rid)
             utt = await pool.utterance(rid)
             await utt.end(" ".join(["word"] * 20))
@@ -424,26 +431,28 @@ async def close_to_error_core(faults: Faults, kind: str, rounds: int) -> list[fl
                     pass
             except SmallestError:
                 got = time.perf_counter_ns()
-                out.extend((got - t) / 1e6 for tag, _what, t in await faults.log() if tag == rid)
-            await asyncio.sleep(0.2)  # benchmark scenario: the pool replaces the socket
-    return out
+                return [(got - t) / 1e6 for tag, _what, t in await faults.log() if tag == rid], 0
+            return [], 1
+
+        yield turn
 
 
-async def close_to_arrival(faults: Faults, kind: str, rounds: int) -> list[float]:
+@contextlib.asynccontextmanager
+async def arrival_turns(faults: Faults) -> AsyncIterator[Turn]:
     """ms from the server writing a 1011 close (or aborting) mid-utterance to the core's
     transport reporting it (``on_close``, in the ``data_received`` / ``connection_lost``
     step that brings it): when the close *arrives* at the client, the floor under every
     row beside it. One bare socket per round, the request written by hand."""
-    out: list[float] = []
     loop = asyncio.get_running_loop()
-    for i in range(rounds):
-        rid = f"{kind}-arrival-{i}-{time.monotonic_ns()}"
+
+    async def turn(kind: str) -> tuple[list[float], int]:
+        rid = f"{kind}-arrival-{time.monotonic_ns()}"
         await faults.inject(kind, request_id=rid)
         closed: asyncio.Future[int] = loop.create_future()
 
-        def on_close(_c: Closed, fut: asyncio.Future[int] = closed) -> None:
-            if not fut.done():
-                fut.set_result(time.perf_counter_ns())
+        def on_close(_c: Closed) -> None:
+            if not closed.done():
+                closed.set_result(time.perf_counter_ns())
 
         ws = await open_websocket(
             ws_url(faults.ws_url),
@@ -453,81 +462,104 @@ async def close_to_arrival(faults: Faults, kind: str, rounds: int) -> list[float
         )
         ws.send_text(ws_text(OPTS, rid, " ".join(["word"] * 20), last=True))
         got = await asyncio.wait_for(closed, 10)
-        out.extend((got - t) / 1e6 for tag, _what, t in await faults.log() if tag == rid)
         ws.abort()
-    return out
+        return [(got - t) / 1e6 for tag, _what, t in await faults.log() if tag == rid], 0
+
+    yield turn
 
 
-async def close_to_error_livekit(
-    faults: Faults, kind: str, rounds: int, official: bool
-) -> tuple[list[float], int]:
-    """As :func:`close_to_error_core`, through a LiveKit TTS's ``stream()`` (ours or the
-    official plugin): ms to ``APIError`` out of the stream; also how many rounds ended
-    without an error (the stream just stopped)."""
-    conn = APIConnectOptions(max_retry=0, timeout=10)
-    http, ws = faults.http_url, faults.ws_url
-    async with aiohttp.ClientSession() as session:
-        if official:
-            engine = smallestai.TTS(
-                api_key=KEY,
-                base_url=f"{http}/waves/v1",
-                ws_url=f"{ws}/waves/v1/tts/live",
-                sample_rate=RATE,
-                http_session=session,
-            )
-        else:
-            engine = livekit_smallest.TTS(api_key=KEY, base_url=http, sample_rate=RATE)
-        engine.prewarm()
+def livekit_turns(official: bool) -> Turns:
+    """As :func:`core_turns`, through a LiveKit TTS's ``stream()`` (ours or the official
+    plugin): ms to ``APIError`` out of the stream; a round that ended without an error
+    (the stream just stopped) counts as silent."""
 
-        async def turn(text: str) -> int | None:
-            """perf_counter_ns when APIError came out, None when the stream just ended."""
-            stream = engine.stream(conn_options=conn)
-            stream.push_text(text)
-            stream.end_input()
-            try:
-                async for _ev in stream:
-                    pass
-            except APIError:
-                return time.perf_counter_ns()
-            finally:
-                await stream.aclose()
-            return None
-
-        await turn("Warm up.")
-        out: list[float] = []
-        silent = 0
-        for _ in range(rounds):
-            await faults.inject(kind)
-            seen = len(await faults.log())
-            got = await turn(" ".join(["word"] * 20))
-            new = (await faults.log())[seen:]
-            if got is None or not new:
-                silent += 1
+    @contextlib.asynccontextmanager
+    async def turns(faults: Faults) -> AsyncIterator[Turn]:
+        conn = APIConnectOptions(max_retry=0, timeout=10)
+        http, ws = faults.http_url, faults.ws_url
+        async with aiohttp.ClientSession() as session:
+            if official:
+                engine = smallestai.TTS(
+                    api_key=KEY,
+                    base_url=f"{http}/waves/v1",
+                    ws_url=f"{ws}/waves/v1/tts/live",
+                    sample_rate=RATE,
+                    http_session=session,
+                )
             else:
-                out.append((got - new[0][2]) / 1e6)
-            await faults.clear()
-            await asyncio.sleep(0.2)  # benchmark scenario: the plugin replaces the socket
-        await engine.aclose()
-    return out, silent
+                engine = livekit_smallest.TTS(api_key=KEY, base_url=http, sample_rate=RATE)
+            engine.prewarm()
+
+            async def speak(text: str) -> int | None:
+                """perf_counter_ns when APIError came out, None when the stream just ended."""
+                stream = engine.stream(conn_options=conn)
+                stream.push_text(text)
+                stream.end_input()
+                try:
+                    async for _ev in stream:
+                        pass
+                except APIError:
+                    return time.perf_counter_ns()
+                finally:
+                    await stream.aclose()
+                return None
+
+            async def turn(kind: str) -> tuple[list[float], int]:
+                await faults.inject(kind)
+                seen = len(await faults.log())
+                got = await speak(" ".join(["word"] * 20))
+                new = (await faults.log())[seen:]
+                await faults.clear()
+                if got is None or not new:
+                    return [], 1
+                return [(got - new[0][2]) / 1e6], 0
+
+            await speak("Warm up.")
+            try:
+                yield turn
+            finally:
+                await engine.aclose()
+
+    return turns
+
+
+#: The close-to-error rows' clients, in report order.
+CLOSE_CLIENTS: tuple[tuple[str, Turns], ...] = (
+    ("(arrival: transport on_close)", arrival_turns),
+    ("smallest_core Utterance", core_turns),
+    ("livekit_smallest stream()", livekit_turns(official=False)),
+    (
+        f"livekit-plugins-smallestai {version('livekit-plugins-smallestai')}",
+        livekit_turns(official=True),
+    ),
+)
 
 
 async def close_to_error_all(
     faults: Faults, rounds: int
 ) -> list[tuple[str, str, list[float], int]]:
-    """Every client x (1011 close, TCP abort) on one server: (client, kind, ms, silent)."""
-    out = []
-    for kind in ("close", "abort"):
-        out.append(
-            ("(arrival: transport on_close)", kind, await close_to_arrival(faults, kind, rounds), 0)
-        )
-        out.append(
-            ("smallest_core Utterance", kind, await close_to_error_core(faults, kind, rounds), 0)
-        )
-        got, silent = await close_to_error_livekit(faults, kind, rounds, official=False)
-        out.append(("livekit_smallest stream()", kind, got, silent))
-        got, silent = await close_to_error_livekit(faults, kind, rounds, official=True)
-        out.append(("livekit-plugins-smallestai 1.8.9", kind, got, silent))
-    return out
+    """Every client x (1011 close, TCP abort) on one server: (client, kind, ms, silent).
+
+    Interleaved: each round gives every client one turn, in an order that rotates from
+    round to round, so a slow spell on the machine lands on all of them alike rather
+    than on whichever row happened to run then.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            (name, await stack.enter_async_context(make(faults))) for name, make in CLOSE_CLIENTS
+        ]
+        got: dict[tuple[str, str], tuple[list[float], list[int]]] = {
+            (name, kind): ([], [0]) for kind in ("close", "abort") for name, _ in clients
+        }
+        for kind in ("close", "abort"):
+            for i in range(rounds):
+                shift = i % len(clients)
+                for name, turn in clients[shift:] + clients[:shift]:
+                    ms, silent = await turn(kind)
+                    got[name, kind][0].extend(ms)
+                    got[name, kind][1][0] += silent
+                    await asyncio.sleep(0.2)  # benchmark scenario: the socket is replaced
+    return [(name, kind, ms, silent[0]) for (name, kind), (ms, silent) in got.items()]
 
 
 def close_to_error(rounds: int) -> dict[str, list[tuple[str, str, list[float], int]]]:

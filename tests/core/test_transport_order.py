@@ -1,14 +1,16 @@
 """What the transport answers the peer goes out after what it hands to the connection.
 
 A read that carries an audio frame and the server's close frame: the message and the
-close reach ``on_message`` / ``on_close`` first, then websockets' close echo is written,
-in the same ``data_received`` (a close echo written first had the server close TCP while
-the utterances were still being told; its end then competed with their errors). The
-echo itself is websockets' own, unchanged.
+close reach ``on_message`` / ``on_close`` first; websockets' close echo is written one
+loop step later, after the tasks the close woke have run (a close echo written first had
+the server close TCP while the utterances were still being told; its end then competed
+with their errors, and the write itself sat between the close and its error). The echo
+itself is websockets' own, unchanged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import struct
@@ -54,12 +56,24 @@ def _server_frame(opcode: int, payload: bytes) -> bytes:
 
 async def test_the_close_echo_follows_the_hand_over() -> None:
     log: list[tuple[str, object]] = []
+    loop = asyncio.get_running_loop()
+    told: asyncio.Future[None] = loop.create_future()
+
+    def on_close(closed: Closed) -> None:
+        log.append(("close", closed))
+        told.set_result(None)  # as an utterance's waiter is woken
+
+    async def caller() -> None:
+        await told
+        log.append(("woken", None))
+
+    waiting = asyncio.create_task(caller())
     protocol = ClientProtocol(parse_uri("ws://localhost/x"), max_size=None)
     request = protocol.connect()
     ws = WebSocket(
         protocol,
         on_message=lambda m: log.append(("message", m)),
-        on_close=lambda c: log.append(("close", c)),
+        on_close=on_close,
         ping_interval=None,
         ping_timeout=5,
         close_timeout=2,
@@ -77,10 +91,16 @@ async def test_the_close_echo_follows_the_hand_over() -> None:
 
     close = Close(1011, "injected close").serialize()
     ws.data_received(_server_frame(0x1, b'{"status":"chunk"}') + _server_frame(0x8, close))
+    assert [kind for kind, _ in log] == ["message", "close"]  # nothing written yet
+
+    await waiting  # its step was queued by the close, before the echo's write
+    stepped: asyncio.Future[None] = loop.create_future()
+    loop.call_soon(stepped.set_result, None)  # queued after the echo's write: FIFO
+    await stepped
 
     kinds = [kind for kind, _ in log]
-    assert kinds == ["message", "close", "write"]
+    assert kinds == ["message", "close", "woken", "write"]
     assert log[0][1] == '{"status":"chunk"}'
     assert log[1][1] == Closed(1011, "injected close")
-    echo = log[2][1]
+    echo = log[3][1]
     assert isinstance(echo, bytes) and echo[0] == 0x88  # websockets' close echo (masked)

@@ -551,7 +551,8 @@ class Protocol:
         """Poison the connection: every active utterance fails with ``error``."""
         self._error = error
         self._outgoing.clear()  # nothing more can usefully be written
-        logger.debug("= connection failed: %s", repr(error))
+        if logger.isEnabledFor(logging.DEBUG):  # the repr only when it is logged
+            logger.debug("= connection failed: %s", repr(error))
         for utt in list(self._utts.values()):
             self._finish(utt, Action.ERROR)
             self._events.append(ErrorEvent(utt.request_id, error))

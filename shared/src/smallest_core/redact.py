@@ -37,8 +37,9 @@ _PATTERNS = (
 class Secret:
     """A key held by one client; :func:`redact` hides it for as long as the client lives.
 
-    The registry of live secrets holds them weakly: a client that is gone takes its key
-    out of it, so a process that creates many clients does not accumulate keys.
+    The registry holds live keys by handle: a client that is gone takes its key out of
+    it (when its last handle goes), so a process that creates many clients does not
+    accumulate keys.
     """
 
     __slots__ = ("__weakref__", "value")
@@ -50,15 +51,34 @@ class Secret:
         return f"Secret({mask_key(self.value)})"
 
 
-_live: weakref.WeakSet[Secret] = weakref.WeakSet()
+# Live keys, each with how many handles hold it (a pool and each of its sockets register
+# the same key), and the distinct keys as a tuple: what redact() scans, rebuilt only when
+# a key comes or goes. redact() runs on every error's path (a close reaches each of its
+# utterances through it), so it reads one tuple instead of iterating a WeakSet.
+_holders: dict[str, int] = {}
+_keys: tuple[str, ...] = ()
+
+
+def _forget(secret: str) -> None:
+    """A handle of ``secret`` was collected (a weakref finalizer: any thread, any time)."""
+    global _keys
+    left = _holders.get(secret, 0) - 1
+    if left > 0:
+        _holders[secret] = left
+    else:
+        _holders.pop(secret, None)
+    _keys = tuple(_holders)
 
 
 def register_secret(secret: str) -> Secret:
     """Make :func:`redact` hide ``secret`` (even with no known shape) while the returned
     handle is referenced; a client keeps the handle as long as it holds the key."""
+    global _keys
     handle = Secret(secret)
     if secret and len(secret) >= 4:
-        _live.add(handle)
+        _holders[secret] = _holders.get(secret, 0) + 1
+        _keys = tuple(_holders)
+        weakref.finalize(handle, _forget, secret).atexit = False
     return handle
 
 
@@ -66,9 +86,9 @@ def redact(text: str) -> str:
     """Return ``text`` with API keys and Bearer tokens replaced by ``[secure]``."""
     if not text:
         return text
-    for handle in list(_live):
-        if handle.value in text:
-            text = text.replace(handle.value, REDACTED)
+    for secret in _keys:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
     # Each pattern needs its literal: most texts (close reasons, error codes, server
     # messages) have neither, and skip both scans (this runs on every error's path).
     if "bearer" in text.lower():

@@ -203,12 +203,17 @@ class WebSocket(asyncio.Protocol):
                 self._frame(event)
             else:  # the handshake response
                 self._handshake_done()
+        reported = self._reported
         self._check_state()
         # What websockets answers (pongs, a close echo, a close after a protocol error)
-        # goes out in this same step, after the messages and the end are handed over:
-        # a close echo first would have the peer close TCP while the utterances are
-        # still being told (its end then competes with their errors on the loop).
-        self._flush()
+        # goes out after the messages and the end are handed over. A close echo waits one
+        # more loop step, behind the tasks the end just woke: the error reaches its
+        # callers first, and the echo's write (and the peer's TCP close it provokes) is
+        # not on their path. Anything else goes out in this same step.
+        if self._reported and not reported:
+            self._loop.call_soon(self._flush)
+        else:
+            self._flush()
 
     def eof_received(self) -> None:
         if self._peer_close is None and self._local_close is None:
