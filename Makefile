@@ -35,7 +35,7 @@ demo: venv
 # starves the in-process servers on a 2-core machine). One test at a time is handed to
 # whichever worker is free (--maxschedchunk 1), and tests marked `slow` are handed out
 # first (tests/conftest.py), so no worker is left with a long tail.
-TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * (os.cpu_count() or 1))')
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(round(2.5 * (os.cpu_count() or 1)))')
 test: venv
 	$(RUN) ruff check .
 	nice -n 19 $(RUN) mypy & $(RUN) pytest -q -n $(TEST_WORKERS) --maxschedchunk 1; tests=$$?; \
