@@ -29,10 +29,11 @@ demo: venv
 
 # mypy runs beside pytest, niced (its cold start is ~15 s of one core): the workers use
 # about 1.6 of the 2 cores, so mypy fits in what they leave instead of slowing the
-# real-time tests (un-niced it added ~55 s to the run). pytest-xdist runs two
-# workers per core: most tests spend most of their time waiting on real-time audio,
-# timers and sockets, so a second worker per core fills that wait (three per core
-# starves the in-process servers on a 2-core machine). One test at a time is handed to
+# real-time tests (un-niced it added ~55 s to the run). pytest-xdist runs five
+# workers on two cores: most tests spend most of their time waiting on real-time audio,
+# timers and sockets, so more workers than cores fill that wait (warm here: 172 s with
+# four, 154-159 s with five or six; six pay a sixth collection on a clean clone, and
+# three per core starve the in-process servers). One test at a time is handed to
 # whichever worker is free (--maxschedchunk 1), and tests marked `slow` are handed out
 # first (tests/conftest.py), so no worker is left with a long tail.
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(round(2.5 * (os.cpu_count() or 1)))')

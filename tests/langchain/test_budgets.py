@@ -66,13 +66,16 @@ async def test_sync_run_and_each_retry_get_the_budget() -> None:
     async with silent_server() as (base, accepted):
         tool = speak_tool(base, max_retries=1)
         tool.timeout = BUDGET / 2  # a live setting: the next call uses it
-        started = time.monotonic()
-        with pytest.raises(ToolException):
-            await asyncio.wait_for(asyncio.to_thread(tool.invoke, {"text": "Hi."}), HANG_GUARD)
-        elapsed = time.monotonic() - started
+        elapsed = []
+        for _ in range(2):  # the first also pays the sync path's one-off costs (its client)
+            started = time.monotonic()
+            with pytest.raises(ToolException):
+                call = asyncio.to_thread(tool.invoke, {"text": "Hi."})
+                await asyncio.wait_for(call, HANG_GUARD)
+            elapsed.append(time.monotonic() - started)
         tool.close()
-    assert len(accepted) == 2  # two attempts, one budget each
-    assert BUDGET <= elapsed <= BUDGET * 1.1 + 0.2, elapsed  # + the policy's backoff
+    assert len(accepted) == 4  # two attempts per call, one budget each
+    assert BUDGET <= elapsed[1] <= BUDGET * 1.1 + 0.2, elapsed  # + the policy's backoff
 
 
 async def test_transcription_tool_raises_within_the_budget() -> None:
