@@ -1,4 +1,5 @@
-"""Shared bits of the benchmarks: a server in its own process, percentiles."""
+"""Shared bits of the benchmarks: a server in its own process, percentiles, the official
+LiveKit plugin pointed at a local server."""
 
 from __future__ import annotations
 
@@ -8,8 +9,25 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 KEY = "sk_bench_key_0001"
+
+
+def official_livekit_tts(http: str, ws: str, session: Any, sample_rate: int, **kw: Any) -> Any:
+    """``livekit-plugins-smallestai``'s TTS against a local server's base URLs (it wants
+    the API's ``/waves/v1`` prefix and the full WebSocket path). Imported here, not at the
+    top: the Pipecat benchmarks share this module and never load LiveKit."""
+    from livekit.plugins import smallestai
+
+    return smallestai.TTS(
+        api_key=KEY,
+        base_url=f"{http}/waves/v1",
+        ws_url=f"{ws}/waves/v1/tts/live",
+        sample_rate=sample_rate,
+        http_session=session,
+        **kw,
+    )
 
 
 def pct(values: list[float], q: float) -> float:

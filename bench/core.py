@@ -111,7 +111,14 @@ from smallest_local import Server  # noqa: E402
 from smallest_local.engines import decode_tone  # noqa: E402
 
 sys.path.insert(0, _HERE)
-from common import KEY, cpu_seconds, pct, server_process, server_process_pid  # noqa: E402
+from common import (  # noqa: E402
+    KEY,
+    cpu_seconds,
+    official_livekit_tts,
+    pct,
+    server_process,
+    server_process_pid,
+)
 
 RATE = 24000
 OPTS = TTSOptions(sample_rate=RATE, complete_backoff_ms=0)
@@ -479,13 +486,7 @@ def livekit_turns(official: bool) -> Turns:
         http, ws = faults.http_url, faults.ws_url
         async with aiohttp.ClientSession() as session:
             if official:
-                engine = smallestai.TTS(
-                    api_key=KEY,
-                    base_url=f"{http}/waves/v1",
-                    ws_url=f"{ws}/waves/v1/tts/live",
-                    sample_rate=RATE,
-                    http_session=session,
-                )
+                engine = official_livekit_tts(http, ws, session, RATE)
             else:
                 engine = livekit_smallest.TTS(api_key=KEY, base_url=http, sample_rate=RATE)
             engine.prewarm()

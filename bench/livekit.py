@@ -60,14 +60,13 @@ from livekit.agents import (  # noqa: E402
     APIError,
     tts,
 )
-from livekit.plugins import smallestai  # noqa: E402
 
 import livekit_smallest  # noqa: E402
 from smallest_local import Server  # noqa: E402
 from smallest_local.engines import describe, tag_value  # noqa: E402
 
 sys.path.insert(0, _HERE)
-from common import KEY, server_process  # noqa: E402
+from common import KEY, official_livekit_tts, server_process  # noqa: E402
 
 RATE = 24000
 FAST = APIConnectOptions(max_retry=0, timeout=10)
@@ -99,14 +98,8 @@ def ours(http: str, ws: str, **kw: object) -> tts.TTS:
 
 def make_official(session: aiohttp.ClientSession) -> Callable[..., tts.TTS]:
     def make(http: str, ws: str, **kw: object) -> tts.TTS:
-        return smallestai.TTS(
-            api_key=KEY,
-            base_url=f"{http}/waves/v1",
-            ws_url=f"{ws}/waves/v1/tts/live",
-            sample_rate=RATE,
-            http_session=session,
-            **kw,  # type: ignore[arg-type]
-        )
+        engine: tts.TTS = official_livekit_tts(http, ws, session, RATE, **kw)
+        return engine
 
     return make
 

@@ -31,13 +31,12 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 import aiohttp  # noqa: E402
 from livekit.agents import APIConnectOptions, tts  # noqa: E402
-from livekit.plugins import smallestai  # noqa: E402
 
 import livekit_smallest  # noqa: E402
 from smallest_core import ConnectionPool, TTSOptions  # noqa: E402
 
 sys.path.insert(0, _HERE)
-from common import KEY, pct, server_process  # noqa: E402
+from common import KEY, official_livekit_tts, pct, server_process  # noqa: E402
 
 RATE = 24000
 TEXT = " ".join(["word"] * 15)  # 3 s of tone audio
@@ -71,13 +70,7 @@ async def level(side: str, n: int, ws: str) -> dict[str, object]:
             api_key=KEY, base_url=http, sample_rate=RATE, pool=pool
         )
     else:
-        engine = smallestai.TTS(
-            api_key=KEY,
-            base_url=f"{http}/waves/v1",
-            ws_url=f"{ws}/waves/v1/tts/live",
-            sample_rate=RATE,
-            http_session=session,
-        )
+        engine = official_livekit_tts(http, ws, session, RATE)
     lateness: list[float] = []
     all_started = asyncio.Event()
     started = 0
