@@ -475,18 +475,35 @@ async def arrival_turns(faults: Faults) -> AsyncIterator[Turn]:
     yield turn
 
 
-def livekit_turns(official: bool) -> Turns:
+def livekit_turns(official: bool, from_own_close: bool = False) -> Turns:
     """As :func:`core_turns`, through a LiveKit TTS's ``stream()`` (ours or the official
     plugin): ms to ``APIError`` out of the stream; a round that ended without an error
-    (the stream just stopped) counts as silent."""
+    (the stream just stopped) counts as silent.
+
+    ``from_own_close`` (ours only): ms from when *this* client learnt of the close, in the
+    same round, instead of from the server's write: the pool's public socket listener
+    (``add_socket_listener``), which runs at the end of the transport's ``on_close``, in
+    the loop step that read the close. The bare-socket arrival row is an idle client's;
+    this is when a client busy streaming audio through LiveKit noticed it.
+    """
 
     @contextlib.asynccontextmanager
     async def turns(faults: Faults) -> AsyncIterator[Turn]:
         conn = APIConnectOptions(max_retry=0, timeout=10)
         http, ws = faults.http_url, faults.ws_url
+        noticed: list[int] = []
+        pool: ConnectionPool | None = None  # ours from_own_close: the TTS's, given to it
         async with aiohttp.ClientSession() as session:
             if official:
                 engine = official_livekit_tts(http, ws, session, RATE)
+            elif from_own_close:
+                pool = ConnectionPool(api_key=KEY, base_url=http, options=OPTS)
+                pool.add_socket_listener(
+                    on_close=lambda _c, _e: noticed.append(time.perf_counter_ns())
+                )
+                engine = livekit_smallest.TTS(
+                    api_key=KEY, base_url=http, sample_rate=RATE, pool=pool
+                )
             else:
                 engine = livekit_smallest.TTS(api_key=KEY, base_url=http, sample_rate=RATE)
             engine.prewarm()
@@ -508,18 +525,22 @@ def livekit_turns(official: bool) -> Turns:
             async def turn(kind: str) -> tuple[list[float], int]:
                 await faults.inject(kind)
                 seen = len(await faults.log())
+                noticed.clear()
                 got = await speak(" ".join(["word"] * 20))
                 new = (await faults.log())[seen:]
                 await faults.clear()
-                if got is None or not new:
+                if got is None or not new or (from_own_close and not noticed):
                     return [], 1
-                return [(got - new[0][2]) / 1e6], 0
+                start = noticed[0] if from_own_close else new[0][2]
+                return [(got - start) / 1e6], 0
 
             await speak("Warm up.")
             try:
                 yield turn
             finally:
                 await engine.aclose()
+                if pool is not None:
+                    await pool.aclose()  # a given pool is its owner's to close
 
     return turns
 
@@ -529,6 +550,7 @@ CLOSE_CLIENTS: tuple[tuple[str, Turns], ...] = (
     ("(arrival: transport on_close)", arrival_turns),
     ("smallest_core Utterance", core_turns),
     ("livekit_smallest stream()", livekit_turns(official=False)),
+    ("(ours: own on_close -> APIError)", livekit_turns(official=False, from_own_close=True)),
     (
         f"livekit-plugins-smallestai {version('livekit-plugins-smallestai')}",
         livekit_turns(official=True),
@@ -1122,11 +1144,14 @@ def close_section(rounds: int) -> None:
             what = "1011 close" if kind == "close" else "TCP abort "
             figs = f"p50 {statistics.median(got):6.2f} ms  max {max(got):6.2f} ms" if got else "n/a"
             after = ""
-            if got and kind in arrival and not client.startswith("(arrival"):
+            if got and kind in arrival and not client.startswith("("):
                 after = f"  arrival + {statistics.median(got) - arrival[kind]:.2f} ms"
             tail = f"  ({silent} ended without an error)" if silent else ""
             print(f"     {client:34} {what}  {figs}  ({len(got)} errors){after}{tail}")
-    print("   target: the typed error <= 1 ms after the close arrives (arrival + <= 1 ms)")
+    print(
+        "   target: the typed error <= 1 ms after the close arrives (arrival + <= 1 ms;\n"
+        "   for ours also measured from its own on_close in the same round: <= 1 ms)"
+    )
 
 
 @contextlib.contextmanager
