@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import weakref
 
 from .wire import Field
@@ -51,23 +52,30 @@ class Secret:
         return f"Secret({mask_key(self.value)})"
 
 
-# Live keys, each with how many handles hold it (a pool and each of its sockets register
-# the same key), and the distinct keys as a tuple: what redact() scans, rebuilt only when
-# a key comes or goes. redact() runs on every error's path (a close reaches each of its
-# utterances through it), so it reads one tuple instead of iterating a WeakSet.
-_holders: dict[str, int] = {}
-_keys: tuple[str, ...] = ()
+# The live handles, and the distinct keys they hold as a tuple: what redact() scans.
+# redact() runs on every error's path (a close reaches each of its utterances through it),
+# so it reads one tuple rather than iterating the WeakSet. The tuple is rebuilt only after
+# a key came or went (``None``: stale). Registering and rebuilding share a lock, so a
+# rebuild never misses a key registered meanwhile; a handle's finalizer (any thread, at
+# any allocation, so it takes no lock) only marks the tuple stale. At worst a rebuild
+# racing a finalizer keeps a gone key one rebuild longer: more redaction, never less.
+_live: weakref.WeakSet[Secret] = weakref.WeakSet()
+_keys: tuple[str, ...] | None = ()
+_lock = threading.Lock()
 
 
-def _forget(secret: str) -> None:
-    """A handle of ``secret`` was collected (a weakref finalizer: any thread, any time)."""
+def _stale() -> None:
     global _keys
-    left = _holders.get(secret, 0) - 1
-    if left > 0:
-        _holders[secret] = left
-    else:
-        _holders.pop(secret, None)
-    _keys = tuple(_holders)
+    _keys = None
+
+
+def _live_keys() -> tuple[str, ...]:
+    global _keys
+    keys = _keys
+    if keys is None:
+        with _lock:
+            keys = _keys = tuple({handle.value for handle in list(_live)})
+    return keys
 
 
 def register_secret(secret: str) -> Secret:
@@ -76,9 +84,10 @@ def register_secret(secret: str) -> Secret:
     global _keys
     handle = Secret(secret)
     if secret and len(secret) >= 4:
-        _holders[secret] = _holders.get(secret, 0) + 1
-        _keys = tuple(_holders)
-        weakref.finalize(handle, _forget, secret).atexit = False
+        with _lock:
+            _live.add(handle)
+            _keys = None
+        weakref.finalize(handle, _stale).atexit = False
     return handle
 
 
@@ -86,7 +95,7 @@ def redact(text: str) -> str:
     """Return ``text`` with API keys and Bearer tokens replaced by ``[secure]``."""
     if not text:
         return text
-    for secret in _keys:
+    for secret in _live_keys():
         if secret in text:
             text = text.replace(secret, REDACTED)
     # Each pattern needs its literal: most texts (close reasons, error codes, server
