@@ -571,18 +571,18 @@ async def close_to_error_all(
         clients = [
             (name, await stack.enter_async_context(make(faults))) for name, make in CLOSE_CLIENTS
         ]
-        got: dict[tuple[str, str], tuple[list[float], list[int]]] = {
-            (name, kind): ([], [0]) for kind in ("close", "abort") for name, _ in clients
-        }
+        keys = [(name, kind) for kind in ("close", "abort") for name, _ in clients]
+        got: dict[tuple[str, str], list[float]] = {key: [] for key in keys}
+        silent = dict.fromkeys(keys, 0)
         for kind in ("close", "abort"):
             for i in range(rounds):
                 shift = i % len(clients)
                 for name, turn in clients[shift:] + clients[:shift]:
-                    ms, silent = await turn(kind)
-                    got[name, kind][0].extend(ms)
-                    got[name, kind][1][0] += silent
+                    ms, quiet = await turn(kind)
+                    got[name, kind].extend(ms)
+                    silent[name, kind] += quiet
                     await asyncio.sleep(0.2)  # benchmark scenario: the socket is replaced
-    return [(name, kind, ms, silent[0]) for (name, kind), (ms, silent) in got.items()]
+    return [(name, kind, got[name, kind], silent[name, kind]) for name, kind in keys]
 
 
 def close_to_error(rounds: int) -> dict[str, list[tuple[str, str, list[float], int]]]:
