@@ -129,7 +129,8 @@ async def test_idle_close_costs_no_failed_turn_and_no_warning(
     make_tts: Callable[..., TTS], smallest_server: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    smallest_server.faults.idle_close(0.2, times=2)  # the first socket and its warm spare
+    # The first socket and its warm spare; each times out only once it holds no request.
+    smallest_server.faults.idle_close(0.2, times=2, between_requests=True)
     closed = _ClosedSockets(wanted=2)
     logging.getLogger("smallest_core").addHandler(closed)
     tts = make_tts()

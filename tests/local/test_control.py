@@ -66,12 +66,18 @@ def test_faults_added_and_cleared_as_in_process(server: Server) -> None:
     with _client(server) as http:
         http.post("/_local/faults", json={"kind": "abort_after_chunks", "after_chunks": 3})
         http.post("/_local/faults", json={"kind": "stall", "seconds": 1.5, "times": None})
+        http.post(
+            "/_local/faults",
+            json={"kind": "idle_close", "seconds": 0.5, "between_requests": True},
+        )
         pending = server.faults.pending
         assert [(f.kind, f.after_chunks) for f in pending] == [
             (FaultKind.ABORT_AFTER_CHUNKS, 3),
             (FaultKind.STALL, 0),
+            (FaultKind.IDLE_CLOSE, 0),
         ]
         assert pending[1].seconds == 1.5 and pending[1].times is None
+        assert pending[2].between_requests and not pending[1].between_requests
         assert http.delete("/_local/faults").json() == {"cleared": True}
         assert server.faults.pending == []
         assert server.stats.http_requests == 0  # control calls are not API traffic
@@ -86,6 +92,7 @@ def test_faults_added_and_cleared_as_in_process(server: Server) -> None:
         ({"kind": "stall", "fired": 3}, "Unknown Fault field 'fired'"),
         ({"kind": "stall", "after_chunks": "3"}, "Invalid 'after_chunks'"),
         ({"kind": "stall", "after_chunks": True}, "Invalid 'after_chunks'"),
+        ({"kind": "idle_close", "between_requests": 1}, "Invalid 'between_requests'"),
         ([1, 2], "must be a JSON object"),
     ],
 )

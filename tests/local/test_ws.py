@@ -596,6 +596,32 @@ class TestFaults:
             msg = await recv(ws)
         assert msg["status"] == "error" and "inactivity" in msg["message"]
 
+    async def test_idle_clock_counts_client_messages_only(self, smallest_server: Server):
+        """§5.1: a synthesis outlasting the timeout after the last message loses its socket."""
+        smallest_server.set_latency(realtime_factor=1.0, chunk_ms=20)
+        smallest_server.faults.idle_close(0.2)
+        async with await connect(smallest_server) as ws:
+            await ws.send(frame("a b c", complete_backoff_ms=0))  # 600 ms of audio, paced
+            frames = []
+            with pytest.raises(websockets.ConnectionClosedOK):
+                while True:
+                    frames.append(await recv(ws))
+        assert "complete" not in statuses(frames)
+        assert "inactivity" in frames[-1]["message"]
+        assert 0 < len(audio(frames)) < 3 * WORD_BYTES
+
+    async def test_idle_close_between_requests_spares_a_busy_socket(self, smallest_server: Server):
+        """``between_requests``: the same paced synthesis completes, then the socket idles out."""
+        smallest_server.set_latency(realtime_factor=1.0, chunk_ms=20)
+        smallest_server.faults.idle_close(0.2, between_requests=True)
+        async with await connect(smallest_server) as ws:
+            await ws.send(frame("a b c", complete_backoff_ms=0))
+            frames = await until_complete(ws)
+            assert len(audio(frames)) == 3 * WORD_BYTES
+            msg = await recv(ws)
+        assert msg["status"] == "error" and "inactivity" in msg["message"]
+        assert ws.close_code == 1000
+
     async def test_fault_fires_only_times(self, smallest_server: Server):
         fault = smallest_server.faults.error_frame(times=2)
         async with await connect(smallest_server) as ws:

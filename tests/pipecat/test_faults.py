@@ -94,7 +94,7 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 async def test_idle_close_ten_times(make_tts, smallest_server):
     """The server closes idle sockets (§5.1): the next turn opens a new one, no error."""
-    smallest_server.faults.idle_close(0.1, times=None)
+    smallest_server.faults.idle_close(0.1, times=None, between_requests=True)
     tts = make_tts()
     async with running(tts) as run:
         for i in range(ROUNDS):

@@ -164,7 +164,7 @@ async def test_idle_close_ten_times(
     adapter: str, smallest_server: Server, warnings_from_us: Any
 ) -> None:
     """The server closes idle sockets (§5.1): normal behaviour, no error, no WARNING."""
-    smallest_server.faults.idle_close(0.05, times=None)
+    smallest_server.faults.idle_close(0.05, times=None, between_requests=True)
     tally = Tally(smallest_server, adapter)
     async with make(adapter, smallest_server) as d:
         for _ in range(ROUNDS + 1):

@@ -53,6 +53,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "route": (str, type(None)),
     "path": (str, type(None)),
     "shape": (str, type(None)),
+    "between_requests": (bool,),
 }
 assert set(_FIELDS) | {"kind", "fired"} == {f.name for f in dataclasses.fields(Fault)}
 
@@ -77,7 +78,7 @@ async def _add_fault(request: web.Request) -> web.Response:
         allowed = _FIELDS.get(name)
         if allowed is None:
             return _bad(f"Unknown Fault field {name!r}; allowed: kind, {', '.join(_FIELDS)}.")
-        if isinstance(value, bool) or not isinstance(value, allowed):
+        if isinstance(value, bool) is not (bool in allowed) or not isinstance(value, allowed):
             return _bad(f"Invalid {name!r}: {value!r}.")
     request.app[STATE].faults.add(Fault(kind, **body))
     return web.json_response({"added": kind.value})

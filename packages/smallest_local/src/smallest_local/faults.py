@@ -21,6 +21,8 @@ kind                      taken when             effect
                                                  socket only; WebSocket route)
 ``CLOSE_AFTER_COMPLETE``  a WS connection opens  close the socket (1000) after each ``complete``
 ``IDLE_CLOSE``            a WS connection opens  idle timeout of ``seconds`` on that socket
+                                                 (``between_requests``: the clock runs only
+                                                 while the socket holds no request)
 ``CLONE_FAILS``           a clone is created     the clone job ends in ``failed``
 ========================  =====================  =========================================
 
@@ -99,6 +101,8 @@ class Fault:
         route: ``"ws"``, ``"http"`` or ``None`` for both.
         path: HTTP faults: only requests whose path starts with this.
         shape: STT ``ERROR_FRAME``: the error frame's shape, ``"a"``, ``"c"`` or ``"d"``.
+        between_requests: ``IDLE_CLOSE`` (TTS): time out only a socket with no request
+            open, not one still synthesizing (see :meth:`FaultPlan.idle_close`).
     """
 
     kind: FaultKind
@@ -113,6 +117,7 @@ class Fault:
     route: str | None = None
     path: str | None = None
     shape: str | None = None
+    between_requests: bool = False
     fired: int = field(default=0, init=False)
 
 
@@ -318,9 +323,26 @@ class FaultPlan:
         """Make the next connection(s) close (1000) after every ``complete`` (§9.1 reading)."""
         return self.add(Fault(FaultKind.CLOSE_AFTER_COMPLETE, times=times))
 
-    def idle_close(self, seconds: float, *, times: int | None = 1) -> Fault:
-        """Give the next connection(s) an idle timeout of ``seconds``."""
-        return self.add(Fault(FaultKind.IDLE_CLOSE, times=times, seconds=seconds))
+    def idle_close(
+        self, seconds: float, *, times: int | None = 1, between_requests: bool = False
+    ) -> Fault:
+        """Give the next connection(s) an idle timeout of ``seconds``.
+
+        As on the real server (§5.1), the clock restarts on every client message only, so
+        by default it can strike mid-synthesis: a turn whose audio takes longer than
+        ``seconds`` after the client's last message loses its socket, which a client must
+        report. ``between_requests=True`` (TTS) lets the clock close only a socket that
+        holds no request, for tests about a socket that went idle *between* turns: with a
+        short timeout they would otherwise fail whenever the machine pauses mid-turn.
+        """
+        return self.add(
+            Fault(
+                FaultKind.IDLE_CLOSE,
+                times=times,
+                seconds=seconds,
+                between_requests=between_requests,
+            )
+        )
 
     def clone_fails(self, *, times: int | None = 1, message: str | None = None) -> Fault:
         """Make the next voice clone job(s) end in ``failed``."""

@@ -163,12 +163,14 @@ class Session:
         *,
         idle_timeout: float,
         close_after_complete: bool,
+        idle_between_requests: bool = False,
     ) -> None:
         self.state = state
         self.ws = ws
         self.http_request = request
         self.key = key
         self.idle_timeout = idle_timeout
+        self.idle_between_requests = idle_between_requests
         self.close_after_complete = close_after_complete
         self.session_id = f"ws_{uuid.uuid4()}"
         self._send_lock = asyncio.Lock()
@@ -183,6 +185,7 @@ class Session:
         self._buffers: dict[str | None, _Request] = {}
         self._jobs: asyncio.Queue[_Job] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        self._draining = False  # the worker holds a job or a complete still to send
         self._timers: dict[str | None, asyncio.TimerHandle] = {}
         # continuations
         self._contexts: dict[str, _Request] = {}
@@ -298,6 +301,8 @@ class Session:
                 try:
                     msg = await self.ws.receive(timeout=self.idle_timeout)
                 except TimeoutError:
+                    if self.idle_between_requests and self._busy():
+                        continue  # the fault's clock counts only a socket with nothing open
                     await self._idle_timeout()
                     break
                 if msg.type is WSMsgType.TEXT:
@@ -503,6 +508,10 @@ class Session:
         """Requests this socket holds: contexts, flush buffers and queued releases."""
         return len(self._contexts) + len(self._buffers) + self._jobs.qsize()
 
+    def _busy(self) -> bool:
+        """Whether the socket still owes a client audio or a ``complete``."""
+        return self._draining or self._open_requests() > 0
+
     def _too_many(self) -> tuple[str, str]:
         return (
             f"Too many open requests on this socket: at most {self.max_open} "
@@ -584,7 +593,9 @@ class Session:
                         pending_complete = None
                         continue
                 else:
+                    self._draining = False
                     job = await self._jobs.get()
+                self._draining = True
                 request = job.request
                 if request.failed:
                     continue
@@ -812,9 +823,11 @@ async def tts_live(request: web.Request) -> web.StreamResponse:
                 f"seconds from 1 to {MAX_IDLE_TIMEOUT_S}.",
             )
         idle = int(raw_timeout)
+    idle_between_requests = False
     for fault in conn_faults:
         if fault.kind is FaultKind.IDLE_CLOSE and fault.seconds is not None:
             idle = fault.seconds
+            idle_between_requests = fault.between_requests
     if state.latency.connect_ms > 0:
         await asyncio.sleep(state.latency.connect_ms / 1000)
     ws = web.WebSocketResponse(max_msg_size=state.config.max_frame_bytes, autoping=True)
@@ -838,6 +851,7 @@ async def tts_live(request: web.Request) -> web.StreamResponse:
         key,
         idle_timeout=idle,
         close_after_complete=any(f.kind is FaultKind.CLOSE_AFTER_COMPLETE for f in conn_faults),
+        idle_between_requests=idle_between_requests,
     )
     try:
         await session.run()
