@@ -16,7 +16,27 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``slow`` (tens of seconds: fresh venvs, the demo, long speech) run
-    first: with a few xdist workers per run, a slow test handed out last would run alone
-    while the other workers sit idle. A stable sort: every worker sees the same order."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The order xdist hands tests out in: tests marked ``slow`` (tens of seconds: fresh
+    venvs, the demo, long speech) first, then every file's tests spread evenly over the
+    run.
+
+    Slow first: with a few workers per run, a slow test handed out last would run alone
+    while the other workers sit idle. Spread: the suites differ in kind. The local
+    server's and the core's tests mostly compute; the reliability and conformance
+    scenarios mostly wait on real-time audio and timers. In file order, the waiting came
+    last and left the two cores ~30 % idle for the run's last minute; mixed, the
+    computing tests fill that wait. Each test's place is its rank within its file, as a
+    fraction of the file's length; slow tests keep their file order (a stable sort: every
+    worker sees the same order).
+    """
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.location[0]] = counts.get(item.location[0], 0) + 1
+    rank: dict[str, int] = {}
+    places: dict[int, float] = {}
+    for item in items:
+        path = item.location[0]
+        rank[path] = rank.get(path, 0) + 1
+        slow = item.get_closest_marker("slow") is not None
+        places[id(item)] = 0.0 if slow else 1.0 + (rank[path] - 0.5) / counts[path]
+    items.sort(key=lambda item: places[id(item)])
