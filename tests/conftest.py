@@ -18,16 +18,16 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The order xdist hands tests out in: tests marked ``slow`` (tens of seconds: fresh
     venvs, the demo, long speech) first, then every file's tests spread evenly over the
-    run.
+    run, those of files marked ``waits`` over its first half.
 
     Slow first: with a few workers per run, a slow test handed out last would run alone
     while the other workers sit idle. Spread: the suites differ in kind. The local
-    server's and the core's tests mostly compute; the reliability and conformance
-    scenarios mostly wait on real-time audio and timers. In file order, the waiting came
-    last and left the two cores ~30 % idle for the run's last minute; mixed, the
-    computing tests fill that wait. Each test's place is its rank within its file, as a
-    fraction of the file's length; slow tests keep their file order (a stable sort: every
-    worker sees the same order).
+    server's and the core's tests mostly compute; the scenarios marked ``waits`` (stalls,
+    time budgets, paced audio) spend seconds asleep. In file order the waiting came last
+    and left the two cores a third idle for the run's last minute; mixed in early, it
+    runs beside the computing tests. A test's place is its rank within its file, as a
+    fraction of the file's length; slow tests keep their file order (a stable sort:
+    every worker sees the same order).
     """
     counts: dict[str, int] = {}
     for item in items:
@@ -37,6 +37,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = item.location[0]
         rank[path] = rank.get(path, 0) + 1
-        slow = item.get_closest_marker("slow") is not None
-        places[id(item)] = 0.0 if slow else 1.0 + (rank[path] - 0.5) / counts[path]
+        place = (rank[path] - 0.5) / counts[path]
+        if item.get_closest_marker("slow") is not None:
+            place = -1.0
+        elif item.get_closest_marker("waits") is not None:
+            place /= 2
+        places[id(item)] = place
     items.sort(key=lambda item: places[id(item)])
