@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 
 import pytest
 from hypothesis import settings
@@ -17,29 +18,22 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The order xdist hands tests out in: tests marked ``slow`` (tens of seconds: fresh
-    venvs, the demo, long speech) first, then every file's tests spread evenly over the
-    run, those of files marked ``waits`` over its first half.
+    venvs, the demo, long speech) first, then the rest shuffled, those of files marked
+    ``waits`` into the first half.
 
     Slow first: with a few workers per run, a slow test handed out last would run alone
-    while the other workers sit idle. Spread: the suites differ in kind. The local
+    while the other workers sit idle. Shuffled: the suites differ in kind. The local
     server's and the core's tests mostly compute; the scenarios marked ``waits`` (stalls,
     time budgets, paced audio) spend seconds asleep. In file order the waiting came last
-    and left the two cores a third idle for the run's last minute; mixed in early, it
-    runs beside the computing tests. A test's place is its rank within its file, as a
-    fraction of the file's length; slow tests keep their file order (a stable sort:
-    every worker sees the same order).
+    and left the two cores a third idle for the run's last minute; shuffled in early, it
+    runs beside the computing tests. The shuffle is a hash of each test's id: the same
+    order on every worker and in every run.
     """
-    counts: dict[str, int] = {}
-    for item in items:
-        counts[item.location[0]] = counts.get(item.location[0], 0) + 1
-    rank: dict[str, int] = {}
     places: dict[int, float] = {}
     for item in items:
-        path = item.location[0]
-        rank[path] = rank.get(path, 0) + 1
-        place = (rank[path] - 0.5) / counts[path]
+        place = zlib.crc32(item.nodeid.encode()) / 2**32
         if item.get_closest_marker("slow") is not None:
-            place = -1.0
+            place = -1.0  # a stable sort: the slow ones keep their file order
         elif item.get_closest_marker("waits") is not None:
             place /= 2
         places[id(item)] = place
