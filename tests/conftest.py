@@ -18,23 +18,20 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The order xdist hands tests out in: tests marked ``slow`` (tens of seconds: fresh
-    venvs, the demo, long speech) first, then the rest shuffled, those of files marked
-    ``waits`` into the first half.
+    venvs, the demo, long speech) first, then the rest shuffled.
 
     Slow first: with a few workers per run, a slow test handed out last would run alone
     while the other workers sit idle. Shuffled: the suites differ in kind. The local
-    server's and the core's tests mostly compute; the scenarios marked ``waits`` (stalls,
-    time budgets, paced audio) spend seconds asleep. In file order the waiting came last
-    and left the two cores a third idle for the run's last minute; shuffled in early, it
-    runs beside the computing tests. The shuffle is a hash of each test's id: the same
-    order on every worker and in every run.
+    server's and the core's tests mostly compute; the reliability and STT scenarios and
+    the time-budget tests spend seconds asleep (stalls, deadlines, paced audio). In file
+    order that waiting came last and left the two cores a third idle for the run's last
+    minute; shuffled, it runs beside the computing tests all along. The shuffle is a
+    hash of each test's id: the same order on every worker and in every run.
     """
     places: dict[int, float] = {}
     for item in items:
         place = zlib.crc32(item.nodeid.encode()) / 2**32
         if item.get_closest_marker("slow") is not None:
             place = -1.0  # a stable sort: the slow ones keep their file order
-        elif item.get_closest_marker("waits") is not None:
-            place /= 2
         places[id(item)] = place
     items.sort(key=lambda item: places[id(item)])

@@ -20,8 +20,6 @@ from smallest_local import Server
 from tests.support.stt_drivers import STT_ADAPTERS, STT_STREAMING, stt_driver
 from tests.support.stt_scenarios import FAULTS, SCENARIOS, applicable, run_fault
 
-pytestmark = pytest.mark.waits  # barge-ins, stalls and paced speech in real time
-
 STT_DIALECTS = (
     "pulse",
     "no-from-finalize",

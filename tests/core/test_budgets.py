@@ -18,8 +18,6 @@ import pytest
 from smallest_core import AsyncRestClient, ConnectionPool, RequestTimeoutError, RetryPolicy
 from tests.support.servers import silent_server
 
-pytestmark = pytest.mark.waits  # each test waits out a time budget on a server that never answers
-
 BUDGET = 1.0
 NO_RETRY = RetryPolicy(max_attempts=1)
 

@@ -21,8 +21,6 @@ from smallest_core import AsyncRestClient, RetryPolicy, pcm_to_wav
 from smallest_local import Server
 from tests.support.servers import silent_server
 
-pytestmark = pytest.mark.waits  # each test waits out a time budget on a server that never answers
-
 BUDGET = 1.0
 HANG_GUARD = BUDGET * 5  # fails the test instead of hanging it; not the claim
 KEY = "sk_budget_test"

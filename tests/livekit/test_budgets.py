@@ -16,8 +16,6 @@ from livekit_smallest import TTS
 from smallest_local.engines import describe
 from tests.support.servers import silent_server
 
-pytestmark = pytest.mark.waits  # each test waits out a time budget on a server that never answers
-
 BUDGET = 1.0
 CONN = APIConnectOptions(max_retry=0, timeout=BUDGET)
 HANG_GUARD = BUDGET * 5  # fails the test instead of hanging it; not the claim

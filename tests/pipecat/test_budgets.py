@@ -21,8 +21,6 @@ from smallest_core import AsyncRestClient, ConnectionPool, RequestTimeoutError, 
 from tests.support.pipecat import running
 from tests.support.servers import silent_server
 
-pytestmark = pytest.mark.waits  # each test waits out a time budget on a server that never answers
-
 BUDGET = 1.0
 KEY = "sk_budget_test"
 NO_RETRY = RetryPolicy(max_attempts=1)  # one attempt: its budget is the whole wait

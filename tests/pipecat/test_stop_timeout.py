@@ -32,8 +32,6 @@ from smallest_core import RequestTimeoutError, SmallestError
 from smallest_local.engines.tone import describe, tag_value
 from tests.support.pipecat import WAIT_S, running
 
-pytestmark = pytest.mark.waits  # turns that outlast Pipecat's stop timeout, in real time
-
 TEXT = "Five words are spoken here."  # tone engine: 1 s of audio
 FULL_PAIRS = 24000 // 2
 #: Pipecat's default stop_frame_timeout_s is 3 s; every new socket takes longer than that.

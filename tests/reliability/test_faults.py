@@ -31,8 +31,6 @@ from smallest_local.faults import FaultPlan
 from tests.support.drivers import STREAMING, Driver, Turn, driver
 from tests.support.scenarios import TONE, tokens_of
 
-pytestmark = pytest.mark.waits  # paced audio, stalls past their deadlines, retry back-offs
-
 ROUNDS = 10
 TEXT = "Five words are spoken here."  # tone engine: 1 s of audio, fifty 20 ms chunks
 FULL_PAIRS = 5 * TONE.pairs_per_word(24000)
