@@ -98,6 +98,9 @@ class SttSession:
         self._stalled_until: float | None = None  # monotonic; inf = for good
         self._held: list[str] = []
         self._closed_stream = False
+        #: the recognizer call running in a worker thread, if any (see ``_engine``)
+        self._in_flight: asyncio.Future[Any] | None = None
+        self._opening = False  # that call opens the stream
 
     # -- sending ----------------------------------------------------------------------
     async def _send_json(self, payload: dict[str, Any], *, fault_exempt: bool = False) -> None:
@@ -166,16 +169,38 @@ class SttSession:
 
     # -- the engine -------------------------------------------------------------------
     async def _engine(self, fn: Any, *args: Any) -> Any:
-        """Run a segmenter call, in a worker thread when the recognizer is CPU-heavy."""
-        if self.recognizer.blocking:
-            return await asyncio.to_thread(fn, *args)
-        return fn(*args)
+        """Run a segmenter call, in a worker thread when the recognizer is CPU-heavy.
+
+        The thread's call is shielded and remembered: when the client leaves, aiohttp
+        cancels this session's handler, but a thread cannot be stopped, so
+        :meth:`_settle` lets the call finish before the stream is closed. One stream is
+        never in two threads, and its decoder goes back to the pool only when idle.
+        """
+        if not self.recognizer.blocking:
+            return fn(*args)
+        call = self._in_flight = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        return await asyncio.shield(call)
+
+    async def _settle(self) -> None:
+        """Wait out a recognizer call still running in its thread (see :meth:`_engine`);
+        a stream it opened unseen becomes the session's, so it is closed too."""
+        call, self._in_flight = self._in_flight, None
+        if call is None:
+            return
+        try:
+            result = await call
+        except Exception:  # its caller is gone; the stream is closed next either way
+            return
+        if self.segmenter is None and self._opening:
+            self.segmenter = Segmenter(result, self.options)
 
     async def _open_segmenter(self) -> Segmenter:
         if self.segmenter is None:
+            self._opening = True
             stream = await self._engine(
                 self.recognizer.open, self.options.sample_rate, self.options.language
             )
+            self._opening = False
             self.segmenter = Segmenter(stream, self.options)
         return self.segmenter
 
@@ -213,6 +238,7 @@ class SttSession:
         except _SessionOver:
             pass
         finally:
+            await self._settle()
             if self.segmenter is not None:
                 stream = self.segmenter.stream
                 with contextlib.suppress(Exception):
