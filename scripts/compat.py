@@ -9,7 +9,12 @@ the workspace (``--no-deps``: their requirements are already there, at the end u
 test), prints what it resolved, and runs the core, adapter, conformance and reliability
 suites there.
 
-Usage: ``python scripts/compat.py [lowest-direct|highest ...]`` (default: both).
+A third, middle end, ``websockets-14``, holds websockets to 14.x (everything else at its
+newest) and runs the core's suite: the release between the two ends whose asyncio API
+changed most, as the issue that moved the core onto websockets' public API asked.
+
+Usage: ``python scripts/compat.py [lowest-direct|highest|websockets-14 ...]`` (default:
+all three).
 """
 
 from __future__ import annotations
@@ -50,6 +55,12 @@ SUITES = [
     "tests/conformance",
     "tests/reliability",
 ]
+#: Each end: uv's resolution, extra requirements, the suites it runs.
+ENDS: dict[str, tuple[str, list[str], list[str]]] = {
+    "lowest-direct": ("lowest-direct", [], SUITES),
+    "highest": ("highest", [], SUITES),
+    "websockets-14": ("highest", ["websockets>=14,<15"], ["tests/core"]),
+}
 #: Printed after resolving, so a log says which versions each end proved.
 SHOWN = {"websockets", "httpx", "livekit-agents", "pipecat-ai", "langchain-core", "aiohttp"}
 
@@ -87,13 +98,14 @@ def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
 def main(ends: list[str]) -> int:
     uv = os.environ.get("UV", "uv")
     for end in ends:
+        resolution, extra, suites = ENDS[end]
         started = time.monotonic()
         venv = ROOT / ".compat" / end
         python = venv / "bin" / "python"
         run(uv, "venv", "--quiet", "--clear", "--python", sys.executable, venv)
         run(
-            uv, "pip", "install", "--quiet", "--python", python, "--resolution", end,
-            *declared(), *locked(TEST_TOOLS),
+            uv, "pip", "install", "--quiet", "--python", python, "--resolution", resolution,
+            *declared(), *extra, *locked(TEST_TOOLS),
         )  # fmt: skip
         editable = [arg for dist in DISTRIBUTIONS for arg in ("-e", dist)]
         run(uv, "pip", "install", "--quiet", "--python", python, "--no-deps", *editable)
@@ -107,10 +119,10 @@ def main(ends: list[str]) -> int:
         # as `make test`: two workers per core, one test at a time to whichever is free
         workers = str(2 * (os.cpu_count() or 1))
         run(python, "-m", "pytest", "-q", "-n", workers, "--maxschedchunk", "1",
-            "-p", "no:cacheprovider", *SUITES, env=env)  # fmt: skip
+            "-p", "no:cacheprovider", *suites, env=env)  # fmt: skip
         print(f"== {end}: passed in {time.monotonic() - started:.0f} s", flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:] or ["lowest-direct", "highest"]))
+    sys.exit(main(sys.argv[1:] or list(ENDS)))
