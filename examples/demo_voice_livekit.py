@@ -26,13 +26,7 @@ from demo_common import (
 )
 from demo_livekit import CaptureOutput, ScriptedLLM
 from livekit import rtc
-from livekit.agents import (
-    Agent,
-    AgentSession,
-    ChatMessage,
-    ConversationItemAddedEvent,
-    UserInputTranscribedEvent,
-)
+from livekit.agents import Agent, AgentSession, UserInputTranscribedEvent
 from livekit.agents.voice.io import AudioInput
 
 from livekit_smallest import STT, TTS
@@ -111,21 +105,12 @@ async def scene(base_url: str | None, api_key: str | None, out: Path) -> VoiceLo
     )
     session.input.audio = mic
     session.output.audio = sink
-    # What the user said is the turn LiveKit commits to the chat (a long question can come
-    # as two finals: the server cuts one at ten words); its time is that of its last final.
-    heard: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
-    last_final = 0.0
+    finals: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
 
     @session.on("user_input_transcribed")
     def _transcribed(ev: UserInputTranscribedEvent) -> None:
-        nonlocal last_final
         if ev.is_final and ev.transcript.strip():
-            last_final = time.perf_counter()
-
-    @session.on("conversation_item_added")
-    def _committed(ev: ConversationItemAddedEvent) -> None:
-        if isinstance(ev.item, ChatMessage) and ev.item.role == "user":
-            heard.put_nowait((ev.item.text_content or "", last_final))
+            finals.put_nowait((ev.transcript, time.perf_counter()))
 
     turns: list[Turn] = []
     try:
@@ -137,7 +122,7 @@ async def scene(base_url: str | None, api_key: str | None, out: Path) -> VoiceLo
             progress(SCENE, f"turn {n}: the user speaks ({len(pcm) / 2 / MIC_RATE:.1f} s)")
             async with asyncio.timeout(30):
                 turn.speech_end = await mic.say(pcm)
-                turn.heard, turn.final_at = await heard.get()
+                turn.heard, turn.final_at = await finals.get()
                 await sink.reply_started(replies_before + 1)
                 turn.first_audio_at = sink.first_audio_at[-1]
                 if session.current_speech is not None:  # the answer plays out
