@@ -18,7 +18,7 @@ from smallest_local import Server
 
 from .sttclient import connect, finals, send_audio, until
 
-pytestmark = pytest.mark.smallest_server(engine="espeak")
+pytestmark = [pytest.mark.smallest_server(engine="espeak"), pytest.mark.slow]
 
 RATE = 16000
 ROUNDS = 12
