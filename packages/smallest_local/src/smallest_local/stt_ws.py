@@ -171,14 +171,15 @@ class SttSession:
     async def _engine(self, fn: Any, *args: Any) -> Any:
         """Run a segmenter call, in a worker thread when the recognizer is CPU-heavy.
 
-        The thread's call is shielded and remembered: when the client leaves, aiohttp
+        The thread's future is shielded and remembered: when the client leaves, aiohttp
         cancels this session's handler, but a thread cannot be stopped, so
         :meth:`_settle` lets the call finish before the stream is closed. One stream is
         never in two threads, and its decoder goes back to the pool only when idle.
+        (The executor's future itself, not a task around it: this runs per audio frame.)
         """
         if not self.recognizer.blocking:
             return fn(*args)
-        call = self._in_flight = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        call = self._in_flight = asyncio.get_running_loop().run_in_executor(None, fn, *args)
         return await asyncio.shield(call)
 
     async def _settle(self) -> None:
