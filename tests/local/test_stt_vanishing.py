@@ -10,11 +10,10 @@ full ``bench/core.py`` run, where the official clients drop their STT sockets mi
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from smallest_local import Server
+from tests.support.servers import until_no_sockets
 
 from .sttclient import connect, finals, send_audio, until
 
@@ -33,7 +32,7 @@ async def test_clients_gone_mid_audio_leave_every_decoder_idle(smallest_server: 
         await send_audio(ws, speech, chunk=640)  # 20 ms frames, unpaced: a backlog to decode
         # Gone at once: the server is mid-feed, with frames still queued behind it.
         ws.transport.abort()
-        await until_closed(smallest_server)
+        await until_no_sockets(smallest_server)
     # Every decoder went back to the pool idle: the sessions that follow all transcribe.
     for _ in range(3):
         ws = await connect(smallest_server)
@@ -44,10 +43,3 @@ async def test_clients_gone_mid_audio_leave_every_decoder_idle(smallest_server: 
         assert not [f for f in frames if "error" in f], frames
         text = " ".join(str(f["transcript"]) for f in finals(frames))
         assert "call" in text and "morning" in text, text
-
-
-async def until_closed(server: Server, timeout: float = 10.0) -> None:
-    """Until the server ended every session (its counters live on its thread; no event)."""
-    async with asyncio.timeout(timeout):
-        while server.stats.ws_connections_active:
-            await asyncio.sleep(0.01)

@@ -9,7 +9,6 @@ silent for good after three.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import pytest
@@ -20,6 +19,7 @@ from smallest_core import SmallestError
 from smallest_local.engines.tone import describe, tag_value
 from smallest_local.faults import FaultPlan
 from tests.support.pipecat import Run, running
+from tests.support.servers import until_no_sockets
 
 ROUNDS = 10
 TEXT = "Five words are spoken here."  # tone engine: 1 s of audio, fifty 20 ms chunks
@@ -85,23 +85,16 @@ async def test_fault_ten_times_then_the_next_turn_speaks(name, make_tts, smalles
     assert tts.is_usable
 
 
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait for a condition on the server thread's counters (they have no event to await)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
-
-
 async def test_idle_close_ten_times(make_tts, smallest_server):
     """The server closes idle sockets (§5.1): the next turn opens a new one, no error."""
     smallest_server.faults.idle_close(0.1, times=None, between_requests=True)
     tts = make_tts()
     async with running(tts) as run:
         for i in range(ROUNDS):
-            await until(lambda: smallest_server.stats.ws_connections_active == 0)
+            await until_no_sockets(smallest_server)
             await run.send(TTSSpeakFrame(TEXT))
             await run.turns_done(i + 1)
-        await until(lambda: smallest_server.stats.ws_connections_active == 0)
+        await until_no_sockets(smallest_server)
         await run.send(TTSSpeakFrame(TEXT))
         await run.turns_done(ROUNDS + 1)
     check_turns(run, ROUNDS, must_know=False)

@@ -30,6 +30,7 @@ from smallest_local.engines.tone import describe, tag_value
 from smallest_local.faults import FaultPlan
 from tests.support.drivers import STREAMING, Driver, Turn, driver
 from tests.support.scenarios import TONE, tokens_of
+from tests.support.servers import until_no_sockets
 
 ROUNDS = 10
 TEXT = "Five words are spoken here."  # tone engine: 1 s of audio, fifty 20 ms chunks
@@ -152,13 +153,6 @@ async def test_fault_ten_times_then_the_next_turn_speaks(
         assert warnings_from_us() == [], "a transparent retry logged a warning"
 
 
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait for a condition on the server thread's counters (they have no event to await)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
-
-
 @pytest.mark.parametrize("adapter", STREAMING)
 async def test_idle_close_ten_times(
     adapter: str, smallest_server: Server, warnings_from_us: Any
@@ -168,7 +162,7 @@ async def test_idle_close_ten_times(
     tally = Tally(smallest_server, adapter)
     async with make(adapter, smallest_server) as d:
         for _ in range(ROUNDS + 1):
-            await until(lambda: smallest_server.stats.ws_connections_active == 0)
+            await until_no_sockets(smallest_server)
             tally.whole(await d.speak(tokens_of(TEXT)))
     assert smallest_server.stats.ws_connections_total > ROUNDS
     assert warnings_from_us() == []

@@ -3,6 +3,10 @@
 :func:`silent_server` accepts TCP connections and never answers (no WebSocket upgrade,
 no HTTP response): what a hung load balancer or a stalled service looks like to a
 client. The core's budget tests and every adapter's budget test run against it.
+
+:func:`until_no_sockets` waits until a local server has closed every WebSocket (idle
+timeouts, clients gone): the server keeps its counters on its own thread, with no event
+to await, so it polls them under a deadline.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-__all__ = ["silent_server"]
+from smallest_local import Server
+
+__all__ = ["silent_server", "until_no_sockets"]
 
 
 @asynccontextmanager
@@ -46,3 +52,10 @@ async def silent_server() -> AsyncIterator[tuple[str, list[int]]]:
             writer.close()
         await asyncio.gather(*handlers, return_exceptions=True)
         await server.wait_closed()
+
+
+async def until_no_sockets(server: Server, timeout: float = 10.0) -> None:
+    """Return once ``server`` holds no open WebSocket; fail after ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while server.stats.ws_connections_active:
+            await asyncio.sleep(0.005)
