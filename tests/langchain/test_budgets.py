@@ -75,7 +75,8 @@ async def test_sync_run_and_each_retry_get_the_budget() -> None:
             elapsed.append(time.monotonic() - started)
         tool.close()
     assert len(accepted) == 4  # two attempts per call, one budget each
-    assert BUDGET <= elapsed[1] <= BUDGET * 1.1 + 0.2, elapsed  # + the policy's backoff
+    assert min(elapsed) >= BUDGET, elapsed  # each call waited its budget
+    assert elapsed[1] <= BUDGET * 1.1 + 0.2, elapsed  # + the policy's backoff
 
 
 async def test_transcription_tool_raises_within_the_budget() -> None:
