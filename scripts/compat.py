@@ -116,7 +116,7 @@ def main(ends: list[str]) -> int:
         shown = [line for line in listing.splitlines() if _name(line) in SHOWN]
         print(f"== {end}: " + ", ".join(sorted(shown)), flush=True)
         env = {**os.environ, "VIRTUAL_ENV": str(venv)}
-        # as `make test`: two workers per core, one test at a time to whichever is free
+        # two workers per core, one test at a time to whichever is free
         workers = str(2 * (os.cpu_count() or 1))
         run(python, "-m", "pytest", "-q", "-n", workers, "--maxschedchunk", "1",
             "-p", "no:cacheprovider", *suites, env=env)  # fmt: skip
