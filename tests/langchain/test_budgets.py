@@ -53,13 +53,16 @@ async def test_the_field_bounds_a_callers_own_client_too() -> None:
         AsyncRestClient(api_key=KEY, base_url=base, retry=RetryPolicy(max_attempts=1)) as client,
     ):  # its own default timeout: 30 s
         tool = speak_tool(base, async_client=client)
-        started = time.monotonic()
-        with pytest.raises(ToolException):
-            async with asyncio.timeout(HANG_GUARD):
-                await tool.ainvoke({"text": "Hello."})
-        elapsed = time.monotonic() - started
-    assert BUDGET <= elapsed <= BUDGET * 1.1, elapsed
-    assert len(accepted) == 1
+        elapsed = []
+        for _ in range(2):  # the first also pays the one-off costs (the tool's first call)
+            started = time.monotonic()
+            with pytest.raises(ToolException):
+                async with asyncio.timeout(HANG_GUARD):
+                    await tool.ainvoke({"text": "Hello."})
+            elapsed.append(time.monotonic() - started)
+    assert min(elapsed) >= BUDGET, elapsed  # each call waited its budget, not the client's 30 s
+    assert elapsed[1] <= BUDGET * 1.1, elapsed
+    assert len(accepted) == 2  # one attempt per call
 
 
 async def test_sync_run_and_each_retry_get_the_budget() -> None:
