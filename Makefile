@@ -60,10 +60,12 @@ test-live: venv
 
 # Ours vs the official LiveKit and Pipecat integrations on local servers (~12-13 min):
 # bench/report/{report.md,report.json,*.png} and the README's comparison block; then the
-# core's own cost (incl. the end rule per server dialect) and the local server's figures.
+# core's own cost (incl. the end rule per server dialect), what websockets' frame parser costs
+# per audio second, and the local server's figures.
 bench: venv
 	$(RUN) python bench/report.py
 	$(RUN) python bench/core.py
+	$(RUN) python bench/ws_parser.py
 	$(RUN) python bench/server.py
 
 # The core's transport before (85355a4, websockets 15) and after the rewrite, on one server:
