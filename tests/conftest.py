@@ -28,10 +28,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     minute; shuffled, it runs beside the computing tests all along. The shuffle is a
     hash of each test's id: the same order on every worker and in every run.
     """
-    places: dict[int, float] = {}
-    for item in items:
-        place = zlib.crc32(item.nodeid.encode()) / 2**32
-        if item.get_closest_marker("slow") is not None:
-            place = -1.0  # a stable sort: the slow ones keep their file order
-        places[id(item)] = place
-    items.sort(key=lambda item: places[id(item)])
+    items.sort(key=_place)
+
+
+def _place(item: pytest.Item) -> float:
+    if item.get_closest_marker("slow") is not None:
+        return -1.0  # a stable sort: the slow ones keep their file order
+    return zlib.crc32(item.nodeid.encode()) / 2**32
