@@ -58,6 +58,14 @@ _FIELDS: dict[str, tuple[type, ...]] = {
 assert set(_FIELDS) | {"kind", "fired"} == {f.name for f in dataclasses.fields(Fault)}
 
 
+def _fits(value: Any, allowed: tuple[type, ...]) -> bool:
+    """JSON's ``true`` is a Python ``int`` too: a flag field takes only booleans, a
+    number field no boolean."""
+    if isinstance(value, bool):
+        return bool in allowed
+    return isinstance(value, allowed)
+
+
 def _bad(message: str) -> web.Response:
     return web.json_response({"error": "InvalidRequest", "message": message}, status=400)
 
@@ -78,7 +86,7 @@ async def _add_fault(request: web.Request) -> web.Response:
         allowed = _FIELDS.get(name)
         if allowed is None:
             return _bad(f"Unknown Fault field {name!r}; allowed: kind, {', '.join(_FIELDS)}.")
-        if isinstance(value, bool) is not (bool in allowed) or not isinstance(value, allowed):
+        if not _fits(value, allowed):
             return _bad(f"Invalid {name!r}: {value!r}.")
     request.app[STATE].faults.add(Fault(kind, **body))
     return web.json_response({"added": kind.value})
