@@ -49,14 +49,16 @@ def sh(*cmd: str, cwd: Path = ROOT, timeout: float = 120, with_stderr: bool = Fa
 
 
 @pytest.fixture(scope="session")
-def wheels(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[Path, Path]:
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(folder of freshly built wheels, constraints from the lock file).
 
     Built once per run: under pytest-xdist the packaging tests land on several workers;
     the first one to get here builds into the run's shared temp folder while the others
-    wait on a lock, then all use the same wheels."""
+    wait on a lock, then all use the same wheels. (The worker is read from xdist's
+    environment variable rather than its ``worker_id`` fixture, so the file also runs
+    under ``-p no:xdist``.)"""
     root = tmp_path_factory.getbasetemp()
-    if worker_id != "master":
+    if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent  # shared by this run's workers
     dist = root / "dist"
     constraints = dist / "constraints.txt"  # written last: it marks a finished build
