@@ -43,14 +43,20 @@ async def test_stream_socket_open_ends_within_the_budget(make_tts: Callable[...,
 async def test_synthesize_attempt_ends_within_the_budget(make_tts: Callable[..., TTS]) -> None:
     async with silent_server() as (base, accepted):
         ours = make_tts(base_url=base)
-        started = time.monotonic()
-        with pytest.raises(APITimeoutError) as info:
-            async with asyncio.timeout(HANG_GUARD), ours.synthesize("Hi.", conn_options=CONN) as s:
-                await s.collect()
-        elapsed = time.monotonic() - started
-    assert BUDGET <= elapsed <= BUDGET * 1.1, elapsed
-    assert not info.value.retryable
-    assert len(accepted) == 1
+        elapsed = []
+        for _ in range(2):  # the first also pays the one-off costs (the REST client, TLS setup)
+            started = time.monotonic()
+            with pytest.raises(APITimeoutError) as info:
+                async with (
+                    asyncio.timeout(HANG_GUARD),
+                    ours.synthesize("Hi.", conn_options=CONN) as s,
+                ):
+                    await s.collect()
+            elapsed.append(time.monotonic() - started)
+            assert not info.value.retryable
+    assert min(elapsed) >= BUDGET, elapsed  # each call waited its budget, not httpx's 30 s
+    assert elapsed[1] <= BUDGET * 1.1, elapsed
+    assert len(accepted) == 2  # one attempt per call
 
 
 async def test_each_retry_gets_its_own_budget(make_tts: Callable[..., TTS]) -> None:
