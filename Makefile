@@ -34,9 +34,10 @@ demo: venv
 # timers and sockets, so more workers than cores fill that wait (warm here: 172 s with
 # four, 154-159 s with five or six; six pay a sixth collection on a clean clone, and
 # three per core starve the in-process servers). One test at a time is handed to
-# whichever worker is free (--maxschedchunk 1): tests marked `slow` first, so no worker is
-# left with a long tail, then the rest shuffled, so the tests that sleep on purpose run
-# beside the computing ones instead of all at the end (tests/conftest.py).
+# whichever worker is free (--maxschedchunk 1), in a shuffled order, so the tests that
+# sleep on purpose run beside the computing ones instead of all at the end, with the
+# tests marked `slow` spread through its first half: never all at once, never one alone
+# at the end (tests/conftest.py).
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(round(2.5 * (os.cpu_count() or 1)))')
 test: venv
 	$(RUN) ruff check .
