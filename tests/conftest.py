@@ -17,9 +17,9 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The order xdist hands tests out in: the rest shuffled, and the tests marked
-    ``slow`` (tens of seconds: fresh venvs, the demo, long speech) spread evenly through
-    the first half of it, in file order.
+    """The order xdist hands tests out in: a shuffle, with the tests marked ``slow``
+    (tens of seconds: fresh venvs, the demo, long speech) spread evenly through its first
+    half, in file order.
 
     Shuffled: the suites differ in kind. The local server's and the core's tests mostly
     compute; the reliability and STT scenarios and the time-budget tests spend seconds
