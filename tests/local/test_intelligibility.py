@@ -8,6 +8,7 @@ wrong-reference control scores 1.12 against the 0.6 bound, so the check discrimi
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from smallest_local.engines import EspeakEngine
@@ -46,9 +47,19 @@ def test_espeak_speech_is_recognised_and_a_wrong_reference_is_not() -> None:
 
 
 def test_transcription_is_deterministic_for_a_seed() -> None:
+    """Same audio and seed, same transcript — also after the decoder heard something
+    else: three seconds of loud noise used to turn "open the door" into "oh to gore"."""
     synthesis = EspeakEngine().synthesize(
         "open the door", voice_id="magnus", sample_rate=SAMPLE_RATE, speed=SPEED
     )
     first = transcribe(synthesis.pcm, SAMPLE_RATE, seed=3)
     assert first == transcribe(synthesis.pcm, SAMPLE_RATE, seed=3)
+    transcribe(LOUD_NOISE, 16000)
+    assert transcribe(synthesis.pcm, SAMPLE_RATE, seed=3) == first
     assert first != "" and transcribe(b"", SAMPLE_RATE) == ""
+
+
+#: Three seconds of Gaussian noise at σ=8000 (about -12 dBFS), 16 kHz.
+LOUD_NOISE = (
+    np.random.default_rng(1).normal(0.0, 8000.0, 3 * 16000).clip(-32768, 32767).astype("<i2")
+).tobytes()

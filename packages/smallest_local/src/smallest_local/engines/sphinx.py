@@ -8,7 +8,10 @@ final re-decodes the whole segment in one pass with the full search (``full_utt`
 CMN) on a decoder borrowed for that moment, which is what the measured WER relies on —
 the live pass alone is markedly worse on espeak speech (the real service also holds
 finals back for accuracy). Decoders take 0.2 s and ~100 MB to load, so both kinds are
-pooled per recognizer and reused across streams.
+pooled per recognizer and reused across streams. Each one handed out has its front end
+(noise and CMN estimates) reset: otherwise it carries over from whichever stream used the
+decoder last, and one stream's final would depend on another caller's audio (after three
+seconds of loud noise on one stream, the next stream's "open the door" changed).
 
 Voice activity is a plain energy detector: a 20 ms frame whose RMS is at least
 :data:`VAD_RMS` (about -42 dBFS) is speech.
@@ -50,9 +53,13 @@ class _Pool:
         self._config = config
 
     def take(self) -> Decoder:
+        """A decoder that has forgotten the audio of its previous user (a fresh one, or an
+        idle one with its front end reset: 0.04 ms)."""
         with self._lock:
             if self._idle:
-                return self._idle.pop()
+                decoder = self._idle.pop()
+                decoder.reinit_feat()
+                return decoder
         return Decoder(samprate=_RATE, loglevel="FATAL", **self._config)
 
     def give(self, decoder: Decoder) -> None:
