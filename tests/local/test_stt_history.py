@@ -11,16 +11,11 @@ passed in others; with the reset it holds for every take.
 
 from __future__ import annotations
 
-import numpy as np
-
 from smallest_local.engines import EspeakEngine
 from smallest_local.engines.sphinx import PocketsphinxRecognizer
+from tests.support.asr import loud_noise
 
 RATE = 16000
-#: Three seconds of Gaussian noise at σ=8000 (about -12 dBFS).
-LOUD_NOISE = (
-    np.random.default_rng(1).normal(0.0, 8000.0, 3 * RATE).clip(-32768, 32767).astype("<i2")
-).tobytes()
 
 
 def final(recognizer: PocketsphinxRecognizer, pcm: bytes) -> str:
@@ -41,5 +36,5 @@ def test_another_streams_audio_does_not_change_a_final() -> None:
     recognizer = PocketsphinxRecognizer()
     first = final(recognizer, speech)
     assert first  # words came back
-    final(recognizer, LOUD_NOISE)  # another caller's stream, on the same decoders
+    final(recognizer, loud_noise(RATE))  # another caller's stream, on the same decoders
     assert final(recognizer, speech) == first

@@ -19,7 +19,7 @@ import numpy as np
 import soxr
 from pocketsphinx import Decoder
 
-__all__ = ["transcribe", "wer"]
+__all__ = ["loud_noise", "transcribe", "wer"]
 
 _ASR_RATE = 16000
 _DITHER_SIGMA = 100.0
@@ -75,3 +75,10 @@ def wer(reference: str | list[str], hypothesis: str | list[str]) -> float:
             hypothesis_transform=_transform(),
         )
     )
+
+
+def loud_noise(sample_rate: int, seconds: float = 3.0) -> bytes:
+    """Seeded Gaussian noise at σ=8000 (about -12 dBFS), PCM s16le mono: what a decoder
+    may hear before the audio under test (it used to move pocketsphinx's estimates)."""
+    samples = np.random.default_rng(1).normal(0.0, 8000.0, round(seconds * sample_rate))
+    return samples.clip(-32768, 32767).astype("<i2").tobytes()
