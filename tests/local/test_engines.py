@@ -8,6 +8,8 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smallest_local.engines import (
     ENGINE_NAMES,
@@ -98,6 +100,35 @@ def test_tone_describe_exposes_loss_duplication_and_reordering() -> None:
     assert describe(swapped) == {value: [(100, 100), (0, 100), (200, n - 200)]}
     with pytest.raises(ValueError, match="multiple of 4"):
         decode_tone(pcm[:-2])
+
+
+def describe_pair_by_pair(pcm: bytes) -> dict[int, list[tuple[int, int]]]:
+    """``describe``'s definition, one pair at a time: each tag's counters, in the order
+    they occur, split where a counter does not follow the tag's previous one."""
+    runs: dict[int, list[tuple[int, int]]] = {}
+    last: dict[int, int] = {}
+    for tag, counter in decode_tone(pcm):
+        tag_runs = runs.setdefault(tag, [])
+        if tag in last and counter == (last[tag] + 1) & 0x7FFF:
+            tag_runs[-1] = (tag_runs[-1][0], tag_runs[-1][1] + 1)
+        else:
+            tag_runs.append((counter, 1))
+        last[tag] = counter
+    return runs
+
+
+# Pairs drawn from few tags and counters near each other (so runs, interleavings, wraps
+# and repeats are common), or any 16-bit values at all (negative ones included).
+_NEAR = st.tuples(st.sampled_from([1, 2, 32767]), st.sampled_from([0, 1, 2, 3, 32766, 32767]))
+_ANY = st.tuples(st.integers(-32768, 32767), st.integers(-32768, 32767))
+
+
+@given(st.lists(st.one_of(_NEAR, _ANY), max_size=60))
+def test_tone_describe_is_its_pair_by_pair_definition(pairs: list[tuple[int, int]]) -> None:
+    pcm = np.array(pairs, dtype="<i2").reshape(-1, 2).tobytes()
+    described = describe(pcm)
+    assert described == describe_pair_by_pair(pcm)
+    assert list(described) == list(describe_pair_by_pair(pcm))  # first-appearance order
 
 
 def test_tone_counter_wraps_at_15_bits_and_stays_contiguous() -> None:
