@@ -12,7 +12,7 @@ import httpx
 import pytest
 import websockets
 
-from .wsclient import TTS_PATH, WS_PATH, auth, body, frame, recv
+from .wsclient import TLS, TTS_PATH, WS_PATH, auth, body, frame, recv
 
 KEY = "sk_cli_test_key_01"
 
@@ -38,9 +38,13 @@ def start(*args: str) -> tuple[subprocess.Popen[str], str]:
 def test_serve_prints_urls_serves_and_stops_cleanly(tmp_path, sig):
     proc, base = start("--engine", "tone", "--db", str(tmp_path / "db.sqlite3"))
     try:
-        r = httpx.post(base + TTS_PATH, json=body("hello there"), headers=auth(KEY), timeout=10)
+        r = httpx.post(
+            base + TTS_PATH, json=body("hello there"), headers=auth(KEY), verify=TLS, timeout=10
+        )
         assert r.status_code == 200 and len(r.content) == 2 * 2 * 4800
-        assert httpx.post(base + TTS_PATH, json=body("x"), timeout=10).status_code == 401
+        assert (
+            httpx.post(base + TTS_PATH, json=body("x"), verify=TLS, timeout=10).status_code == 401
+        )
     finally:
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=15)

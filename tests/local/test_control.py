@@ -17,6 +17,8 @@ from smallest_core import ConnectionPool, SmallestError, TTSOptions
 from smallest_local import Server
 from smallest_local.faults import FaultKind
 
+from .wsclient import TLS
+
 KEY = "sk_control_test_0001"
 
 
@@ -27,7 +29,9 @@ def server() -> Server:
 
 
 def _client(server: Server, key: str = KEY) -> httpx.Client:
-    return httpx.Client(base_url=server.http_url, headers={"Authorization": f"Bearer {key}"})
+    return httpx.Client(
+        verify=TLS, base_url=server.http_url, headers={"Authorization": f"Bearer {key}"}
+    )
 
 
 async def test_a_scripted_close_reaches_the_client_and_the_log(server: Server) -> None:

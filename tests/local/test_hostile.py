@@ -31,6 +31,7 @@ from smallest_local.wire import ECHO_CHARS, MAX_JSON_DEPTH
 
 from .wsclient import (
     RATE,
+    TLS,
     TTS_PATH,
     WS_PATH,
     audio,
@@ -65,7 +66,9 @@ async def assert_served(server: Server) -> None:
             await ws.send(frame("fine", request_id="ok", complete_backoff_ms=0))
             frames = await until_complete(ws, value="ok")
         assert describe(audio(frames)) == {tag_value("ok"): [(0, WORD_BYTES // 4)]}
-        async with httpx.AsyncClient(base_url=server.http_url, timeout=PROMPT_S) as client:
+        async with httpx.AsyncClient(
+            verify=TLS, base_url=server.http_url, timeout=PROMPT_S
+        ) as client:
             r = await client.post(
                 TTS_PATH, json=body("fine", request_id="okh"), headers=auth(server.api_key)
             )
@@ -73,7 +76,9 @@ async def assert_served(server: Server) -> None:
 
 
 def http(server: Server, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    with httpx.Client(base_url=server.http_url, headers=auth(server.api_key), timeout=10) as c:
+    with httpx.Client(
+        verify=TLS, base_url=server.http_url, headers=auth(server.api_key), timeout=10
+    ) as c:
         return c.request(method, path, **kwargs)
 
 
@@ -260,7 +265,9 @@ class TestExpansion:
         items = [(f"word{i}", f"said{i}") for i in range(10_000)]
         dict_id = make_dict(smallest_server, items)
         text = " ".join(f"word{i * 7}" for i in range(500))  # ~4300 characters
-        async with httpx.AsyncClient(base_url=smallest_server.http_url, timeout=10) as client:
+        async with httpx.AsyncClient(
+            verify=TLS, base_url=smallest_server.http_url, timeout=10
+        ) as client:
             start = time.process_time()  # CPU (the server is this process's thread):
             r = await client.post(  # a loaded machine stretches wall time, not work
                 TTS_PATH,
@@ -481,6 +488,7 @@ class TestStrictInput:
                 "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
                 "Sec-WebSocket-Version": "13",
             },
+            verify=TLS,
         )
         assert r.status_code == 400 and "'timeout'" in r.json()["message"]
         assert len(r.json()["message"]) < 200

@@ -16,7 +16,7 @@ import pytest
 from smallest_local import Server
 from smallest_local.engines import describe, tag_value
 
-from .wsclient import TTS_PATH, WS_PATH, auth, body
+from .wsclient import TLS, TTS_PATH, WS_PATH, auth, body
 
 LIVE = WS_PATH  # same URL: POST gets SSE (§4)
 
@@ -34,6 +34,7 @@ def post(
         server.http_url + path,
         json=payload,
         headers={**auth(key if key is not None else server.api_key), **(headers or {})},
+        verify=TLS,
         timeout=timeout,
     )
 
@@ -190,6 +191,7 @@ class TestBadInput:
             smallest_server.http_url + TTS_PATH,
             content=raw,
             headers={**auth(smallest_server.api_key), "Content-Type": "application/json"},
+            verify=TLS,
         )
         assert r.status_code == 400 and r.json()["error"] == "InvalidRequest"
 
@@ -216,7 +218,7 @@ class TestAuthAndLimits:
     @pytest.mark.smallest_server(concurrency_limit=1, realtime_factor=1.0, chunk_ms=50)
     def test_429_over_the_concurrency_limit(self, smallest_server: Server):
         with (
-            httpx.Client(timeout=10) as client,
+            httpx.Client(verify=TLS, timeout=10) as client,
             client.stream(
                 "POST",
                 smallest_server.http_url + LIVE,

@@ -24,6 +24,8 @@ from smallest_local.catalog import LANGUAGES, VOICES
 from smallest_local.server import Server
 from tests.support.clock import PENDING_S, PROCESSING_S, FakeClock
 
+from .wsclient import TLS
+
 
 def make_wav(seconds: float = 2.0, rate: int = 16000, freq: float = 440.0) -> bytes:
     """A mono s16le WAV of a sine tone."""
@@ -68,6 +70,7 @@ def server(clock: FakeClock) -> Iterator[Server]:
 
 def _client(srv: Server) -> httpx.Client:
     return httpx.Client(
+        verify=TLS,
         base_url=srv.http_url,
         headers={"Authorization": f"Bearer {srv.api_key}"},
         timeout=10,
@@ -598,7 +601,7 @@ def test_every_route_needs_the_key(
     server: Server, method: str, path: str, auth: str | None
 ) -> None:
     headers = {"Authorization": auth} if auth else {}
-    with httpx.Client(base_url=server.http_url, timeout=10) as anon:
+    with httpx.Client(verify=TLS, base_url=server.http_url, timeout=10) as anon:
         resp = anon.request(method, path, headers=headers)
     assert resp.status_code == 401
     assert resp.json() == {
@@ -608,7 +611,7 @@ def test_every_route_needs_the_key(
 
 
 def test_nothing_changes_without_the_key(server: Server, client: httpx.Client) -> None:
-    with httpx.Client(base_url=server.http_url, timeout=10) as anon:
+    with httpx.Client(verify=TLS, base_url=server.http_url, timeout=10) as anon:
         resp = anon.post(
             "/waves/v1/voice-cloning",
             data={"displayName": "x"},

@@ -15,6 +15,7 @@ from smallest_local import Server
 from smallest_local.engines import tone_word
 
 from .sttclient import BATCH, connect, finals, recv, rest, send_audio, tone, until
+from .wsclient import TLS
 
 
 @pytest.mark.parametrize(("status", "retry_after"), [(429, 2.0), (503, None), (500, None)])
@@ -117,7 +118,7 @@ async def test_tts_faults_do_not_fire_on_stt(smallest_server: Server) -> None:
 
 async def test_batch_http_fault_and_idle_close(smallest_server: Server) -> None:
     smallest_server.faults.http_error(503, retry_after=1, path=BATCH)
-    async with httpx.AsyncClient(base_url=smallest_server.http_url) as http:
+    async with httpx.AsyncClient(verify=TLS, base_url=smallest_server.http_url) as http:
         got = await http.post(
             BATCH + "?model=pulse&language=en",
             content=tone(1, "b"),

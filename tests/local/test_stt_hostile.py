@@ -21,6 +21,7 @@ from smallest_local import Server
 from smallest_local.engines import tone_word
 
 from .sttclient import BATCH, LEGACY, connect, finals, recv, rest, send_audio, tone, until
+from .wsclient import TLS
 
 BASE = "model=pulse&language=en&format=false"
 
@@ -118,7 +119,7 @@ async def test_every_encoding_is_decoded(smallest_server: Server, encoding: str)
 
 @pytest.mark.smallest_server(stt_max_batch_bytes=1000)
 async def test_batch_too_large_per_path(smallest_server: Server) -> None:
-    async with httpx.AsyncClient(base_url=smallest_server.http_url) as http:
+    async with httpx.AsyncClient(verify=TLS, base_url=smallest_server.http_url) as http:
         new = await http.post(
             BATCH + "?" + BASE, content=b"\x00" * 2000, headers=_headers(smallest_server)
         )
@@ -139,7 +140,7 @@ async def test_batch_too_large_per_path(smallest_server: Server) -> None:
 async def test_batch_bad_bodies_are_400(
     smallest_server: Server, body: bytes, content_type: str, needle: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=smallest_server.http_url) as http:
+    async with httpx.AsyncClient(verify=TLS, base_url=smallest_server.http_url) as http:
         got = await http.post(
             BATCH + "?" + BASE,
             content=body,
@@ -150,7 +151,7 @@ async def test_batch_bad_bodies_are_400(
 
 async def test_batch_tone_is_exact(smallest_server: Server) -> None:
     pcm = tone(3, "bt") + b"\x00" * 32000 + tone(2, "bt2")
-    async with httpx.AsyncClient(base_url=smallest_server.http_url) as http:
+    async with httpx.AsyncClient(verify=TLS, base_url=smallest_server.http_url) as http:
         got = await http.post(
             BATCH + "?model=pulse&language=en&word_timestamps=true&format=false",
             content=_wav(pcm),

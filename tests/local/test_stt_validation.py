@@ -11,6 +11,7 @@ from websockets.exceptions import InvalidStatus
 from smallest_local import Server
 
 from .sttclient import BATCH, LEGACY, connect, recv
+from .wsclient import TLS
 
 
 async def _refused(
@@ -91,7 +92,7 @@ async def test_per_key_concurrency_limit_is_an_error_frame_and_1008(
     assert frame["type"] == "error" and frame["error_code"] == "CONCURRENCY_LIMIT"
     await second.wait_closed()
     assert second.close_code == 1008
-    async with httpx.AsyncClient(base_url=smallest_server.http_url) as http:
+    async with httpx.AsyncClient(verify=TLS, base_url=smallest_server.http_url) as http:
         busy = await http.post(
             BATCH + "?model=pulse&language=en",
             content=b"\x00" * 3200,

@@ -22,6 +22,7 @@ from smallest_local import Server
 from tests.support.asr import wer
 
 from .sttclient import BATCH, connect, finals, rest, send_audio, silence
+from .wsclient import TLS
 
 pytestmark = [pytest.mark.smallest_server(engine="espeak"), pytest.mark.slow]
 
@@ -75,7 +76,7 @@ async def test_batch_wav_is_transcribed_and_a_wrong_reference_scores_badly(
         wav.setsampwidth(2)
         wav.setframerate(RATE)
         wav.writeframes(pcm)
-    async with httpx.AsyncClient(base_url=smallest_server.http_url, timeout=30) as http:
+    async with httpx.AsyncClient(verify=TLS, base_url=smallest_server.http_url, timeout=30) as http:
         response = await http.post(
             BATCH + "?model=pulse&language=en&word_timestamps=true",
             content=buf.getvalue(),
