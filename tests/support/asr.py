@@ -12,6 +12,7 @@ back as "oh to gore").
 from __future__ import annotations
 
 import threading
+import unicodedata
 from functools import cache
 
 import jiwer
@@ -26,19 +27,24 @@ _DITHER_SIGMA = 100.0
 _lock = threading.Lock()  # a Decoder holds one utterance at a time
 
 
-@cache
-def _transform() -> jiwer.Compose:
-    """Built on first use: ``RemovePunctuation`` walks every Unicode code point (~0.9 s),
-    and every xdist worker imports this module while collecting."""
-    return jiwer.Compose(
-        [
-            jiwer.ToLowerCase(),
-            jiwer.RemovePunctuation(),
-            jiwer.RemoveMultipleSpaces(),
-            jiwer.Strip(),
-            jiwer.ReduceToListOfListOfWords(),
-        ]
-    )
+def _remove_punctuation(text: str | list[str]) -> str | list[str]:
+    """``jiwer.RemovePunctuation``'s rule (drop every character of a Unicode ``P*``
+    category), applied per character of the text: jiwer's own transform first walks all
+    1.1 M code points (~0.9 s of CPU in every xdist worker)."""
+    if isinstance(text, list):
+        return [_remove_punctuation(t) for t in text]  # type: ignore[misc]
+    return "".join(c for c in text if not unicodedata.category(c).startswith("P"))
+
+
+_TRANSFORM = jiwer.Compose(
+    [
+        jiwer.ToLowerCase(),
+        _remove_punctuation,  # type: ignore[list-item]
+        jiwer.RemoveMultipleSpaces(),
+        jiwer.Strip(),
+        jiwer.ReduceToListOfListOfWords(),
+    ]
+)
 
 
 @cache
@@ -71,8 +77,8 @@ def wer(reference: str | list[str], hypothesis: str | list[str]) -> float:
         jiwer.wer(
             reference,
             hypothesis,
-            reference_transform=_transform(),
-            hypothesis_transform=_transform(),
+            reference_transform=_TRANSFORM,
+            hypothesis_transform=_TRANSFORM,
         )
     )
 
