@@ -7,11 +7,15 @@ model. Partials come from a light live decoder (one per stream) as audio arrives
 final re-decodes the whole segment in one pass with the full search (``full_utt``, batch
 CMN) on a decoder borrowed for that moment, which is what the measured WER relies on —
 the live pass alone is markedly worse on espeak speech (the real service also holds
-finals back for accuracy). Decoders take 0.2 s and ~100 MB to load, so both kinds are
-pooled per recognizer and reused across streams. Each one handed out has its front end
-(noise and CMN estimates) reset: otherwise it carries over from whichever stream used the
-decoder last, and one stream's final would depend on another caller's audio (after three
-seconds of loud noise on one stream, the next stream's "open the door" changed).
+finals back for accuracy).
+
+Decoders take 0.2-0.4 s of CPU and ~100 MB each to load, so both kinds are pooled per
+process, shared by every stream of every recognizer: a test suite that starts a server per
+test loads them once, not twice per server. Idle decoders stay loaded for the process's
+life (as many as were ever busy at once). Each one handed out has its front end (noise and
+CMN estimates) reset: otherwise it carries over from whichever stream used the decoder
+last, and one stream's final would depend on another caller's audio (after three seconds
+of loud noise on one stream, the next stream's "open the door" changed).
 
 Voice activity is a plain energy detector: a 20 ms frame whose RMS is at least
 :data:`VAD_RMS` (about -42 dBFS) is speech.
@@ -45,7 +49,7 @@ LIVE_CONFIG: dict[str, Any] = {"fwdflat": False, "bestpath": False, "maxhmmpf": 
 
 
 class _Pool:
-    """Idle decoders of one configuration, shared by every stream of one recognizer."""
+    """Idle decoders of one configuration, shared by every stream of every recognizer."""
 
     def __init__(self, **config: Any) -> None:
         self._lock = threading.Lock()
@@ -203,15 +207,17 @@ def _clean_text(text: str) -> str:
 
 
 class PocketsphinxRecognizer:
-    """Opens :class:`PocketsphinxStream` s over a shared decoder pool (English model)."""
+    """Opens :class:`PocketsphinxStream` s over the process's decoder pools (English model)."""
 
     name = "pocketsphinx"
     blocking = True
 
-    def __init__(self) -> None:
-        self._live = _Pool(**LIVE_CONFIG)
-        self._full = _Pool()
-
     def open(self, sample_rate: int, language: str) -> PocketsphinxStream:
         """A new stream; every language is decoded with the en-us model (echoed as asked)."""
-        return PocketsphinxStream(self._live, self._full, sample_rate)
+        return PocketsphinxStream(_LIVE, _FULL, sample_rate)
+
+
+#: The process's decoders: live ones (one per open stream) and full-search ones (one per
+#: final being decoded).
+_LIVE = _Pool(**LIVE_CONFIG)
+_FULL = _Pool()
