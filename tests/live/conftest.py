@@ -52,8 +52,8 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get(KEY_ENV):
-        return
+    if os.environ.get(KEY_ENV) or not _live_selected(config):
+        return  # (unselected, the folder was never collected: no path to resolve per item)
     skip = pytest.mark.skip(reason=NO_KEY_REASON)
     for item in items:
         if HERE in item.path.resolve().parents:
