@@ -32,8 +32,9 @@ demo: venv
 # real-time tests (un-niced it added ~55 s to the run). pytest-xdist runs five
 # workers on two cores: most tests spend most of their time waiting on real-time audio,
 # timers and sockets, so more workers than cores fill that wait (warm here: 172 s with
-# four, 154-159 s with five or six; six pay a sixth collection on a clean clone, and
-# three per core starve the in-process servers). One test at a time is handed to
+# four, 154-159 s with five or six; after the 2026-12-07 CPU cuts 140-150 s with five,
+# 146-158 s with six, which idle less but spend more CPU; six pay a sixth collection on a
+# clean clone, and three per core starve the in-process servers). One test at a time is handed to
 # whichever worker is free (--maxschedchunk 1), in a shuffled order, so the tests that
 # sleep on purpose run beside the computing ones instead of all at the end, with the
 # tests marked `slow` spread through its first half: never all at once, never one alone
