@@ -5,17 +5,23 @@ Set up as measured in guides/speech-stack.md §3: audio resampled to 16 kHz with
 espeak makes) breaks pocketsphinx's noise and CMN estimation, and the bundled en-us
 model. Partials come from a light live decoder (one per stream) as audio arrives; a
 final re-decodes the whole segment in one pass with the full search (``full_utt``, batch
-CMN) on a decoder borrowed for that moment, which is what the measured WER relies on —
-the live pass alone is markedly worse on espeak speech (the real service also holds
-finals back for accuracy).
+CMN), which is what the measured WER relies on — the live pass alone is markedly worse
+on espeak speech (the real service also holds finals back for accuracy).
+
+The full decode runs in a process of its own (:mod:`.sphinx_worker`): pocketsphinx holds
+the GIL for a whole ``process_raw`` call, seconds for a long segment, and a server
+embedded in a program (the demo, a quick start, a test) would stop answering — and stop
+its clients' timers — for that long. The live decoder's calls are a chunk of audio each,
+milliseconds, and stay in this process.
 
 Decoders take 0.2-0.4 s of CPU and ~100 MB each to load, so both kinds are pooled per
 process, shared by every stream of every recognizer: a test suite that starts a server per
-test loads them once, not twice per server. Idle decoders stay loaded for the process's
-life (as many as were ever busy at once). Each one handed out has its front end (noise and
-CMN estimates) reset: otherwise it carries over from whichever stream used the decoder
-last, and one stream's final would depend on another caller's audio (after three seconds
-of loud noise on one stream, the next stream's "open the door" changed).
+test loads them once, not twice per server. Idle ones stay loaded for the process's life
+(as many as were ever busy at once); the first stream opened starts a decoder process, so
+it is ready by the first final. Each decoder handed out has its front end (noise and CMN
+estimates) reset: otherwise it carries over from whichever stream used the decoder last,
+and one stream's final would depend on another caller's audio (after three seconds of
+loud noise on one stream, the next stream's "open the door" changed).
 
 Voice activity is a plain energy detector: a 20 ms frame whose RMS is at least
 :data:`VAD_RMS` (about -42 dBFS) is speech.
@@ -23,9 +29,16 @@ Voice activity is a plain energy detector: a 20 ms frame whose RMS is at least
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import json
 import re
+import struct
+import subprocess
+import sys
 import threading
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import soxr
@@ -71,12 +84,104 @@ class _Pool:
             self._idle.append(decoder)
 
 
+class _DecoderProcess:
+    """One :mod:`.sphinx_worker` process: a full-search decoder, one segment at a time."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, str(_WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+
+    def decode(self, audio: bytes) -> list[tuple[str, int, int, float]]:
+        """The segment's words as pocketsphinx gives them: (word, start, end frame, prob).
+
+        Raises:
+            RuntimeError: the process is gone (killed, out of memory); it is not reused.
+        """
+        stdin, stdout = self._pipes()
+        try:
+            stdin.write(struct.pack("<I", len(audio)))
+            stdin.write(audio)
+            stdin.flush()
+            answer = stdout.readline()
+        except OSError:  # BrokenPipeError: it died before reading
+            answer = b""
+        if not answer:
+            self.close()
+            raise RuntimeError(
+                f"the pocketsphinx decoder process exited (code {self._process.returncode})"
+            )
+        return [(str(w), int(s), int(e), float(p)) for w, s, e, p in json.loads(answer)]
+
+    def close(self) -> None:
+        """End the process: it exits when its input closes (killed after 5 s)."""
+        stdin, _ = self._pipes()
+        with contextlib.suppress(OSError):  # a broken pipe: it is gone already
+            stdin.close()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        assert self._process.stdout is not None
+        self._process.stdout.close()
+
+    def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
+        stdin, stdout = self._process.stdin, self._process.stdout
+        assert stdin is not None and stdout is not None  # both are PIPE
+        return stdin, stdout
+
+
+class _ProcessPool:
+    """Idle decoder processes, shared by every stream of every recognizer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[_DecoderProcess] = []
+        self._started = 0
+
+    def prestart(self) -> None:
+        """Start the first process ahead of the first final (it loads while audio
+        streams in); later ones start when more finals are decoded at once than ever."""
+        with self._lock:
+            if self._started == 0:
+                self._idle.append(self._start())
+
+    def decode(self, audio: bytes) -> list[tuple[str, int, int, float]]:
+        """One full-utterance decode of ``audio`` (16 kHz int16) in an idle process."""
+        with self._lock:
+            process = self._idle.pop() if self._idle else self._start()
+        try:
+            words = process.decode(audio)
+        except BaseException:  # gone, or interrupted mid-answer: not reused
+            process.close()
+            with self._lock:
+                self._started -= 1
+            raise
+        with self._lock:
+            self._idle.append(process)
+        return words
+
+    def close(self) -> None:
+        """End the idle processes (at exit: they would also end on their own)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._started -= len(idle)
+        for process in idle:
+            process.close()
+
+    def _start(self) -> _DecoderProcess:
+        self._started += 1
+        return _DecoderProcess()
+
+
 class PocketsphinxStream:
     """One stream: live partials, a full re-decode per final (see the module docstring)."""
 
-    def __init__(self, live: _Pool, full: _Pool, sample_rate: int, seed: int = 0) -> None:
+    def __init__(self, live: _Pool, full: _ProcessPool, sample_rate: int, seed: int = 0) -> None:
         self._pool = live
         self._full = full
+        full.prestart()
         self._decoder: Decoder | None = live.take()
         self._resampler = (
             soxr.ResampleStream(sample_rate, _RATE, 1, dtype="int16")
@@ -140,11 +245,7 @@ class PocketsphinxStream:
         self._segment_start = self._fed
         if not audio:
             return []
-        full = self._full.take()  # only held while a final is decoded
-        try:
-            words = self._decode(full, audio, offset)
-        finally:
-            self._full.give(full)
+        words = self._decode(audio, offset)
         if hold_last and len(words) > 1:
             # the last word goes back into a new live segment, with its audio
             keep_from = round((words[-1].start - offset) * _RATE) * 2
@@ -170,23 +271,19 @@ class PocketsphinxStream:
         self._segment_len = 0
         self._segment_start = self._fed
 
-    @staticmethod
-    def _decode(decoder: Decoder, audio: bytes, offset: float) -> list[RecognizedWord]:
+    def _decode(self, audio: bytes, offset: float) -> list[RecognizedWord]:
         """One full-utterance decode of a segment; word times offset to the stream clock."""
-        decoder.start_utt()
-        decoder.process_raw(audio, False, True)
-        decoder.end_utt()
         words: list[RecognizedWord] = []
-        for seg in decoder.seg():
-            word = _ALTERNATE.sub("", seg.word)
+        for word, start_frame, end_frame, prob in self._full.decode(audio):
+            word = _ALTERNATE.sub("", word)
             if not word or word.startswith(("<", "[")):
                 continue
             words.append(
                 RecognizedWord(
                     word=word,
-                    start=round(offset + seg.start_frame / _FRAMES_PER_S, 3),
-                    end=round(offset + (seg.end_frame + 1) / _FRAMES_PER_S, 3),
-                    confidence=round(min(1.0, max(0.0, float(seg.prob))), 3),
+                    start=round(offset + start_frame / _FRAMES_PER_S, 3),
+                    end=round(offset + (end_frame + 1) / _FRAMES_PER_S, 3),
+                    confidence=round(min(1.0, max(0.0, prob)), 3),
                 )
             )
         return words
@@ -217,7 +314,9 @@ class PocketsphinxRecognizer:
         return PocketsphinxStream(_LIVE, _FULL, sample_rate)
 
 
-#: The process's decoders: live ones (one per open stream) and full-search ones (one per
-#: final being decoded).
+#: The process's decoders: live ones (one per open stream) and full-search processes (one
+#: per final being decoded).
+_WORKER = Path(__file__).with_name("sphinx_worker.py")
 _LIVE = _Pool(**LIVE_CONFIG)
-_FULL = _Pool()
+_FULL = _ProcessPool()
+atexit.register(_FULL.close)
