@@ -15,6 +15,13 @@ container file rather than the declared encoding get an error frame and a close
 after ``write_timeout_s``; an idle socket gets an ``IDLE_TIMEOUT`` error frame and is
 closed. Each session holds one unit of the key's concurrency limit for its lifetime;
 over the limit the socket gets an error frame and close 1008 (§2).
+
+The socket is read all the time, by a task of its own, and frames wait in order for the
+recognizer: aiohttp answers a client's pings only while a ``receive`` is pending, and a
+final being decoded takes seconds (more on a loaded machine, or while the decoder process
+starts). Read only between frames, the server looked frozen to every client keepalive
+meanwhile (the core gives up after 5 s without a pong). The reader stops reading while
+:data:`INBOX_BYTES` of audio wait, so a client that floods still meets TCP backpressure.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import time
 import uuid
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from .config import STT_DIALECTS, SttDialect
 from .faults import CONNECTION_KINDS, SYNTHESIS_KINDS, Fault, FaultKind
@@ -61,6 +68,13 @@ CLOSE_ERROR = 1011
 CLOSE_GRACE_S = 1.0
 #: D22: how long the ``client-closes`` dialect waits for the client after ``is_last``.
 CLIENT_CLOSE_WAIT_S = 5.0
+#: Received frames waiting for the recognizer, in bytes, beyond which the reader pauses
+#: (about 2 min of 16 kHz PCM).
+INBOX_BYTES = 4 * 1024 * 1024
+#: What the reader queues when the socket idled out (no frame, pings included, for the
+#: idle timeout: STT.md D2, any frame resets the timer).
+_IDLE = None
+_DATA = (WSMsgType.BINARY, WSMsgType.TEXT)
 
 
 class _SessionOver(Exception):
@@ -101,6 +115,13 @@ class SttSession:
         #: the recognizer call running in a worker thread, if any (see ``_engine``)
         self._in_flight: asyncio.Future[Any] | None = None
         self._opening = False  # that call opens the stream
+        #: frames read and not yet handled, each with its arrival time (see the module
+        #: docstring); ``_IDLE`` when the socket idled out
+        self._inbox: asyncio.Queue[tuple[WSMessage, float] | None] = asyncio.Queue()
+        self._inbox_bytes = 0
+        self._room = asyncio.Event()  # set while the inbox is under INBOX_BYTES
+        self._room.set()
+        self._reader: asyncio.Task[None] | None = None
 
     # -- sending ----------------------------------------------------------------------
     async def _send_json(self, payload: dict[str, Any], *, fault_exempt: bool = False) -> None:
@@ -160,6 +181,11 @@ class SttSession:
             await self._close(close, code.encode()[:120])
 
     async def _close(self, code: int, message: bytes = b"") -> None:
+        # The reader stops first: aiohttp closes a socket whose ``receive`` is pending
+        # in another task by dropping the connection at once, and the client's audio
+        # still unread would turn that into a reset that loses the frames sent before.
+        # With no reader, ``close`` waits for the client's close frame, reading past it.
+        await self._stop_reading()
         try:
             async with asyncio.timeout(CLOSE_GRACE_S):
                 await self.ws.close(code=code, message=message)
@@ -211,12 +237,12 @@ class SttSession:
         self._faults = self.state.faults.take(
             SYNTHESIS_KINDS, route="stt", exact_route=True, where=f"stt:{self.session_id}"
         )
+        self._reader = asyncio.create_task(self._read(), name=f"stt-read-{self.session_id}")
         try:
             await self._apply_faults()
             while True:
-                try:
-                    msg = await self.ws.receive(timeout=self.idle_timeout)
-                except TimeoutError:
+                item = await self._next()
+                if item is _IDLE:
                     shown = (
                         int(self.idle_timeout)
                         if self.idle_timeout.is_integer()
@@ -228,9 +254,10 @@ class SttSession:
                         close=1000,
                     )
                     return
+                msg, arrived = item
                 if msg.type is WSMsgType.BINARY:
                     self.state.stats.frames_received += 1
-                    await self._on_audio(msg.data)
+                    await self._on_audio(msg.data, arrived)
                 elif msg.type is WSMsgType.TEXT:
                     self.state.stats.frames_received += 1
                     await self._on_text(msg.data)
@@ -247,11 +274,45 @@ class SttSession:
             if not self.ws.closed:
                 with contextlib.suppress(_SessionOver):
                     await self._close(1000)
+            await self._stop_reading()
 
-    async def _on_audio(self, data: bytes) -> None:
+    async def _read(self) -> None:
+        """Read every frame into the inbox as it arrives (see the module docstring)."""
+        while True:
+            await self._room.wait()
+            try:
+                msg = await self.ws.receive(timeout=self.idle_timeout)
+            except TimeoutError:
+                self._inbox.put_nowait(_IDLE)
+                return
+            if msg.type is WSMsgType.BINARY:
+                self._inbox_bytes += len(msg.data)
+                if self._inbox_bytes >= INBOX_BYTES:
+                    self._room.clear()
+            self._inbox.put_nowait((msg, time.monotonic()))
+            if msg.type not in _DATA:  # the socket is closing or broken: nothing follows
+                return
+
+    async def _stop_reading(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()  # a pending ``receive`` is cancellable: its own timeout does it
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def _next(self) -> tuple[WSMessage, float] | None:
+        """The next frame read (with its arrival time), or ``_IDLE``."""
+        item = await self._inbox.get()
+        if item is not _IDLE and item[0].type is WSMsgType.BINARY:
+            self._inbox_bytes -= len(item[0].data)
+            if self._inbox_bytes < INBOX_BYTES:
+                self._room.set()
+        return item
+
+    async def _on_audio(self, data: bytes, arrived: float) -> None:
         if self._closed_stream:
             return  # §7.11: audio after close_stream is ignored
-        now = time.monotonic()
+        now = arrived  # the rate limit is on audio as it arrives, not as it is decoded
         if self._first_audio_at is None:
             self._first_audio_at = now
         self.audio_frames += 1
@@ -330,12 +391,7 @@ class SttSession:
             return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CLIENT_CLOSE_WAIT_S):
-                while (await self.ws.receive()).type not in (
-                    WSMsgType.CLOSE,
-                    WSMsgType.CLOSING,
-                    WSMsgType.CLOSED,
-                    WSMsgType.ERROR,
-                ):
+                while (item := await self._next()) is not _IDLE and item[0].type in _DATA:
                     pass
         await self._close(1000)
 
