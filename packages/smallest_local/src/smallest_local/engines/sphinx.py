@@ -126,6 +126,10 @@ class _DecoderProcess:
         assert self._process.stdout is not None
         self._process.stdout.close()
 
+    def alive(self) -> bool:
+        """Whether the process is still running (an idle one can be killed from outside)."""
+        return self._process.poll() is None
+
     def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
         stdin, stdout = self._process.stdin, self._process.stdout
         assert stdin is not None and stdout is not None  # both are PIPE
@@ -148,9 +152,14 @@ class _ProcessPool:
                 self._idle.append(self._start())
 
     def decode(self, audio: bytes) -> list[tuple[str, int, int, float]]:
-        """One full-utterance decode of ``audio`` (16 kHz int16) in an idle process."""
+        """One full-utterance decode of ``audio`` (16 kHz int16) in an idle process; idle
+        ones that died meanwhile are dropped, and a new one is started if none is left."""
         with self._lock:
             process = self._idle.pop() if self._idle else self._start()
+            while not process.alive():
+                self._started -= 1
+                process.close()
+                process = self._idle.pop() if self._idle else self._start()
         try:
             words = process.decode(audio)
         except BaseException:  # gone, or interrupted mid-answer: not reused
