@@ -2,6 +2,7 @@
 
 Like ``wsclient`` for TTS, it speaks the frames directly with ``websockets`` / ``httpx``,
 so the server is checked against the digest, not against our core client's reading.
+:func:`recognizer_final` drives a recognizer directly, for the engine's own tests.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from smallest_local import Server
-from smallest_local.engines import ToneEngine
+from smallest_local.engines import EspeakEngine, Recognizer, ToneEngine
 
 LIVE = "/waves/v1/stt/live"
 LEGACY = "/waves/v1/pulse/get_text"
@@ -96,3 +97,22 @@ async def send_audio(ws: ClientConnection, pcm: bytes, chunk: int = 3200) -> Non
 def finals(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The final transcript events among ``frames``."""
     return [f for f in frames if f.get("is_final")]
+
+
+def espeak_speech(text: str, rate: int = RATE) -> bytes:
+    """``text`` spoken by espeak (voice magnus, speed 0.8), then half a second of silence."""
+    speech = EspeakEngine().synthesize(text, voice_id="magnus", sample_rate=rate, speed=0.8)
+    return speech.pcm + bytes(rate)
+
+
+def recognizer_final(recognizer: Recognizer, pcm: bytes, rate: int = RATE) -> str:
+    """The engine alone, no socket: one stream of ``pcm`` fed in 20 ms chunks, then the
+    words of its final."""
+    stream = recognizer.open(rate, "en")
+    step = rate // 50 * 2
+    try:
+        for i in range(0, len(pcm), step):
+            stream.feed(pcm[i : i + step])
+        return " ".join(word.word for word in stream.cut())
+    finally:
+        stream.close()

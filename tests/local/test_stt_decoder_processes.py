@@ -12,11 +12,10 @@ import select
 import signal
 from pathlib import Path
 
-from smallest_local.engines import EspeakEngine
 from smallest_local.engines.sphinx import PocketsphinxRecognizer
 
-RATE = 16000
-CHUNK = RATE // 50 * 2  # 20 ms
+from .sttclient import espeak_speech
+from .sttclient import recognizer_final as final
 
 
 def decoder_processes() -> list[int]:
@@ -44,20 +43,8 @@ def kill(pid: int) -> None:
         os.close(pidfd)
 
 
-def final(recognizer: PocketsphinxRecognizer, pcm: bytes) -> str:
-    stream = recognizer.open(RATE, "en")
-    try:
-        for i in range(0, len(pcm), CHUNK):
-            stream.feed(pcm[i : i + CHUNK])
-        return " ".join(word.word for word in stream.cut())
-    finally:
-        stream.close()
-
-
 def test_a_decoder_process_killed_while_idle_is_replaced() -> None:
-    speech = EspeakEngine().synthesize(
-        "open the door", voice_id="magnus", sample_rate=RATE, speed=0.8
-    ).pcm + bytes(RATE)  # and a second of silence
+    speech = espeak_speech("open the door")
     recognizer = PocketsphinxRecognizer()
     first = final(recognizer, speech)
     assert first  # words came back

@@ -11,28 +11,17 @@ passed in others; with the reset it holds for every take.
 
 from __future__ import annotations
 
-from smallest_local.engines import EspeakEngine
 from smallest_local.engines.sphinx import PocketsphinxRecognizer
 from tests.support.asr import loud_noise
+
+from .sttclient import espeak_speech
+from .sttclient import recognizer_final as final
 
 RATE = 16000
 
 
-def final(recognizer: PocketsphinxRecognizer, pcm: bytes) -> str:
-    """One stream of ``pcm`` in 20 ms chunks, then its final's words."""
-    stream = recognizer.open(RATE, "en")
-    try:
-        for i in range(0, len(pcm), RATE // 50 * 2):
-            stream.feed(pcm[i : i + RATE // 50 * 2])
-        return " ".join(word.word for word in stream.cut())
-    finally:
-        stream.close()
-
-
 def test_another_streams_audio_does_not_change_a_final() -> None:
-    speech = EspeakEngine().synthesize(
-        "open the door", voice_id="magnus", sample_rate=RATE, speed=0.8
-    ).pcm + bytes(RATE)  # and a second of silence
+    speech = espeak_speech("open the door")
     recognizer = PocketsphinxRecognizer()
     first = final(recognizer, speech)
     assert first  # words came back
