@@ -69,13 +69,18 @@ async def test_sync_run_and_each_retry_get_the_budget() -> None:
     async with silent_server() as (base, accepted):
         tool = speak_tool(base, max_retries=1)
         tool.timeout = BUDGET / 2  # a live setting: the next call uses it
-        elapsed = []
-        for _ in range(2):  # the first also pays the sync path's one-off costs (its client)
+
+        def timed_run() -> float:
+            """One sync run, timed in its own thread: the claim is about ``invoke``, not
+            about the hand-over back to this test's loop (which a loaded machine delays)."""
             started = time.monotonic()
             with pytest.raises(ToolException):
-                call = asyncio.to_thread(tool.invoke, {"text": "Hi."})
-                await asyncio.wait_for(call, HANG_GUARD)
-            elapsed.append(time.monotonic() - started)
+                tool.invoke({"text": "Hi."})
+            return time.monotonic() - started
+
+        elapsed = []
+        for _ in range(2):  # the first also pays the sync path's one-off costs (its client)
+            elapsed.append(await asyncio.wait_for(asyncio.to_thread(timed_run), HANG_GUARD))
         tool.close()
     assert len(accepted) == 4  # two attempts per call, one budget each
     assert min(elapsed) >= BUDGET, elapsed  # each call waited its budget
