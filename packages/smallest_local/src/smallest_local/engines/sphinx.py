@@ -96,7 +96,7 @@ class _DecoderProcess:
         """The segment's words as pocketsphinx gives them: (word, start, end frame, prob).
 
         Raises:
-            RuntimeError: the process is gone (killed, out of memory); it is not reused.
+            RuntimeError: the process is gone (killed, out of memory).
         """
         stdin, stdout = self._pipes()
         try:
@@ -107,9 +107,10 @@ class _DecoderProcess:
         except OSError:  # BrokenPipeError: it died before reading
             answer = b""
         if not answer:
-            self.close()
+            code = self._process.poll()
             raise RuntimeError(
-                f"the pocketsphinx decoder process exited (code {self._process.returncode})"
+                "the pocketsphinx decoder process exited"
+                + (f" (code {code})" if code is not None else "")
             )
         return [(str(w), int(s), int(e), float(p)) for w, s, e, p in json.loads(answer)]
 
@@ -152,20 +153,12 @@ class _ProcessPool:
                 self._idle.append(self._start())
 
     def decode(self, audio: bytes) -> list[tuple[str, int, int, float]]:
-        """One full-utterance decode of ``audio`` (16 kHz int16) in an idle process; idle
-        ones that died meanwhile are dropped, and a new one is started if none is left."""
-        with self._lock:
-            process = self._idle.pop() if self._idle else self._start()
-            while not process.alive():
-                self._started -= 1
-                process.close()
-                process = self._idle.pop() if self._idle else self._start()
+        """One full-utterance decode of ``audio`` (16 kHz int16) in an idle process."""
+        process = self._take()
         try:
             words = process.decode(audio)
         except BaseException:  # gone, or interrupted mid-answer: not reused
-            process.close()
-            with self._lock:
-                self._started -= 1
+            self._retire(process)
             raise
         with self._lock:
             self._idle.append(process)
@@ -179,9 +172,27 @@ class _ProcessPool:
         for process in idle:
             process.close()
 
+    def _take(self) -> _DecoderProcess:
+        """An idle process, or a new one; idle ones that died meanwhile (killed from
+        outside) are retired on the way."""
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return self._start()
+                process = self._idle.pop()
+            if process.alive():
+                return process
+            self._retire(process)
+
     def _start(self) -> _DecoderProcess:
+        """A new process, counted (call with the lock held)."""
         self._started += 1
         return _DecoderProcess()
+
+    def _retire(self, process: _DecoderProcess) -> None:
+        process.close()
+        with self._lock:
+            self._started -= 1
 
 
 class PocketsphinxStream:
