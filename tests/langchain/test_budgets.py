@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -70,21 +72,51 @@ async def test_sync_run_and_each_retry_get_the_budget() -> None:
         tool = speak_tool(base, max_retries=1)
         tool.timeout = BUDGET / 2  # a live setting: the next call uses it
 
-        def timed_run() -> float:
+        def timed_run() -> tuple[float, float]:
             """One sync run, timed in its own thread: the claim is about ``invoke``, not
-            about the hand-over back to this test's loop (which a loaded machine delays)."""
-            started = time.monotonic()
-            with pytest.raises(ToolException):
-                tool.invoke({"text": "Hi."})
-            return time.monotonic() - started
+            about the hand-over back to this test's loop (which a loaded machine delays).
+            Also the seconds the process spent collecting garbage meanwhile."""
+            with garbage_collection() as collecting:
+                started = time.monotonic()
+                with pytest.raises(ToolException):
+                    tool.invoke({"text": "Hi."})
+                return time.monotonic() - started, sum(collecting)
 
-        elapsed = []
+        runs = []
         for _ in range(2):  # the first also pays the sync path's one-off costs (its client)
-            elapsed.append(await asyncio.wait_for(asyncio.to_thread(timed_run), HANG_GUARD))
+            runs.append(await asyncio.wait_for(asyncio.to_thread(timed_run), HANG_GUARD))
         tool.close()
+    elapsed = [took for took, _ in runs]
     assert len(accepted) == 4  # two attempts per call, one budget each
-    assert min(elapsed) >= BUDGET, elapsed  # each call waited its budget
-    assert elapsed[1] <= BUDGET * 1.1 + 0.2, elapsed  # + the policy's backoff
+    assert min(elapsed) >= BUDGET, runs  # each call waited its budget
+    took, collecting = runs[1]  # (wall, of which garbage collection)
+    assert took - collecting <= BUDGET * 1.1 + 0.2, runs  # + the policy's backoff
+
+
+@contextlib.contextmanager
+def garbage_collection() -> Iterator[list[float]]:
+    """The seconds each garbage collection took while the block ran, in any thread.
+
+    A full collection of a test worker's ~300,000 objects holds the GIL for ~0.2 s here
+    (more on a loaded machine), so no thread of the process, the timed one included, runs
+    meanwhile: the interpreter's time, not the tool's. The suspected cause (not caught in
+    the act) of the two times a loaded ``make test-compat`` saw the second sync call take
+    1.33 and 1.43 s against its usual ~1.1 s; the seconds collected are in the message.
+    """
+    spans: list[float] = []
+    started: list[float] = []
+
+    def on_gc(phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(time.perf_counter())
+        elif started:
+            spans.append(time.perf_counter() - started.pop())
+
+    gc.callbacks.append(on_gc)
+    try:
+        yield spans
+    finally:
+        gc.callbacks.remove(on_gc)
 
 
 async def test_transcription_tool_raises_within_the_budget() -> None:
