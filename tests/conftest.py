@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from tests.support import demo
-
 # CI (CI=true) explores a fixed set of examples so a landing never depends on luck;
 # developers' runs stay random and keep finding new cases. No deadlines: a loaded
 # 2-core machine must not turn a slow example into a failure.
@@ -46,7 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The order xdist hands tests out in: a shuffle, with the tests marked ``slow``
-    (tens of seconds: fresh venvs, long speech) spread evenly through its first
+    (tens of seconds: fresh venvs, the demo, long speech) spread evenly through its first
     half, in test-id order (the same on every worker, whatever order it collected in).
 
     Shuffled: the suites differ in kind. The local server's and the core's tests mostly
@@ -57,42 +55,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     order on every worker and in every run.
 
     Spread: the slow tests hold most of the run's computing (pocketsphinx, fresh
-    interpreters). Handed out first, every worker ran one at once for the run's
+    interpreters, the demo). Handed out first, every worker ran one at once for the run's
     first minute and a half; spread, one starts every ~6 s and the last about halfway,
     so none runs alone at the end. Clean clones, alternated on this 2-core machine:
     spread 166-174 s (291-304 CPU-s), slow first 173-188 s (291-331 CPU-s).
-
-    Last: the tests marked ``background``, whose process started with the run (the demo,
-    :func:`demo_beside_the_suite`) and has most likely ended by then.
     """
-    slow = sorted(
-        item.nodeid
-        for item in items
-        if item.get_closest_marker("slow") and not item.get_closest_marker("background")
-    )
+    slow = sorted(item.nodeid for item in items if item.get_closest_marker("slow") is not None)
     spread = {nodeid: i / (2 * len(slow)) for i, nodeid in enumerate(slow)}
-
-    def key(item: pytest.Item) -> tuple[float, str]:
-        if item.get_closest_marker("background"):
-            return 1.0, item.nodeid  # after every shuffled one (those are below 1)
-        return spread.get(item.nodeid, _shuffled(item)), item.nodeid
-
-    items.sort(key=key)
+    items.sort(key=lambda item: (spread.get(item.nodeid, _shuffled(item)), item.nodeid))
 
 
 def _shuffled(item: pytest.Item) -> float:
     return zlib.crc32(item.nodeid.encode()) / 2**32
-
-
-@pytest.fixture(scope="session", autouse=True)
-def demo_beside_the_suite(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """Start ``make demo``'s program as testing starts, when its test was collected: it
-    speaks in real time for a minute or more, mostly waiting, so it runs beside the suite
-    instead of holding a worker, and its test (handed out last) checks what it left
-    (``tests/support/demo.py``). Under xdist the first worker starts it."""
-    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0":
-        return
-    if any(item.nodeid == demo.NODEID for item in request.session.items):
-        demo.start(demo.folder(tmp_path_factory))
