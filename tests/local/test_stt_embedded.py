@@ -26,20 +26,17 @@ import numpy as np
 import pytest
 
 from smallest_local import Server
-from smallest_local.engines import EspeakEngine, RecognizedWord
+from smallest_local.engines import RecognizedWord
 from smallest_local.engines.sphinx import VAD_RMS, PocketsphinxRecognizer
 
-from .sttclient import connect, send_audio, until
+from .sttclient import RATE, connect, espeak_speech, send_audio, until
 
-RATE = 16000
 CHUNK = RATE // 50 * 2  # 20 ms
+SENTENCE = "please call me back tomorrow morning about the order"  # ~4 s at speed 0.8
 
 
 def test_other_threads_run_while_a_final_is_decoded() -> None:
-    speech = EspeakEngine().synthesize(
-        "please call me back tomorrow morning about the order", voice_id="magnus",
-        sample_rate=RATE, speed=0.8,
-    ).pcm + bytes(RATE)  # fmt: skip
+    speech = espeak_speech(SENTENCE)
     stream = PocketsphinxRecognizer().open(RATE, "en")
     try:
         for i in range(0, len(speech), CHUNK):
@@ -67,12 +64,7 @@ def test_other_threads_run_while_a_final_is_decoded() -> None:
 
 @pytest.mark.smallest_server(engine="espeak")
 async def test_pings_are_answered_while_a_final_is_decoded(smallest_server: Server) -> None:
-    speech = np.frombuffer(
-        smallest_server.state.engine.synthesize(
-            "please call me back tomorrow morning about the order", voice_id="magnus",
-            sample_rate=RATE, speed=0.8,
-        ).pcm, dtype="<i2",
-    )  # fmt: skip
+    speech = np.frombuffer(espeak_speech(SENTENCE), dtype="<i2")
     # up to its last loud sample: trailing silence would cut a final before `finalize`
     loud = np.flatnonzero(np.abs(speech) >= VAD_RMS)
     ws = await connect(smallest_server)
