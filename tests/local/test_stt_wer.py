@@ -2,11 +2,12 @@
 
 The sentences are five of the guide's "easy" set (guides/speech-stack.md §3; two
 that scored 0 were left out to keep the file near 10 s of decoding), spoken by the
-server's espeak engine at 140 wpm, streamed over ``/waves/v1/stt/live`` in 100 ms
-frames (unpaced) with a second of silence after each, and scored with jiwer (lower-case,
-no punctuation). One session carries all sentences, so this also checks that endpointing
-cuts finals between them and that word times keep rising across finals. A batch POST of
-one WAV and a wrong-reference control complete it.
+server's espeak engine at 140 wpm in a fresh interpreter (``tests.support.speech``: the
+same audio in every run, whatever the worker synthesized before), streamed over
+``/waves/v1/stt/live`` in 100 ms frames (unpaced) with a second of silence after each, and
+scored with jiwer (lower-case, no punctuation). One session carries all sentences, so this
+also checks that endpointing cuts finals between them and that word times keep rising
+across finals. A batch POST of one WAV and a wrong-reference control complete it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 
 from smallest_local import Server
 from tests.support.asr import wer
+from tests.support.speech import fixed_espeak
 
 from .sttclient import BATCH, connect, finals, rest, send_audio, silence
 from .wsclient import TLS
@@ -37,18 +39,16 @@ SENTENCES = [
 ]
 
 
-def _speech(server: Server, text: str) -> bytes:
-    return server.state.engine.synthesize(
-        text, voice_id="magnus", sample_rate=RATE, speed=SPEED
-    ).pcm
+def _speech(sentence: int) -> bytes:
+    return fixed_espeak(tuple(SENTENCES), voice="magnus", rate=RATE, speed=SPEED)[sentence]
 
 
 async def test_streamed_espeak_speech_is_transcribed_with_low_wer(smallest_server: Server) -> None:
     ws = await connect(
         smallest_server, "model=pulse&language=en&word_timestamps=true&max_words=20&vad_events=true"
     )
-    for sentence in SENTENCES:
-        await send_audio(ws, silence(0.3) + _speech(smallest_server, sentence) + silence(1.0))
+    for sentence in range(len(SENTENCES)):
+        await send_audio(ws, silence(0.3) + _speech(sentence) + silence(1.0))
     await ws.send(json.dumps({"type": "close_stream"}))
     frames = await rest(ws, timeout=60)
     got = [f["transcript"] for f in finals(frames) if f["transcript"]]
@@ -69,7 +69,7 @@ async def test_streamed_espeak_speech_is_transcribed_with_low_wer(smallest_serve
 async def test_batch_wav_is_transcribed_and_a_wrong_reference_scores_badly(
     smallest_server: Server,
 ) -> None:
-    pcm = silence(0.3) + _speech(smallest_server, SENTENCES[3]) + silence(0.5)
+    pcm = silence(0.3) + _speech(3) + silence(0.5)
     buf = io.BytesIO()
     with wave.open(buf, "wb") as wav:
         wav.setnchannels(1)
