@@ -2,7 +2,11 @@
 
 ``uv build --all-packages`` makes the wheels; each goes into its own new venv with only
 the registry and the freshly built wheels to draw from (versions held to the lock file
-by ``uv export`` constraints). Each wheel imports and ships ``py.typed``; each adapter's
+by ``uv export`` constraints). uv runs from its cache first (``--offline``): after
+``make venv`` it holds every locked wheel and the build backend, so ``make test`` needs no
+network, and a registry slow to answer cannot stall it (one stale-index revalidation took
+100 s here once: uv's three tries of 30 s); it goes to the registry only when the cache
+lacks something. Each wheel imports and ships ``py.typed``; each adapter's
 offline quick starts — the ``examples/`` files that the READMEs show (byte for byte,
 checked by ``test_root_readme_quick_starts_are_the_example_files``,
 ``tests/e2e/test_stt_quickstarts.py`` and ``tests/langchain/test_quickstarts.py``) — then
@@ -37,14 +41,31 @@ DISTS = {  # distribution → its import name
 }
 
 
-def sh(*cmd: str, cwd: Path = ROOT, timeout: float = 120, with_stderr: bool = False) -> str:
-    """Run ``cmd``; its stdout (then its stderr, when ``with_stderr``: a failed check of
-    the output shows the logs)."""
+def run(*cmd: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` (for at most 2 min) without the caller's API key, base URL or virtualenv."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("SMALLEST_API_KEY", "SMALLEST_BASE_URL", "VIRTUAL_ENV")}  # fmt: skip
     env["UV_PYTHON_DOWNLOADS"] = "never"
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{' '.join(cmd)}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def sh(*cmd: str, cwd: Path = ROOT, with_stderr: bool = False) -> str:
+    """Run ``cmd``, which must succeed; its stdout (then its stderr, when ``with_stderr``: a
+    failed check of the output shows the logs)."""
+    return output(run(*cmd, cwd=cwd), with_stderr)
+
+
+def uv(*args: str) -> str:
+    """``uv *args`` from uv's cache alone, else (the cache lacks something) with the registry."""
+    done = run(UV, "--offline", *args)
+    if done.returncode != 0:
+        done = run(UV, *args)
+    return output(done)
+
+
+def output(done: subprocess.CompletedProcess[str], with_stderr: bool = False) -> str:
+    cmd = " ".join(done.args)
+    assert done.returncode == 0, f"{cmd}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     return done.stdout + (f"\n--- stderr ---\n{done.stderr}" if with_stderr else "")
 
 
@@ -65,8 +86,8 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     with (root / "dist.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not constraints.exists():
-            sh(UV, "build", "--all-packages", "--quiet", "-o", str(dist))
-            exported = sh(UV, "export", "--no-hashes", "--frozen", "--no-emit-workspace",
+            uv("build", "--all-packages", "--quiet", "-o", str(dist))
+            exported = uv("export", "--no-hashes", "--frozen", "--no-emit-workspace",
                           "--no-dev", "--quiet")  # fmt: skip
             constraints.write_text(exported)
     return dist, constraints
@@ -75,7 +96,7 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def install(python: Path, wheels: tuple[Path, Path], *dists: str) -> None:
     """Install ``dists`` from the built wheels (+ the registry), held to the lock file."""
     dist, constraints = wheels
-    sh(UV, "pip", "install", "--quiet", "--python", str(python), "--find-links", str(dist),
+    uv("pip", "install", "--quiet", "--python", str(python), "--find-links", str(dist),
        "-c", str(constraints), *dists)  # fmt: skip
 
 
@@ -85,7 +106,7 @@ def fresh_venv(where: Path, wheels: tuple[Path, Path], dist: str, *, imports: bo
     imports there. A venv whose quick starts run next skips the import: they import it
     (one cold import of the framework fewer per venv)."""
     venv = where / "venv"
-    sh(UV, "venv", "--quiet", "--python", PY, str(venv))
+    uv("venv", "--quiet", "--python", PY, str(venv))
     python = venv / "bin" / "python"
     install(python, wheels, dist)
     module = DISTS[dist]
