@@ -1,14 +1,15 @@
 """Each distribution as users install it: a wheel that installs alone in a fresh venv.
 
 ``uv build --all-packages`` makes the wheels; each goes into its own new venv with only
-the registry and the freshly built wheels to draw from (versions held to the lock file
-by ``uv export`` constraints). uv runs from its cache first (``--offline``): after
-``make venv`` it holds every locked wheel and the build backend, so ``make test`` needs no
-network, and a registry slow to answer cannot stall it (one stale-index revalidation took
-100 s here once: uv's three tries of 30 s); it goes to the registry only when the cache
-lacks something. Each wheel imports and ships ``py.typed``; each adapter's
-offline quick starts — the ``examples/`` files that the READMEs show (byte for byte,
-checked by ``test_root_readme_quick_starts_are_the_example_files``,
+the registry and the freshly built wheels to draw from (versions held to the lock file by
+``uv export`` constraints). uv runs from its cache first (``--offline``): after ``make
+venv`` it holds every locked wheel and the build backend, so ``make test`` needs no
+network, and a registry slow to answer cannot stall it (one ``uv build`` took 100 s here
+once, with 3 s of CPU, waiting on the registry to revalidate its cached index page for
+hatchling); it goes to the registry only when the cache lacks something. Each wheel
+imports and ships ``py.typed``; each adapter's offline quick starts — the ``examples/``
+files that the READMEs show (byte for byte, checked by
+``test_root_readme_quick_starts_are_the_example_files``,
 ``tests/e2e/test_stt_quickstarts.py`` and ``tests/langchain/test_quickstarts.py``) — then
 run in that venv, with ``smallest-local`` added to it as their server. This is the one
 place each quick start runs: in the environment a user gets from ``pip install``, every
