@@ -2,8 +2,8 @@
 
 ``uv build --all-packages`` makes the wheels; each goes into its own new venv with only
 the registry and the freshly built wheels to draw from (versions held to the lock file by
-``uv export`` constraints). uv runs from its cache first (``--offline``): after ``make
-venv`` it holds every locked wheel and the build backend, so ``make test`` needs no
+``uv export`` constraints). uv runs from its cache first (``--offline``): after
+``make venv`` it holds every locked wheel and the build backend, so ``make test`` needs no
 network, and a registry slow to answer cannot stall it (one ``uv build`` took 100 s here
 once, with 3 s of CPU, waiting on the registry to revalidate its cached index page for
 hatchling); it goes to the registry only when the cache lacks something. Each wheel
