@@ -2,7 +2,7 @@
 
 The sentences are five of the guide's "easy" set (guides/speech-stack.md §3; two
 that scored 0 were left out to keep the file near 10 s of decoding), spoken by the
-server's espeak engine at 140 wpm in a fresh interpreter (``tests.support.speech``: the
+server's espeak engine at 140 wpm in a fresh interpreter (``sttclient.fixed_espeak``: the
 same audio in every run, whatever the worker synthesized before), streamed over
 ``/waves/v1/stt/live`` in 100 ms frames (unpaced) with a second of silence after each, and
 scored with jiwer (lower-case, no punctuation). One session carries all sentences, so this
@@ -21,9 +21,8 @@ import pytest
 
 from smallest_local import Server
 from tests.support.asr import wer
-from tests.support.speech import fixed_espeak
 
-from .sttclient import BATCH, connect, finals, rest, send_audio, silence
+from .sttclient import BATCH, connect, finals, fixed_espeak, rest, send_audio, silence
 from .wsclient import TLS
 
 pytestmark = [pytest.mark.smallest_server(engine="espeak"), pytest.mark.slow]
