@@ -22,7 +22,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from smallest_local import Server
-from smallest_local.engines import EspeakEngine, Recognizer, ToneEngine
+from smallest_local.engines import EspeakEngine, RecognizedWord, Recognizer, ToneEngine
 
 LIVE = "/waves/v1/stt/live"
 LEGACY = "/waves/v1/pulse/get_text"
@@ -151,11 +151,16 @@ def fixed_espeak(
 def recognizer_final(recognizer: Recognizer, pcm: bytes, rate: int = RATE) -> str:
     """The engine alone, no socket: one stream of ``pcm`` fed in 20 ms chunks, then the
     words of its final."""
+    return " ".join(word.word for word in recognizer_words(recognizer, pcm, rate))
+
+
+def recognizer_words(recognizer: Recognizer, pcm: bytes, rate: int = RATE) -> list[RecognizedWord]:
+    """As :func:`recognizer_final`, with each word's times and confidence."""
     stream = recognizer.open(rate, "en")
     step = rate // 50 * 2
     try:
         for i in range(0, len(pcm), step):
             stream.feed(pcm[i : i + step])
-        return " ".join(word.word for word in stream.cut())
+        return stream.cut()
     finally:
         stream.close()

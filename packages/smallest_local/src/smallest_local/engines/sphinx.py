@@ -203,8 +203,11 @@ class PocketsphinxStream:
         self._full = full
         full.prestart()
         self._decoder: Decoder | None = live.take()
+        # In float32: soxr's int16 output is dithered with a seed of its own, which differs
+        # per stream, so the same audio got other confidences (and, on the edge, other
+        # words) from run to run. Float output is exact; the one dither is ours, seeded.
         self._resampler = (
-            soxr.ResampleStream(sample_rate, _RATE, 1, dtype="int16")
+            soxr.ResampleStream(sample_rate, _RATE, 1, dtype="float32")
             if sample_rate != _RATE
             else None
         )
@@ -224,9 +227,9 @@ class PocketsphinxStream:
         decoder = self._decoder
         if decoder is None or not pcm:
             return
-        samples = np.frombuffer(pcm, dtype="<i2")
+        samples: np.ndarray = np.frombuffer(pcm, dtype="<i2")
         if self._resampler is not None:
-            samples = self._resampler.resample_chunk(samples)
+            samples = self._resampler.resample_chunk(samples.astype(np.float32))
         if samples.size == 0:
             return
         noise = self._rng.normal(0.0, _DITHER_SIGMA, samples.size)
