@@ -137,14 +137,15 @@ def fixed_espeak(
     A fresh interpreter's history is always the same: empty."""
     args = json.dumps([list(texts), voice, rate, speed])
     done = subprocess.run(
-        [sys.executable, "-c", _FIXED_ESPEAK, args], capture_output=True, check=True, timeout=60
+        [sys.executable, "-c", _FIXED_ESPEAK, args], capture_output=True, timeout=60
     )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
     out, pcms, pos = done.stdout, [], 0
     while pos < len(out):
         (size,) = struct.unpack_from("<I", out, pos)
         pcms.append(out[pos + 4 : pos + 4 + size])
         pos += 4 + size
-    assert len(pcms) == len(texts), done.stderr.decode()[-2000:]
+    assert len(pcms) == len(texts), (len(pcms), texts)
     return tuple(pcms)
 
 

@@ -233,8 +233,9 @@ class PocketsphinxStream:
         if samples.size == 0:
             return
         noise = self._rng.normal(0.0, _DITHER_SIGMA, samples.size)
-        dithered = np.clip(samples.astype(np.float32) + noise, -32768, 32767).astype("<i2")
-        raw = dithered.tobytes()
+        # (resampled audio is float32 already: no second copy on the audio path)
+        dithered = np.clip(samples.astype(np.float32, copy=False) + noise, -32768, 32767)
+        raw = dithered.astype("<i2").tobytes()
         self._ensure_utt(decoder)
         decoder.process_raw(raw, False, False)
         self._segment.append(raw)
