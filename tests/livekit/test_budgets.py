@@ -14,6 +14,7 @@ from livekit.agents import APIConnectionError, APIConnectOptions, APITimeoutErro
 
 from livekit_smallest import TTS
 from smallest_local.engines import describe
+from tests.support.budget import Stopwatch, stopwatch
 from tests.support.servers import silent_server
 
 BUDGET = 1.0
@@ -25,16 +26,15 @@ async def test_stream_socket_open_ends_within_the_budget(make_tts: Callable[...,
     async with silent_server() as (base, accepted):
         ours = make_tts(base_url=base)
         stream = ours.stream(conn_options=CONN)
-        started = time.monotonic()
-        stream.push_text("Hello there.")
-        stream.end_input()
-        with pytest.raises(APITimeoutError) as info:
-            async with asyncio.timeout(HANG_GUARD):
-                async for _ in stream:
-                    pass
-        elapsed = time.monotonic() - started
+        with stopwatch() as watch:
+            stream.push_text("Hello there.")
+            stream.end_input()
+            with pytest.raises(APITimeoutError) as info:
+                async with asyncio.timeout(HANG_GUARD):
+                    async for _ in stream:
+                        pass
         await stream.aclose()
-    assert BUDGET <= elapsed <= BUDGET * 1.1, elapsed
+    assert watch.within(BUDGET, BUDGET * 1.1), watch
     assert not info.value.retryable  # one retry owner: the core's policy had its turn
     assert "connect timeout" in info.value.message
     assert len(accepted) == 1  # max_retry=0: one attempt
@@ -43,19 +43,19 @@ async def test_stream_socket_open_ends_within_the_budget(make_tts: Callable[...,
 async def test_synthesize_attempt_ends_within_the_budget(make_tts: Callable[..., TTS]) -> None:
     async with silent_server() as (base, accepted):
         ours = make_tts(base_url=base)
-        elapsed = []
+        watches: list[Stopwatch] = []
         for _ in range(2):  # the first also pays the one-off costs (the REST client, TLS setup)
-            started = time.monotonic()
-            with pytest.raises(APITimeoutError) as info:
+            with stopwatch() as watch, pytest.raises(APITimeoutError) as info:
                 async with (
                     asyncio.timeout(HANG_GUARD),
                     ours.synthesize("Hi.", conn_options=CONN) as s,
                 ):
                     await s.collect()
-            elapsed.append(time.monotonic() - started)
+            watches.append(watch)
             assert not info.value.retryable
-    assert min(elapsed) >= BUDGET, elapsed  # each call waited its budget, not httpx's 30 s
-    assert elapsed[1] <= BUDGET * 1.1, elapsed
+    # each call waited its budget, not httpx's 30 s
+    assert min(w.elapsed() for w in watches) >= BUDGET, watches
+    assert watches[1].net() <= BUDGET * 1.1, watches
     assert len(accepted) == 2  # one attempt per call
 
 
@@ -63,13 +63,11 @@ async def test_each_retry_gets_its_own_budget(make_tts: Callable[..., TTS]) -> N
     conn = APIConnectOptions(max_retry=1, timeout=BUDGET / 2, retry_interval=0.0)
     async with silent_server() as (base, accepted):
         ours = make_tts(base_url=base)
-        started = time.monotonic()
-        with pytest.raises(APIConnectionError):
+        with stopwatch() as watch, pytest.raises(APIConnectionError):
             async with asyncio.timeout(HANG_GUARD), ours.synthesize("Hi.", conn_options=conn) as s:
                 await s.collect()
-        elapsed = time.monotonic() - started
     assert len(accepted) == 2  # the core retried once, LiveKit never
-    assert BUDGET <= elapsed <= BUDGET * 1.1, elapsed
+    assert watch.within(BUDGET, BUDGET * 1.1), watch
 
 
 @pytest.mark.parametrize("mode", ["synthesize", "stream"])
@@ -83,22 +81,22 @@ async def test_fallback_adapter_moves_on_within_the_budget(
         switched: list[float] = []
         fallback.on(
             "tts_availability_changed",
-            lambda ev: switched.append(time.monotonic()) if not ev.available else None,
+            lambda ev: switched.append(time.perf_counter()) if not ev.available else None,
         )
         try:
-            started = time.monotonic()
-            async with asyncio.timeout(HANG_GUARD):
-                if mode == "synthesize":
-                    async with fallback.synthesize("Hello there.", conn_options=CONN) as s:
-                        events = [ev async for ev in s]
-                else:
-                    async with fallback.stream(conn_options=CONN) as s:
-                        s.push_text("Hello there.")
-                        s.end_input()
-                        events = [ev async for ev in s]
+            with stopwatch() as watch:
+                async with asyncio.timeout(HANG_GUARD):
+                    if mode == "synthesize":
+                        async with fallback.synthesize("Hello there.", conn_options=CONN) as s:
+                            events = [ev async for ev in s]
+                    else:
+                        async with fallback.stream(conn_options=CONN) as s:
+                            s.push_text("Hello there.")
+                            s.end_input()
+                            events = [ev async for ev in s]
         finally:
             await fallback.aclose()
     assert switched, "the primary was never marked unavailable"
-    assert switched[0] - started <= BUDGET * 1.1, switched[0] - started
+    assert watch.net(until=switched[0]) <= BUDGET * 1.1, (watch.elapsed(switched[0]), watch)
     pcm = b"".join(ev.frame.data.tobytes() for ev in events)
     assert describe(pcm)  # the backup's tone audio: it spoke the text
