@@ -4,8 +4,9 @@ The budget tests of every suite (core, LiveKit, Pipecat, LangChain) claim that a
 error arrives within the budget + 10 %: 1.1 s for a 1 s budget. A full garbage collection
 of a test worker's ~300,000 objects holds the GIL for ~0.2-0.3 s on this machine, so no
 thread of the process runs meanwhile, the event loop whose timer ends the wait included.
-That is the interpreter's time, not the code's: loaded clean clones saw a second call take
-1.33 s (twice, in two suites) and 1.43 s against its usual ~1.0-1.1 s. A
+That is the interpreter's time, not the code's, and the suspected cause (not caught in the
+act) of the three times a loaded run saw a second call take 1.33 s (two tests) or 1.43 s
+against its usual ~1.0-1.1 s. A
 :class:`Stopwatch` records every collection while it runs, in any thread; the upper bound
 is checked on the wall time net of them, the lower bound (the call waited its budget) on
 the wall time itself, and its repr, in every failure message, shows both.
